@@ -1,0 +1,45 @@
+//! The kubefed-rs testbed: real control planes (etcd + kube-apiserver + kube-controller-manager) on
+//! loopback, a host and N member clusters, for end-to-end tests and for the demo.
+//!
+//! Processes are started once per test binary ([`shared_testbed`]); each test creates its own namespace
+//! ([`Testbed::namespace`]). Every process runs under a watchdog that ends it when this process exits,
+//! however it exits (normal end, panic, SIGKILL), so no stray API servers outlive a test run.
+
+pub mod bins;
+pub mod cluster;
+pub mod process;
+pub mod testbed;
+
+pub use bins::Binaries;
+pub use cluster::{Cluster, ClusterOptions, User};
+pub use testbed::{Testbed, TestbedOptions, shared_testbed};
+
+/// Errors of the testbed. The message names the process and points at its log file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("building or locating the testbed binaries failed: {0}")]
+    Binaries(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot generate certificates: {0}")]
+    Pki(#[from] kubefed_core::pki::PkiError),
+    #[error("{process} did not become ready within {seconds}s; last lines of {log}:\n{tail}")]
+    NotReady { process: String, seconds: u64, log: String, tail: String },
+    #[error("{process} exited early ({status}); last lines of {log}:\n{tail}")]
+    Exited { process: String, status: String, log: String, tail: String },
+    #[error("kube client for {context}: {message}")]
+    Client { context: String, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Io { what, source }
+}
