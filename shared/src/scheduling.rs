@@ -54,7 +54,11 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const ALL_CLUSTERS: &str = "*";
 
 /// What an empty [`Preferences::clusters`] means: spread evenly over every available cluster.
-const EVEN_SPREAD: ClusterPreferences = ClusterPreferences { min_replicas: 0, max_replicas: None, weight: 1 };
+const EVEN_SPREAD: ClusterPreferences = ClusterPreferences {
+    min_replicas: 0,
+    max_replicas: None,
+    weight: 1,
+};
 
 /// One cluster's scheduling preferences (`spec.clusters[name]` of a ReplicaSchedulingPreference).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -84,11 +88,17 @@ impl Preferences {
     /// Checks every entry of `clusters` (whether or not that cluster is available) and the total.
     pub fn validate(&self) -> Result<(), PlanError> {
         if self.total_replicas < 0 {
-            return Err(PlanError::NegativeTotalReplicas { value: self.total_replicas });
+            return Err(PlanError::NegativeTotalReplicas {
+                value: self.total_replicas,
+            });
         }
         for (cluster, p) in &self.clusters {
             let negative = |field: &'static str, value: i64| {
-                (value < 0).then(|| PlanError::Negative { cluster: cluster.clone(), field, value })
+                (value < 0).then(|| PlanError::Negative {
+                    cluster: cluster.clone(),
+                    field,
+                    value,
+                })
             };
             if let Some(err) = negative("minReplicas", p.min_replicas)
                 .or_else(|| p.max_replicas.and_then(|max| negative("maxReplicas", max)))
@@ -99,7 +109,11 @@ impl Preferences {
             if let Some(max) = p.max_replicas
                 && p.min_replicas > max
             {
-                return Err(PlanError::MinAboveMax { cluster: cluster.clone(), min: p.min_replicas, max });
+                return Err(PlanError::MinAboveMax {
+                    cluster: cluster.clone(),
+                    min: p.min_replicas,
+                    max,
+                });
             }
         }
         Ok(())
@@ -111,7 +125,9 @@ impl Preferences {
         if self.clusters.is_empty() {
             return Some(&EVEN_SPREAD);
         }
-        self.clusters.get(cluster).or_else(|| self.clusters.get(ALL_CLUSTERS))
+        self.clusters
+            .get(cluster)
+            .or_else(|| self.clusters.get(ALL_CLUSTERS))
     }
 }
 
@@ -148,7 +164,11 @@ pub enum PlanError {
     #[error("spec.totalReplicas is {value}; it must be 0 or more")]
     NegativeTotalReplicas { value: i64 },
     #[error("spec.clusters[{cluster:?}].{field} is {value}; it must be 0 or more")]
-    Negative { cluster: String, field: &'static str, value: i64 },
+    Negative {
+        cluster: String,
+        field: &'static str,
+        value: i64,
+    },
     #[error(
         "spec.clusters[{cluster:?}].minReplicas ({min}) is greater than its maxReplicas ({max}); \
          lower minReplicas or raise maxReplicas"
@@ -196,8 +216,10 @@ impl Candidate<'_> {
 ///     ]),
 /// };
 /// let clusters = ["A", "B", "C"].map(String::from);
-/// let p = plan(&prefs, &clusters, &BTreeMap::new(), &BTreeMap::new(), "").unwrap();
+/// let p = plan(&prefs, &clusters, &BTreeMap::new(), &BTreeMap::new(), "default/web")?;
 /// assert_eq!(p.replicas, BTreeMap::from([("A".into(), 20), ("B".into(), 40), ("C".into(), 0)]));
+/// assert!(p.overflow.is_empty());
+/// # Ok::<(), kubefed_core::scheduling::PlanError>(())
 /// ```
 pub fn plan(
     prefs: &Preferences,
@@ -227,7 +249,9 @@ pub fn plan(
         }
     }
     candidates.sort_by(|a, b| {
-        (b.prefs.weight.cmp(&a.prefs.weight)).then(a.hash.cmp(&b.hash)).then(a.name.cmp(b.name))
+        (b.prefs.weight.cmp(&a.prefs.weight))
+            .then(a.hash.cmp(&b.hash))
+            .then(a.name.cmp(b.name))
     });
 
     // Invariants from here on: 0 <= planned <= capped(planned) for every candidate, and
@@ -261,7 +285,10 @@ pub fn plan(
     let mut modified = true;
     while modified && remaining > 0 {
         modified = false;
-        let weight_sum: i128 = active.iter().map(|&i| i128::from(candidates[i].prefs.weight)).sum();
+        let weight_sum: i128 = active
+            .iter()
+            .map(|&i| i128::from(candidates[i].prefs.weight))
+            .sum();
         if weight_sum <= 0 {
             break;
         }
@@ -329,7 +356,10 @@ pub fn plan(
 fn fnv1_32(parts: &[&[u8]]) -> u32 {
     const OFFSET_BASIS: u32 = 0x811c_9dc5;
     const PRIME: u32 = 0x0100_0193;
-    parts.iter().flat_map(|p| p.iter()).fold(OFFSET_BASIS, |h, &b| h.wrapping_mul(PRIME) ^ u32::from(b))
+    parts
+        .iter()
+        .flat_map(|p| p.iter())
+        .fold(OFFSET_BASIS, |h, &b| h.wrapping_mul(PRIME) ^ u32::from(b))
 }
 
 #[cfg(test)]
@@ -337,15 +367,26 @@ mod tests {
     use super::*;
 
     fn w(weight: i64) -> ClusterPreferences {
-        ClusterPreferences { weight, ..Default::default() }
+        ClusterPreferences {
+            weight,
+            ..Default::default()
+        }
     }
 
     fn wmax(weight: i64, max: i64) -> ClusterPreferences {
-        ClusterPreferences { weight, max_replicas: Some(max), ..Default::default() }
+        ClusterPreferences {
+            weight,
+            max_replicas: Some(max),
+            ..Default::default()
+        }
     }
 
     fn minw(min: i64, weight: i64) -> ClusterPreferences {
-        ClusterPreferences { min_replicas: min, weight, ..Default::default() }
+        ClusterPreferences {
+            min_replicas: min,
+            weight,
+            ..Default::default()
+        }
     }
 
     fn map(entries: &[(&str, i64)]) -> BTreeMap<String, i64> {
@@ -356,6 +397,7 @@ mod tests {
         clusters.iter().map(|c| c.to_string()).collect()
     }
 
+    #[derive(Default)]
     struct Case {
         name: &'static str,
         total: i64,
@@ -368,22 +410,6 @@ mod tests {
         want_overflow: &'static [(&'static str, i64)],
     }
 
-    impl Default for Case {
-        fn default() -> Self {
-            Self {
-                name: "",
-                total: 0,
-                rebalance: false,
-                prefs: vec![],
-                clusters: &[],
-                current: &[],
-                capacity: &[],
-                want: &[],
-                want_overflow: &[],
-            }
-        }
-    }
-
     fn run(cases: Vec<Case>) {
         let mut failures = Vec::new();
         for case in cases {
@@ -392,13 +418,27 @@ mod tests {
                 rebalance: case.rebalance,
                 clusters: case.prefs.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             };
-            let got = plan(&prefs, &names(case.clusters), &map(case.current), &map(case.capacity), "");
-            let want = Ok(Plan { replicas: map(case.want), overflow: map(case.want_overflow) });
+            let got = plan(
+                &prefs,
+                &names(case.clusters),
+                &map(case.current),
+                &map(case.capacity),
+                "",
+            );
+            let want = Ok(Plan {
+                replicas: map(case.want),
+                overflow: map(case.want_overflow),
+            });
             if got != want {
                 failures.push(format!("{}:\n   got {got:?}\n  want {want:?}", case.name));
             }
         }
-        assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "{} case(s) failed:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 
     /// The splits design §3 promises, with exactly its numbers.
@@ -433,7 +473,12 @@ mod tests {
             Case {
                 name: "A: w10000 max10, B: w1, C: w1 max21, D: w1 max10, total 71 -> 10/30/21/10",
                 total: 71,
-                prefs: vec![("A", wmax(10000, 10)), ("B", w(1)), ("C", wmax(1, 21)), ("D", wmax(1, 10))],
+                prefs: vec![
+                    ("A", wmax(10000, 10)),
+                    ("B", w(1)),
+                    ("C", wmax(1, 21)),
+                    ("D", wmax(1, 10)),
+                ],
                 clusters: &["A", "B", "C", "D"],
                 want: &[("A", 10), ("B", 30), ("C", 21), ("D", 10)],
                 ..Default::default()
@@ -652,7 +697,12 @@ mod tests {
                 name: "capacity: rebalance, 71 with maxes, C capacity 10 (desired 10/30/21/10)",
                 total: 71,
                 rebalance: true,
-                prefs: vec![("A", wmax(10000, 10)), ("B", w(1)), ("C", wmax(1, 21)), ("D", wmax(1, 10))],
+                prefs: vec![
+                    ("A", wmax(10000, 10)),
+                    ("B", w(1)),
+                    ("C", wmax(1, 21)),
+                    ("D", wmax(1, 10)),
+                ],
                 clusters: &["A", "B", "C", "D"],
                 capacity: &[("C", 10)],
                 want: &[("A", 10), ("B", 41), ("C", 10), ("D", 10)],
@@ -728,7 +778,11 @@ mod tests {
                 total: 50,
                 prefs: vec![(
                     "*",
-                    ClusterPreferences { min_replicas: 10, max_replicas: Some(12), weight: 1 },
+                    ClusterPreferences {
+                        min_replicas: 10,
+                        max_replicas: Some(12),
+                        weight: 1,
+                    },
                 )],
                 clusters: &["A", "B", "C"],
                 want: &[("A", 12), ("B", 12), ("C", 12)],
@@ -795,7 +849,12 @@ mod tests {
             Case {
                 name: "weight: A:w10000 max10, B:w1, C:w1 max21, D:w1 max10, total 71",
                 total: 71,
-                prefs: vec![("A", wmax(10000, 10)), ("B", w(1)), ("C", wmax(1, 21)), ("D", wmax(1, 10))],
+                prefs: vec![
+                    ("A", wmax(10000, 10)),
+                    ("B", w(1)),
+                    ("C", wmax(1, 21)),
+                    ("D", wmax(1, 10)),
+                ],
                 clusters: &["A", "B", "C", "D"],
                 want: &[("A", 10), ("B", 30), ("C", 21), ("D", 10)],
                 ..Default::default()
@@ -908,21 +967,41 @@ mod tests {
     #[test]
     fn fnv1_matches_go_hash_fnv_new32() {
         // Go's hash/fnv golden32 vectors.
-        for (input, want) in [("", 0x811c_9dc5_u32), ("a", 0x050c_5d7e), ("ab", 0x7077_2d38), ("abc", 0x439c_2f4b)]
-        {
+        for (input, want) in [
+            ("", 0x811c_9dc5_u32),
+            ("a", 0x050c_5d7e),
+            ("ab", 0x7077_2d38),
+            ("abc", 0x439c_2f4b),
+        ] {
             assert_eq!(fnv1_32(&[input.as_bytes()]), want, "fnv1_32({input:?})");
         }
-        assert_eq!(fnv1_32(&[b"a", b"bc"]), fnv1_32(&[b"abc"]), "parts are concatenated");
+        assert_eq!(
+            fnv1_32(&[b"a", b"bc"]),
+            fnv1_32(&[b"abc"]),
+            "parts are concatenated"
+        );
     }
 
     #[test]
     fn workload_key_salts_the_tie_break() {
-        let prefs = Preferences { total_replicas: 1, clusters: [("*".into(), w(1))].into(), ..Default::default() };
+        let prefs = Preferences {
+            total_replicas: 1,
+            clusters: [("*".into(), w(1))].into(),
+            ..Default::default()
+        };
         let clusters = names(&["A", "B"]);
         for key in ["", "default/web", "prod/api", "ns/x"] {
-            let winner = if fnv1_32(&[b"A", key.as_bytes()]) < fnv1_32(&[b"B", key.as_bytes()]) { "A" } else { "B" };
+            let winner = if fnv1_32(&[b"A", key.as_bytes()]) < fnv1_32(&[b"B", key.as_bytes()]) {
+                "A"
+            } else {
+                "B"
+            };
             let got = plan(&prefs, &clusters, &BTreeMap::new(), &BTreeMap::new(), key);
-            assert_eq!(got.map(|p| p.replicas.get(winner).copied()), Ok(Some(1)), "key {key:?}");
+            assert_eq!(
+                got.map(|p| p.replicas.get(winner).copied()),
+                Ok(Some(1)),
+                "key {key:?}"
+            );
         }
     }
 
@@ -931,26 +1010,53 @@ mod tests {
         let cases: Vec<(&str, Preferences, PlanError, &str)> = vec![
             (
                 "negative total",
-                Preferences { total_replicas: -1, ..Default::default() },
+                Preferences {
+                    total_replicas: -1,
+                    ..Default::default()
+                },
                 PlanError::NegativeTotalReplicas { value: -1 },
                 "spec.totalReplicas is -1; it must be 0 or more",
             ),
             (
                 "negative min",
-                Preferences { total_replicas: 1, clusters: [("A".into(), minw(-2, 1))].into(), ..Default::default() },
-                PlanError::Negative { cluster: "A".into(), field: "minReplicas", value: -2 },
+                Preferences {
+                    total_replicas: 1,
+                    clusters: [("A".into(), minw(-2, 1))].into(),
+                    ..Default::default()
+                },
+                PlanError::Negative {
+                    cluster: "A".into(),
+                    field: "minReplicas",
+                    value: -2,
+                },
                 "spec.clusters[\"A\"].minReplicas is -2; it must be 0 or more",
             ),
             (
                 "negative max",
-                Preferences { total_replicas: 1, clusters: [("*".into(), wmax(1, -3))].into(), ..Default::default() },
-                PlanError::Negative { cluster: "*".into(), field: "maxReplicas", value: -3 },
+                Preferences {
+                    total_replicas: 1,
+                    clusters: [("*".into(), wmax(1, -3))].into(),
+                    ..Default::default()
+                },
+                PlanError::Negative {
+                    cluster: "*".into(),
+                    field: "maxReplicas",
+                    value: -3,
+                },
                 "spec.clusters[\"*\"].maxReplicas is -3; it must be 0 or more",
             ),
             (
                 "negative weight",
-                Preferences { total_replicas: 1, clusters: [("B".into(), w(-1))].into(), ..Default::default() },
-                PlanError::Negative { cluster: "B".into(), field: "weight", value: -1 },
+                Preferences {
+                    total_replicas: 1,
+                    clusters: [("B".into(), w(-1))].into(),
+                    ..Default::default()
+                },
+                PlanError::Negative {
+                    cluster: "B".into(),
+                    field: "weight",
+                    value: -1,
+                },
                 "spec.clusters[\"B\"].weight is -1; it must be 0 or more",
             ),
             (
@@ -959,12 +1065,20 @@ mod tests {
                     total_replicas: 1,
                     clusters: [(
                         "C".into(),
-                        ClusterPreferences { min_replicas: 5, max_replicas: Some(4), weight: 1 },
+                        ClusterPreferences {
+                            min_replicas: 5,
+                            max_replicas: Some(4),
+                            weight: 1,
+                        },
                     )]
                     .into(),
                     ..Default::default()
                 },
-                PlanError::MinAboveMax { cluster: "C".into(), min: 5, max: 4 },
+                PlanError::MinAboveMax {
+                    cluster: "C".into(),
+                    min: 5,
+                    max: 4,
+                },
                 "spec.clusters[\"C\"].minReplicas (5) is greater than its maxReplicas (4); \
                  lower minReplicas or raise maxReplicas",
             ),
@@ -979,7 +1093,11 @@ mod tests {
 
     #[test]
     fn extreme_values_do_not_overflow() {
-        let huge = ClusterPreferences { min_replicas: i64::MAX, max_replicas: None, weight: i64::MAX };
+        let huge = ClusterPreferences {
+            min_replicas: i64::MAX,
+            max_replicas: None,
+            weight: i64::MAX,
+        };
         for rebalance in [false, true] {
             let prefs = Preferences {
                 total_replicas: i64::MAX,
@@ -996,12 +1114,21 @@ mod tests {
 
     #[test]
     fn desired_replicas_merges_like_kubefed_scheduler() {
-        let p = Plan { replicas: map(&[("A", 20), ("B", 10)]), overflow: map(&[("B", 7), ("X", i64::MAX)]) };
+        let p = Plan {
+            replicas: map(&[("A", 20), ("B", 10)]),
+            overflow: map(&[("B", 7), ("X", i64::MAX)]),
+        };
         let current = map(&[("B", 3), ("Old", 5)]);
         let want = map(&[("A", 20), ("B", 17), ("Old", 0), ("X", i64::MAX)]);
         assert_eq!(p.desired_replicas(&current), want);
-        let saturating = Plan { replicas: map(&[("A", i64::MAX)]), overflow: map(&[("A", 1)]) };
-        assert_eq!(saturating.desired_replicas(&BTreeMap::new()), map(&[("A", i64::MAX)]));
+        let saturating = Plan {
+            replicas: map(&[("A", i64::MAX)]),
+            overflow: map(&[("A", 1)]),
+        };
+        assert_eq!(
+            saturating.desired_replicas(&BTreeMap::new()),
+            map(&[("A", i64::MAX)])
+        );
     }
 
     /// splitmix64: a tiny deterministic generator, so the property test needs no dependency and every
@@ -1033,17 +1160,33 @@ mod tests {
     }
 
     fn generate(rng: &mut Rng, positive_weights: bool) -> Generated {
-        let pool = ["A", "B", "C", "D", "E", "F", "G", "eu-west", "us-east", "ap-south"];
-        let clusters: Vec<String> =
-            pool.iter().filter(|_| rng.chance(60)).map(|c| c.to_string()).collect();
+        let pool = [
+            "A", "B", "C", "D", "E", "F", "G", "eu-west", "us-east", "ap-south",
+        ];
+        let clusters: Vec<String> = pool
+            .iter()
+            .filter(|_| rng.chance(60))
+            .map(|c| c.to_string())
+            .collect();
         let mut cluster_prefs = BTreeMap::new();
         let keys = pool.iter().copied().chain(["*"]);
         for key in keys {
             if rng.chance(50) {
                 let min = if rng.chance(50) { rng.below(30) } else { 0 };
                 let max = rng.chance(40).then(|| min + rng.below(40));
-                let weight = if positive_weights { 1 + rng.below(10) } else { rng.below(5) };
-                cluster_prefs.insert(key.to_string(), ClusterPreferences { min_replicas: min, max_replicas: max, weight });
+                let weight = if positive_weights {
+                    1 + rng.below(10)
+                } else {
+                    rng.below(5)
+                };
+                cluster_prefs.insert(
+                    key.to_string(),
+                    ClusterPreferences {
+                        min_replicas: min,
+                        max_replicas: max,
+                        weight,
+                    },
+                );
             }
         }
         let mut current = BTreeMap::new();
@@ -1056,8 +1199,17 @@ mod tests {
                 capacity.insert(c.clone(), rng.below(40));
             }
         }
-        let prefs = Preferences { total_replicas: rng.below(200), rebalance: rng.chance(50), clusters: cluster_prefs };
-        Generated { prefs, clusters, current, capacity }
+        let prefs = Preferences {
+            total_replicas: rng.below(200),
+            rebalance: rng.chance(50),
+            clusters: cluster_prefs,
+        };
+        Generated {
+            prefs,
+            clusters,
+            current,
+            capacity,
+        }
     }
 
     /// Upper bound of a cluster's replicas: min(maxReplicas, capacity), `None` = unbounded.
@@ -1116,7 +1268,10 @@ mod tests {
                 for (cluster, &n) in &p.replicas {
                     let min = g.prefs.for_cluster(cluster).map_or(0, |q| q.min_replicas);
                     let floor = cap_of(&g, cluster).flatten().map_or(min, |c| min.min(c));
-                    assert!(n >= floor, "{ctx}: {cluster} = {n} below its feasible minimum {floor}");
+                    assert!(
+                        n >= floor,
+                        "{ctx}: {cluster} = {n} below its feasible minimum {floor}"
+                    );
                 }
             }
             if positive_weights {
@@ -1127,7 +1282,10 @@ mod tests {
 
             for (cluster, &n) in &p.overflow {
                 assert!(n > 0, "{ctx}: zero overflow listed for {cluster}");
-                assert!(g.capacity.contains_key(cluster), "{ctx}: overflow on {cluster} without capacity");
+                assert!(
+                    g.capacity.contains_key(cluster),
+                    "{ctx}: overflow on {cluster} without capacity"
+                );
             }
 
             // Same answer whatever the order (and repetition) of available clusters.
@@ -1159,15 +1317,29 @@ mod tests {
                     feasible = false;
                     break;
                 }
-                current.insert(c.clone(), min + rng.below(u64::try_from(hi - min + 1).unwrap_or(1)));
+                current.insert(
+                    c.clone(),
+                    min + rng.below(u64::try_from(hi - min + 1).unwrap_or(1)),
+                );
             }
             if !feasible {
                 continue;
             }
             g.prefs.total_replicas = current.values().sum();
             let p = plan(&g.prefs, &g.clusters, &current, &g.capacity, "ns/name");
-            let got = p.map(|p| p.replicas.into_iter().filter(|(c, _)| current.contains_key(c)).collect());
-            assert_eq!(got, Ok(current), "seed {seed}: prefs {:?} capacity {:?}", g.prefs, g.capacity);
+            let got = p.map(|p| {
+                p.replicas
+                    .into_iter()
+                    .filter(|(c, _)| current.contains_key(c))
+                    .collect()
+            });
+            assert_eq!(
+                got,
+                Ok(current),
+                "seed {seed}: prefs {:?} capacity {:?}",
+                g.prefs,
+                g.capacity
+            );
             kept += 1;
         }
         assert!(kept >= 1000, "too few layouts checked: {kept}");

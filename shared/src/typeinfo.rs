@@ -95,7 +95,7 @@ impl TargetType {
             || n == self.plural
             || n == self.singular
             || n == self.type_config_name()
-            || self.short_names.iter().any(|s| *s == n)
+            || self.short_names.contains(&n)
     }
 }
 
