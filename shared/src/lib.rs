@@ -5,6 +5,7 @@
 //! it is unit-tested once and shared.
 
 pub mod pki;
+pub mod scheduling;
 pub mod typeinfo;
 
 pub use typeinfo::{FEDERATED_GROUP, FEDERATED_VERSION, Scope, TargetType, default_types, find_default_type};
