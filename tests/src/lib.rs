@@ -7,6 +7,7 @@
 
 pub mod bins;
 pub mod cluster;
+pub mod fixtures;
 pub mod process;
 pub mod testbed;
 

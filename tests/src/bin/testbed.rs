@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use kubefed_tests::fixtures::{install_kubefed, join};
 use kubefed_tests::{Binaries, ClusterOptions, Testbed, TestbedOptions};
 
 #[derive(Parser)]
@@ -32,6 +33,12 @@ enum Cmd {
         #[arg(long)]
         kubeconfig_out: Option<PathBuf>,
     },
+    /// The demo: a host + 2 members, kubefed installed on the host and both members joined; runs until Ctrl-C.
+    Demo {
+        /// Exit once everything is set up instead of waiting for Ctrl-C (for scripted checks).
+        #[arg(long)]
+        exit: bool,
+    },
     /// Build (if missing) the control-plane binaries and print their directory.
     Bins,
 }
@@ -44,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
             let bins = Binaries::locate().context("while building the testbed binaries")?;
             println!("{}", bins.dir.display());
         }
+        Cmd::Demo { exit } => demo(exit).await?,
         Cmd::Up { members, no_controller_manager, kubeconfig_out } => {
             eprintln!("starting host + {members} member cluster(s)…");
             let opts = TestbedOptions {
@@ -67,6 +75,37 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("stopping…");
             drop(tb);
         }
+    }
+    Ok(())
+}
+
+async fn demo(exit: bool) -> anyhow::Result<()> {
+    println!("1/4 starting a host and 2 member clusters (etcd + kube-apiserver + kube-controller-manager each)…");
+    let tb = Testbed::start(TestbedOptions::default()).context("while starting the testbed")?;
+    println!("    ready in {:.1}s", tb.boot_time().as_secs_f64());
+    println!("2/4 installing kubefed's CRDs and default FederatedTypeConfigs on the host…");
+    let host = install_kubefed(&tb).await.context("while installing kubefed on the host")?;
+    println!("3/4 joining the members…");
+    for (member, region) in [("member-1", "eu"), ("member-2", "us")] {
+        let labels = [("region".to_string(), region.to_string())].into();
+        join(&tb, &host, member, labels).await.with_context(|| format!("while joining {member}"))?;
+        println!("    joined {member} (region={region})");
+    }
+    println!("4/4 the federation, as kubectl sees it:");
+    let ns = kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
+    for what in ["kubefedclusters", "federatedtypeconfigs"] {
+        let out = tb.kubectl(&["--context", "host", "-n", ns, "get", what, "-o", "wide"])?;
+        anyhow::ensure!(
+            out.status.success(),
+            "kubectl get {what} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!("\n$ kubectl -n {ns} get {what}\n{}", String::from_utf8_lossy(&out.stdout));
+    }
+    println!("kubeconfig: {}  (contexts: {})", tb.kubeconfig.display(), tb.cluster_names().join(", "));
+    if !exit {
+        println!("press Ctrl-C to stop");
+        tokio::signal::ctrl_c().await.context("while waiting for Ctrl-C")?;
     }
     Ok(())
 }

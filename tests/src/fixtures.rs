@@ -1,0 +1,90 @@
+//! Setting up kubefed on a testbed the way the chart and `kubectl fed join` will: CRDs, the system
+//! namespace, the default FederatedTypeConfigs, and each member joined with a token Secret and a
+//! KubeFedCluster. Shared by the end-to-end tests and the demo so both exercise the same setup.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, ObjectMeta, Patch, PatchParams};
+use kubefed_core::api::constants::{CLUSTER_SECRET_TOKEN_KEY, DEFAULT_SYSTEM_NAMESPACE};
+use kubefed_core::api::{FederatedTypeConfig, KubeFedCluster, KubeFedClusterSpec, LocalSecretReference};
+
+use crate::testbed::{HOST, Testbed, install_crds};
+use crate::{Error, Result};
+
+const MANAGER: &str = "kubefed-testbed";
+
+fn kube_err(what: String) -> impl FnOnce(kube::Error) -> Error {
+    move |e| Error::Other(format!("{what}: {e}"))
+}
+
+/// Installs kubefed's CRDs (core + the default federated types), the system namespace and the default
+/// FederatedTypeConfigs on the host. Idempotent (server-side apply), so every test may call it.
+pub async fn install_kubefed(tb: &Testbed) -> Result<kube::Client> {
+    let client = tb.client(HOST).await?;
+    let mut crds = kubefed_core::crds::core_crds();
+    crds.extend(kubefed_core::crds::default_federated_crds());
+    install_crds(&client, &crds).await?;
+    let pp = PatchParams::apply(MANAGER).force();
+    let ns = Namespace {
+        metadata: ObjectMeta { name: Some(DEFAULT_SYSTEM_NAMESPACE.into()), ..Default::default() },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .patch(DEFAULT_SYSTEM_NAMESPACE, &pp, &Patch::Apply(&ns))
+        .await
+        .map_err(kube_err(format!("creating namespace {DEFAULT_SYSTEM_NAMESPACE}")))?;
+    let ftcs: Api<FederatedTypeConfig> = Api::namespaced(client.clone(), DEFAULT_SYSTEM_NAMESPACE);
+    for target in kubefed_core::default_types() {
+        let ftc = FederatedTypeConfig::for_target(&target, DEFAULT_SYSTEM_NAMESPACE);
+        let name = target.type_config_name();
+        ftcs.patch(&name, &pp, &Patch::Apply(&ftc))
+            .await
+            .map_err(kube_err(format!("applying FederatedTypeConfig {name}")))?;
+    }
+    Ok(client)
+}
+
+/// Joins `member` to the host: a Secret holding a token for the member's API server and a KubeFedCluster
+/// pointing at it (with its CA), both in the system namespace. `labels` go on the KubeFedCluster.
+pub async fn join(
+    tb: &Testbed,
+    host: &kube::Client,
+    member: &str,
+    labels: BTreeMap<String, String>,
+) -> Result<KubeFedCluster> {
+    let pp = PatchParams::apply(MANAGER).force();
+    let secret_name = format!("{member}-token");
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(secret_name.clone()),
+            namespace: Some(DEFAULT_SYSTEM_NAMESPACE.into()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            CLUSTER_SECRET_TOKEN_KEY.to_string(),
+            ByteString(tb.token("admin").into_bytes()),
+        )])),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE)
+        .patch(&secret_name, &pp, &Patch::Apply(&secret))
+        .await
+        .map_err(kube_err(format!("applying Secret {secret_name}")))?;
+    let mut kfc = KubeFedCluster::new(
+        member,
+        KubeFedClusterSpec {
+            api_endpoint: tb.endpoint(member)?,
+            ca_bundle: Some(ByteString(tb.ca_pem(member)?.into_bytes())),
+            secret_ref: LocalSecretReference { name: secret_name },
+            ..Default::default()
+        },
+    );
+    kfc.metadata.namespace = Some(DEFAULT_SYSTEM_NAMESPACE.into());
+    kfc.metadata.labels = Some(labels);
+    Api::<KubeFedCluster>::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE)
+        .patch(member, &pp, &Patch::Apply(&kfc))
+        .await
+        .map_err(kube_err(format!("applying KubeFedCluster {member}")))
+}
