@@ -29,8 +29,7 @@ pub struct CertifiedKey {
 
 /// A certificate authority able to issue serving and client certificates.
 pub struct CertificateAuthority {
-    params: CertificateParams,
-    key: KeyPair,
+    issuer: Issuer<'static, KeyPair>,
     /// The CA certificate, PEM-encoded (what goes in a `caBundle`).
     pub cert_pem: String,
 }
@@ -55,12 +54,20 @@ impl CertificateAuthority {
             vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         validity(&mut params, valid_for);
         let cert = params.self_signed(&key)?;
-        Ok(Self { cert_pem: cert.pem(), params, key })
+        Ok(Self { cert_pem: cert.pem(), issuer: Issuer::new(params, key) })
+    }
+
+    /// Loads a CA persisted earlier from its certificate PEM and private key PEM (e.g. kept in a Secret),
+    /// so new certificates keep chaining to the same root.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, PkiError> {
+        let key = KeyPair::from_pem(key_pem)?;
+        let issuer = Issuer::from_ca_cert_pem(cert_pem, key)?;
+        Ok(Self { cert_pem: cert_pem.to_owned(), issuer })
     }
 
     /// The CA's private key, PEM-encoded (to persist the CA, e.g. in a Secret).
     pub fn key_pem(&self) -> String {
-        self.key.serialize_pem()
+        self.issuer.key().serialize_pem()
     }
 
     /// Issues a serving certificate for the given DNS names and IP addresses.
@@ -112,8 +119,7 @@ impl CertificateAuthority {
 
     fn sign(&self, params: CertificateParams) -> Result<CertifiedKey, PkiError> {
         let key = KeyPair::generate()?;
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        let cert = params.signed_by(&key, &issuer)?;
+        let cert = params.signed_by(&key, &self.issuer)?;
         Ok(CertifiedKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
     }
 }
@@ -141,9 +147,21 @@ mod tests {
     }
 
     #[test]
+    fn loads_a_persisted_ca_and_keeps_issuing() {
+        let ca = CertificateAuthority::generate("test-ca", Duration::from_secs(3600)).expect("ca");
+        let loaded = CertificateAuthority::from_pem(&ca.cert_pem, &ca.key_pem()).expect("load");
+        assert_eq!(loaded.cert_pem, ca.cert_pem);
+        assert_eq!(loaded.key_pem(), ca.key_pem());
+        let leaf = loaded.issue_serving(&["svc".into()], &[], Duration::from_secs(60)).expect("leaf");
+        assert!(leaf.cert_pem.contains("BEGIN CERTIFICATE"));
+        assert!(CertificateAuthority::from_pem("not pem", &ca.key_pem()).is_err());
+        assert!(CertificateAuthority::from_pem(&ca.cert_pem, "not pem").is_err());
+    }
+
+    #[test]
     fn rejects_invalid_dns_name() {
         let ca = CertificateAuthority::generate("test-ca", Duration::from_secs(3600)).expect("ca");
-        let err = ca.issue_serving(&["bad name\u{0}".into()], &[], Duration::from_secs(60));
+        let err = ca.issue_serving(&["bäd.example".into()], &[], Duration::from_secs(60));
         assert!(matches!(err, Err(PkiError::InvalidName { .. })), "{err:?}");
     }
 }

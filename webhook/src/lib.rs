@@ -1,0 +1,178 @@
+//! kubefed-webhook: the admission webhook's serving infrastructure (design §5).
+//!
+//! Everything around the admission decisions — HTTPS, AdmissionReview in and out, TLS bootstrap and
+//! reload, health, readiness and metrics — with the decisions behind one seam, [`Admit`]. The decisions are
+//! pure functions in `kubefed-core`; this crate never decides anything about federation.
+//!
+//! - [`admission`] — the [`Admit`] seam, [`AllowAll`], AdmissionReview decoding and encoding.
+//! - [`server`] — routes and handlers, with precise answers to bad input.
+//! - [`listener`] — the TLS accept loop (HTTP/1.1 and HTTP/2), timeouts, graceful shutdown.
+//! - [`tls`] — the swappable certificate resolver and its two sources: self-managed (a CA in a Secret,
+//!   `caBundle` publishing, renewal) and files (cert-manager or your own).
+//! - [`metrics`], [`readiness`], [`config`] (the command line), [`error`].
+//!
+//! [`run`] is the binary: it serves [`AllowAll`] until the decisions are plugged in with [`run_with`].
+
+pub mod admission;
+pub mod config;
+pub mod error;
+pub mod listener;
+pub mod metrics;
+pub mod readiness;
+pub mod server;
+pub mod tls;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use tokio::net::TcpListener;
+
+pub use admission::{Admit, AdmitFuture, AllowAll};
+pub use config::{Args, LogFormat, TlsMode};
+pub use error::{Error, Result};
+pub use listener::{ServeOptions, serve};
+pub use metrics::Metrics;
+pub use readiness::Readiness;
+pub use server::{AppState, Limits, router};
+pub use tls::CertResolver;
+
+/// Runs the webhook as configured by `args`, answering every review with [`AllowAll`], until SIGTERM or
+/// Ctrl-C.
+pub async fn run(args: Args) -> Result<()> {
+    let readiness = Readiness::default();
+    // AllowAll reads no caches. Decisions that do set this once their informers have synced.
+    readiness.set_caches_synced(true);
+    run_with(args, Arc::new(AllowAll), readiness, shutdown_signal()).await
+}
+
+/// Runs the webhook with the decisions in `admit` until `shutdown` resolves, then drains.
+///
+/// `readiness` is shared with the caller, who calls [`Readiness::set_caches_synced`] when the caches the
+/// decisions read are ready; `/readyz` also waits for the serving certificate.
+pub async fn run_with(
+    args: Args,
+    admit: Arc<dyn Admit>,
+    readiness: Readiness,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<()> {
+    args.validate()?;
+    let metrics = Arc::new(Metrics::new());
+    let resolver = Arc::new(CertResolver::new(readiness.clone(), metrics.clone()));
+
+    let (stop_tls, stop_rx) = tokio::sync::watch::channel(false);
+    let tls_stopped = async move {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let tls_task = match args.tls_mode {
+        TlsMode::Files => {
+            let source = tls::files::FileSource::new(&args.tls_dir, resolver.clone());
+            tokio::spawn(source.run(args.tls_poll_interval, tls_stopped))
+        }
+        TlsMode::SelfManaged => {
+            let client = kube_client(&args).await?;
+            tokio::spawn(tls::self_managed::run(
+                client,
+                self_managed_settings(&args),
+                resolver.clone(),
+                tls_stopped,
+            ))
+        }
+    };
+
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: args.listen,
+            source,
+        })?;
+    tracing::info!(addr = %args.listen, tls_mode = ?args.tls_mode, "serving admission webhook");
+    let limits = Limits {
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: args.request_timeout,
+    };
+    let app = router(AppState::new(admit, metrics, readiness.clone(), limits));
+    let options = ServeOptions {
+        handshake_timeout: args.handshake_timeout,
+        shutdown_delay: args.shutdown_delay,
+        shutdown_grace: args.shutdown_grace,
+        ..ServeOptions::default()
+    };
+    serve(
+        listener,
+        tls::server_config(resolver)?,
+        app,
+        readiness,
+        options,
+        shutdown,
+    )
+    .await;
+
+    let _ = stop_tls.send(true);
+    let _ = tls_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn self_managed_settings(args: &Args) -> tls::self_managed::Settings {
+    tls::self_managed::Settings {
+        namespace: args.namespace.clone(),
+        secret_name: args.secret_name.clone(),
+        mutating_config: args.mutating_config().to_owned(),
+        validating_config: args.validating_config().to_owned(),
+        sans: tls::rotation::Sans {
+            dns_names: args.dns_names(),
+            ips: args.extra_ips.clone(),
+        },
+        policy: tls::rotation::RotationPolicy {
+            ca_validity: args.ca_validity,
+            leaf_validity: args.cert_validity,
+        },
+        resync_interval: args.resync_interval,
+    }
+}
+
+/// A client from `--kubeconfig`/`--context`, else the usual inference (KUBECONFIG, ~/.kube/config,
+/// in-cluster).
+async fn kube_client(args: &Args) -> Result<kube::Client> {
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config = match (&args.kubeconfig, &args.context) {
+        (Some(path), _) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .map_err(|e| Error::KubeConfig(format!("reading {}: {e}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|e| Error::KubeConfig(e.to_string()))?
+        }
+        (None, Some(_)) => kube::Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| Error::KubeConfig(e.to_string()))?,
+        (None, None) => kube::Config::infer()
+            .await
+            .map_err(|e| Error::KubeConfig(e.to_string()))?,
+    };
+    kube::Client::try_from(config).map_err(|e| Error::KubeConfig(e.to_string()))
+}
+
+/// Resolves on SIGTERM (how Kubernetes stops a pod) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+}
