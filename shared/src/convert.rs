@@ -1,0 +1,1570 @@
+//! Plain objects → federated objects: what `kubectl fed apply` / `kubectl fed federate` send to the host.
+//!
+//! The output is what KubeFed's `kubefedctl federate` produces, so KubeFed users recognise it:
+//! - `apiVersion: types.kubefed.io/v1beta1`, `kind: Federated<Kind>`, `metadata` with only `name` and
+//!   `namespace` (kubefedctl copies neither labels nor annotations onto the federated object, and neither
+//!   do we). A Namespace becomes a FederatedNamespace with the namespace's name, inside that namespace.
+//! - `spec.template` is the object without `apiVersion`, `kind`, `status` and without every `metadata`
+//!   field except `labels` — plus, beyond KubeFed (design §4.2), `annotations`, minus the ones kubectl and
+//!   controllers write ([`STRIPPED_ANNOTATIONS`]): with server-side apply our field manager would otherwise
+//!   fight the member's controllers over them. `apiVersion` stays in the template only when it differs
+//!   from the type's, which KubeFed's sync reads as "propagate this version".
+//! - Pod templates (`spec.template.metadata`) lose the fields the API server writes, as in kubefedctl.
+//! - Fields each member cluster allocates itself are dropped, as kubefedctl does: Namespace
+//!   `spec.finalizers`, ServiceAccount `secrets`, Service `spec.clusterIP` and `nodePort` of each port.
+//!   Beyond it: Service `spec.clusterIPs` and `spec.healthCheckNodePort` (the other allocated fields its
+//!   sync retains), but a headless Service keeps `clusterIP: None` (it is a choice, not an allocation;
+//!   kubefedctl lost it); a Job without `manualSelector` loses its generated `spec.selector` and
+//!   `controller-uid` pod labels, without which a Job read back from a cluster is rejected everywhere else.
+//!   A dropped `nodePort` is reported as a warning with the override that would pin it.
+//! - `spec.placement`: `clusterSelector: {}` (all clusters) by default — the same meaning as kubefedctl's
+//!   `clusterSelector: {matchLabels: {}}` — or an explicit cluster list, or `matchLabels`.
+//! - `spec.overrides`: `[{clusterName, clusterOverrides: [{op, path, value}]}]`, checked by
+//!   [`validate_overrides`] (shared with the admission webhook).
+//!
+//! Objects of kubefed's own API groups (`types.kubefed.io` — already federated — and `core`, `scheduling`,
+//! `policy.kubefed.io`) pass through unchanged. Everything here is pure; warnings are returned, not printed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::manifest::{ManifestObject, Source};
+use crate::typeinfo::{FEDERATED_GROUP, FEDERATED_VERSION, Scope, TargetType, default_types};
+
+/// Annotations never copied into a template: kubectl's record of the last apply, and the ones the
+/// Deployment controller writes on Deployments and ReplicaSets.
+pub const STRIPPED_ANNOTATIONS: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+    "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+];
+
+/// Pod-template metadata written by the API server (kubefedctl's `systemMetadataFields`, plus the two
+/// newer server-written fields).
+const SERVER_METADATA_FIELDS: &[&str] = &[
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+    "ownerReferences",
+];
+
+/// Override paths that would make member objects differ in identity (design §3). `/metadata` as a whole
+/// and the empty path (the whole object) are refused too, since replacing them changes the name.
+const FORBIDDEN_OVERRIDE_PATHS: &[&[&str]] = &[
+    &["metadata", "name"],
+    &["metadata", "namespace"],
+    &["metadata", "generateName"],
+    &["kind"],
+    &["metadata"],
+];
+
+/// Where the federated object is placed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PlacementChoice {
+    /// `clusterSelector: {}` — every joined cluster.
+    #[default]
+    AllClusters,
+    /// `clusters: [{name}]` — exactly these clusters; an empty list places the object nowhere.
+    Clusters(Vec<String>),
+    /// `clusterSelector: {matchLabels}` — clusters with all these labels (see [`parse_cluster_selector`]).
+    ClusterSelector(BTreeMap<String, String>),
+}
+
+/// One JSON-Patch-like operation applied to the member object of one cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverrideOp {
+    /// `add`, `remove` or `replace`; empty means `replace`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub op: String,
+    /// JSON Pointer into the member object, e.g. `/spec/replicas`.
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+}
+
+/// The overrides of one cluster, as in `spec.overrides[]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterOverrides {
+    pub cluster_name: String,
+    #[serde(default)]
+    pub cluster_overrides: Vec<OverrideOp>,
+}
+
+/// How to convert: what `kubectl fed` takes from its flags.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConvertOptions {
+    /// `-n/--namespace`: fills in a missing namespace of namespaced objects; an object in another
+    /// namespace is an error, as in kubectl.
+    pub namespace: Option<String>,
+    pub placement: PlacementChoice,
+    pub overrides: Vec<ClusterOverrides>,
+}
+
+/// A federated object and what the user should know about its conversion.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Federated {
+    /// The `Federated<Kind>` object.
+    pub object: Value,
+    /// Things done that the user may not expect, each a full sentence.
+    pub warnings: Vec<String>,
+}
+
+/// An invalid `spec.overrides`. Messages name the field, as the admission webhook reports them.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OverrideError {
+    #[error("spec.overrides[{index}].clusterName is empty; name the cluster the overrides apply to")]
+    EmptyClusterName { index: usize },
+    #[error(
+        "spec.overrides[{index}].clusterName: cluster {cluster:?} is listed twice (first at \
+         spec.overrides[{first}]); put all its overrides in one entry"
+    )]
+    DuplicateCluster {
+        cluster: String,
+        index: usize,
+        first: usize,
+    },
+    #[error(
+        "spec.overrides[{index}].clusterOverrides[{op_index}].op {op:?} is not valid; use add, remove or \
+         replace (empty means replace)"
+    )]
+    InvalidOp {
+        index: usize,
+        op_index: usize,
+        op: String,
+    },
+    #[error(
+        "spec.overrides[{index}].clusterOverrides[{op_index}].path {path:?} is not a JSON Pointer: {reason}; \
+         write it like /spec/replicas, with ~0 for ~ and ~1 for / inside a key"
+    )]
+    InvalidPath {
+        index: usize,
+        op_index: usize,
+        path: String,
+        reason: &'static str,
+    },
+    #[error(
+        "spec.overrides[{index}].clusterOverrides[{op_index}].path {path:?} cannot be overridden: the name, \
+         namespace and kind of an object are the same in every cluster"
+    )]
+    ForbiddenPath {
+        index: usize,
+        op_index: usize,
+        path: String,
+    },
+    #[error(
+        "spec.overrides[{index}].clusterOverrides[{op_index}].path {path:?} is listed twice for cluster \
+         {cluster:?} (first at clusterOverrides[{first}]); keep one"
+    )]
+    DuplicatePath {
+        index: usize,
+        op_index: usize,
+        first: usize,
+        cluster: String,
+        path: String,
+    },
+}
+
+/// Why an object (or the options) could not be converted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConvertError {
+    #[error("expected a Kubernetes object (a mapping), found {found}")]
+    NotAnObject { found: &'static str },
+    #[error("the object has no {field}; set it")]
+    MissingField { field: &'static str },
+    #[error("the object is a {found}, but {federated_kind} wraps {expected}")]
+    KindMismatch {
+        found: String,
+        expected: String,
+        federated_kind: String,
+    },
+    #[error("{kind} {name:?} has no namespace; set metadata.namespace in the manifest or pass --namespace")]
+    MissingNamespace { kind: String, name: String },
+    // kubectl's own wording, so the fix is the familiar one.
+    #[error(
+        "the namespace from the provided object {object:?} does not match the namespace {flag:?}. You must \
+         pass '--namespace={object}' to perform this operation."
+    )]
+    NamespaceMismatch { object: String, flag: String },
+    #[error(
+        "{kind} {name:?} is cluster-scoped, but has metadata.namespace {namespace:?}; remove metadata.namespace"
+    )]
+    NamespaceOnClusterScoped {
+        kind: String,
+        name: String,
+        namespace: String,
+    },
+    #[error("invalid cluster selector {selector:?}: {reason}")]
+    InvalidClusterSelector { selector: String, reason: String },
+    #[error("invalid cluster list: {reason}")]
+    InvalidClusterList { reason: String },
+    #[error(transparent)]
+    InvalidOverride(#[from] OverrideError),
+    #[error("{what} is defined twice: first at {first}; remove one of them or give it another name")]
+    Duplicate { what: String, first: Source },
+}
+
+/// Converts one plain object of type `ty` into its federated object.
+///
+/// Objects of kubefed's API groups are returned unchanged. Warnings about the options (an override for
+/// a cluster outside the placement list) come first in [`Federated::warnings`].
+///
+/// ```
+/// use kubefed_core::convert::{federate, ConvertOptions};
+/// use kubefed_core::typeinfo::find_default_type;
+/// let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+///     "metadata": {"name": "cfg", "namespace": "web", "labels": {"app": "web"}}, "data": {"k": "v"}});
+/// let ty = find_default_type("configmaps").expect("default type");
+/// let fed = federate(cm, &ty, &ConvertOptions::default())?;
+/// assert_eq!(fed.object, serde_json::json!({
+///     "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap",
+///     "metadata": {"name": "cfg", "namespace": "web"},
+///     "spec": {"template": {"metadata": {"labels": {"app": "web"}}, "data": {"k": "v"}},
+///              "placement": {"clusterSelector": {}}}}));
+/// # Ok::<(), kubefed_core::convert::ConvertError>(())
+/// ```
+pub fn federate(obj: Value, ty: &TargetType, opts: &ConvertOptions) -> Result<Federated, ConvertError> {
+    let prepared = Prepared::new(opts)?;
+    let mut fed = convert_one(obj, ty, opts.namespace.as_deref(), &prepared)?;
+    if !prepared.warnings.is_empty() {
+        let mut warnings = prepared.warnings;
+        warnings.append(&mut fed.warnings);
+        fed.warnings = warnings;
+    }
+    Ok(fed)
+}
+
+/// Finds the target type of an object from its `apiVersion` and `kind`.
+pub type Resolver<'r> = &'r dyn Fn(&str, &str) -> Option<TargetType>;
+
+/// A resolver over the default types (design §3): works offline. Matches group and kind; an object of
+/// another version of a known type keeps its `apiVersion` in the template.
+pub fn default_resolver() -> impl Fn(&str, &str) -> Option<TargetType> {
+    let types = default_types();
+    move |api_version, kind| {
+        let group = split_api_version(api_version).0;
+        types.iter().find(|t| t.group == group && t.kind == kind).cloned()
+    }
+}
+
+/// The outcome for one object of a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchItem {
+    pub source: Source,
+    /// The type the object was converted as (guessed if the resolver did not know it); `None` for objects
+    /// passed through unchanged.
+    pub target: Option<TargetType>,
+    pub result: Result<Federated, ConvertError>,
+}
+
+impl BatchItem {
+    /// `"<source>: <error>"` for a failed conversion.
+    pub fn error_message(&self) -> Option<String> {
+        self.result
+            .as_ref()
+            .err()
+            .map(|e| format!("{}: {e}", self.source))
+    }
+}
+
+/// The outcome of [`federate_all`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch {
+    /// One item per input object, in input order.
+    pub items: Vec<BatchItem>,
+    /// Warnings about the options themselves, given once rather than per object.
+    pub warnings: Vec<String>,
+}
+
+/// Converts a batch of objects (one `kubectl fed apply` run).
+///
+/// Each object gets its own result, so one bad object does not stop the others. Also rejects an object
+/// defined twice (same federated kind, namespace and name), naming both sources. Unknown kinds are
+/// converted with a guessed type and a warning. The only `Err` is for invalid options, which concern
+/// every object. To convert a large input without holding every object, use [`Federator`] directly.
+pub fn federate_all(
+    objects: impl IntoIterator<Item = ManifestObject>,
+    resolver: Resolver<'_>,
+    opts: &ConvertOptions,
+) -> Result<Batch, ConvertError> {
+    let mut federator = Federator::new(resolver, opts)?;
+    let items = objects.into_iter().map(|o| federator.federate(o)).collect();
+    Ok(Batch {
+        items,
+        warnings: federator.prepared.warnings,
+    })
+}
+
+/// Converts objects one at a time with the state a batch needs (options checked once, objects seen).
+pub struct Federator<'r> {
+    resolver: Resolver<'r>,
+    namespace: Option<&'r str>,
+    prepared: Prepared,
+    seen: HashMap<(String, Option<String>, String), Source>,
+}
+
+impl<'r> Federator<'r> {
+    /// Checks the options once; fails if they are invalid.
+    pub fn new(resolver: Resolver<'r>, opts: &'r ConvertOptions) -> Result<Self, ConvertError> {
+        Ok(Self {
+            resolver,
+            namespace: opts.namespace.as_deref(),
+            prepared: Prepared::new(opts)?,
+            seen: HashMap::new(),
+        })
+    }
+
+    /// Warnings about the options.
+    pub fn warnings(&self) -> &[String] {
+        &self.prepared.warnings
+    }
+
+    /// Converts the next object of the batch.
+    pub fn federate(&mut self, obj: ManifestObject) -> BatchItem {
+        let ManifestObject { source, object } = obj;
+        let api_version = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let mut guess_warning = None;
+        let target = if is_kubefed_api(api_version) {
+            None
+        } else if let Some(ty) = (self.resolver)(api_version, kind) {
+            Some(ty)
+        } else {
+            let namespaced = object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .is_some_and(|ns| !ns.is_empty());
+            let ty = guess_target_type(api_version, kind, namespaced);
+            guess_warning = Some(guess_warning_text(api_version, &ty));
+            Some(ty)
+        };
+        let source_kind = kind.to_string();
+        let result = match &target {
+            Some(ty) => convert_one(object, ty, self.namespace, &self.prepared),
+            None => Ok(Federated {
+                object,
+                warnings: Vec::new(),
+            }),
+        };
+        let result = result.and_then(|mut fed| {
+            self.check_duplicate(&fed.object, &source_kind, &source)?;
+            if let Some(w) = guess_warning {
+                fed.warnings.insert(0, w);
+            }
+            Ok(fed)
+        });
+        BatchItem {
+            source,
+            target,
+            result,
+        }
+    }
+
+    fn check_duplicate(
+        &mut self,
+        object: &Value,
+        source_kind: &str,
+        source: &Source,
+    ) -> Result<(), ConvertError> {
+        let text = |p: &str| {
+            object
+                .pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let namespace = Some(text("/metadata/namespace")).filter(|ns| !ns.is_empty());
+        let key = (text("/kind"), namespace, text("/metadata/name"));
+        if let Some(first) = self.seen.get(&key) {
+            let what = match &key.1 {
+                Some(ns) => format!("{source_kind} {:?} in namespace {ns:?}", key.2),
+                None => format!("{source_kind} {:?}", key.2),
+            };
+            return Err(ConvertError::Duplicate {
+                what,
+                first: first.clone(),
+            });
+        }
+        self.seen.insert(key, source.clone());
+        Ok(())
+    }
+}
+
+/// A type for a kind no resolver knows: names guessed from the kind (see [`guess_plural`]), namespaced
+/// if the object has a namespace.
+pub fn guess_target_type(api_version: &str, kind: &str, namespaced: bool) -> TargetType {
+    let (group, version) = split_api_version(api_version);
+    TargetType {
+        group: group.to_string(),
+        version: version.to_string(),
+        kind: kind.to_string(),
+        plural: guess_plural(kind),
+        singular: kind.to_ascii_lowercase(),
+        scope: if namespaced {
+            Scope::Namespaced
+        } else {
+            Scope::Cluster
+        },
+        short_names: Vec::new(),
+        has_replicas: false,
+    }
+}
+
+/// English plural of a lower-cased kind, as CRDs usually name them: `Widget` → `widgets`,
+/// `NetworkPolicy` → `networkpolicies`, `Ingress` → `ingresses`, `Gateway` → `gateways`.
+pub fn guess_plural(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    if ["s", "x", "z", "ch", "sh"].iter().any(|end| lower.ends_with(end)) {
+        format!("{lower}es")
+    } else if let Some(stem) = lower
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'i', 'o', 'u']))
+    {
+        format!("{stem}ies")
+    } else {
+        format!("{lower}s")
+    }
+}
+
+fn guess_warning_text(api_version: &str, ty: &TargetType) -> String {
+    let scope = match ty.scope {
+        Scope::Namespaced => "namespaced because the object has a namespace",
+        Scope::Cluster => "cluster-scoped because the object has no namespace",
+    };
+    format!(
+        "{} ({api_version}) is not a type kubefed knows offline; guessed resource {:?}, {scope}. Run with access \
+         to the host cluster, or enable the type first with `kubectl fed enable {}`, so its real names and \
+         scope are used",
+        ty.kind,
+        ty.plural,
+        ty.type_config_name()
+    )
+}
+
+/// Parses `--cluster-selector`: comma-separated `key=value` (or `key==value`) label pairs.
+///
+/// ```
+/// let m = kubefed_core::convert::parse_cluster_selector("region=eu, tier==prod").expect("valid");
+/// assert_eq!(m.get("tier").map(String::as_str), Some("prod"));
+/// ```
+pub fn parse_cluster_selector(selector: &str) -> Result<BTreeMap<String, String>, ConvertError> {
+    let fail = |reason: String| ConvertError::InvalidClusterSelector {
+        selector: selector.to_string(),
+        reason,
+    };
+    if selector.trim().is_empty() {
+        return Err(fail(
+            "it is empty; give label pairs like region=eu,tier=prod, or leave the selector out to place on all \
+             clusters"
+                .into(),
+        ));
+    }
+    let mut labels = BTreeMap::new();
+    for pair in selector.split(',').map(str::trim) {
+        let Some((key, value)) = pair.split_once("==").or_else(|| pair.split_once('=')) else {
+            return Err(fail(format!("{pair:?} is not a key=value pair")));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if key.ends_with('!') || key.contains(' ') {
+            return Err(fail(format!(
+                "{pair:?}: only key=value pairs are supported (no !=, in or notin)"
+            )));
+        }
+        check_label(key, value).map_err(|reason| fail(format!("{pair:?}: {reason}")))?;
+        if let Some(old) = labels.insert(key.to_string(), value.to_string()) {
+            if old != value {
+                return Err(fail(format!(
+                    "label {key:?} is given twice, as {old:?} and {value:?}"
+                )));
+            }
+        }
+    }
+    Ok(labels)
+}
+
+/// Checks a label key and value with Kubernetes' rules.
+fn check_label(key: &str, value: &str) -> Result<(), String> {
+    fn name_ok(s: &str) -> bool {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    }
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(p) = prefix {
+        let dns_ok = !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|part| {
+                !part.is_empty()
+                    && !part.starts_with('-')
+                    && !part.ends_with('-')
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            });
+        if !dns_ok {
+            return Err(format!(
+                "label key prefix {p:?} must be a DNS subdomain, like example.com"
+            ));
+        }
+    }
+    if !name_ok(name) {
+        return Err(format!(
+            "label key {key:?} must be 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter \
+             or digit"
+        ));
+    }
+    if !value.is_empty() && !name_ok(value) {
+        return Err(format!(
+            "label value {value:?} must be at most 63 letters, digits, '-', '_' or '.', starting and ending with \
+             a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `spec.overrides` (design §3): a cluster or a path listed twice, ops, JSON Pointer paths, and
+/// the paths that may not be overridden. `placement_clusters` is the explicit `spec.placement.clusters`
+/// list, if the object has one; an override for a cluster outside it has no effect and is returned as
+/// a warning.
+pub fn validate_overrides(
+    overrides: &[ClusterOverrides],
+    placement_clusters: Option<&[String]>,
+) -> Result<Vec<String>, OverrideError> {
+    let mut warnings = Vec::new();
+    let mut clusters: HashMap<&str, usize> = HashMap::new();
+    for (index, entry) in overrides.iter().enumerate() {
+        let cluster = entry.cluster_name.as_str();
+        if cluster.is_empty() {
+            return Err(OverrideError::EmptyClusterName { index });
+        }
+        if let Some(&first) = clusters.get(cluster) {
+            return Err(OverrideError::DuplicateCluster {
+                cluster: cluster.to_string(),
+                index,
+                first,
+            });
+        }
+        clusters.insert(cluster, index);
+        let mut paths: HashMap<&str, usize> = HashMap::new();
+        for (op_index, op) in entry.cluster_overrides.iter().enumerate() {
+            if !matches!(op.op.as_str(), "" | "add" | "remove" | "replace") {
+                return Err(OverrideError::InvalidOp {
+                    index,
+                    op_index,
+                    op: op.op.clone(),
+                });
+            }
+            let path = op.path.as_str();
+            let tokens = parse_json_pointer(path).map_err(|reason| OverrideError::InvalidPath {
+                index,
+                op_index,
+                path: path.to_string(),
+                reason,
+            })?;
+            if FORBIDDEN_OVERRIDE_PATHS
+                .iter()
+                .any(|f| f.iter().eq(tokens.iter()))
+            {
+                return Err(OverrideError::ForbiddenPath {
+                    index,
+                    op_index,
+                    path: path.to_string(),
+                });
+            }
+            if let Some(&first) = paths.get(path) {
+                return Err(OverrideError::DuplicatePath {
+                    index,
+                    op_index,
+                    first,
+                    cluster: cluster.to_string(),
+                    path: path.to_string(),
+                });
+            }
+            paths.insert(path, op_index);
+        }
+        if let Some(list) = placement_clusters {
+            if !list.iter().any(|c| c == cluster) {
+                warnings.push(format!(
+                    "spec.overrides[{index}]: cluster {cluster:?} is not in spec.placement.clusters, so its \
+                     overrides have no effect; add the cluster to the placement or remove its overrides"
+                ));
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+/// Splits a JSON Pointer (RFC 6901) into its unescaped tokens. The empty pointer (the whole document)
+/// is refused: an override changes a field, never the whole object.
+pub fn parse_json_pointer(path: &str) -> Result<Vec<String>, &'static str> {
+    if path.is_empty() {
+        return Err("it is empty");
+    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err("it must start with /");
+    };
+    rest.split('/')
+        .map(|token| {
+            let mut out = String::with_capacity(token.len());
+            let mut chars = token.chars();
+            while let Some(c) = chars.next() {
+                if c != '~' {
+                    out.push(c);
+                    continue;
+                }
+                match chars.next() {
+                    Some('0') => out.push('~'),
+                    Some('1') => out.push('/'),
+                    _ => return Err("~ must be followed by 0 or 1"),
+                }
+            }
+            Ok(out)
+        })
+        .collect()
+}
+
+/// Options checked and rendered once per batch.
+struct Prepared {
+    placement: Value,
+    overrides: Option<Value>,
+    warnings: Vec<String>,
+}
+
+impl Prepared {
+    fn new(opts: &ConvertOptions) -> Result<Self, ConvertError> {
+        let mut warnings = Vec::new();
+        let (placement, list) = match &opts.placement {
+            PlacementChoice::AllClusters => (json!({"clusterSelector": {}}), None),
+            PlacementChoice::Clusters(clusters) => {
+                let mut seen = Vec::with_capacity(clusters.len());
+                for c in clusters {
+                    if c.trim().is_empty() {
+                        return Err(ConvertError::InvalidClusterList {
+                            reason: "a cluster name is empty".into(),
+                        });
+                    }
+                    if seen.contains(&c) {
+                        return Err(ConvertError::InvalidClusterList {
+                            reason: format!("cluster {c:?} is listed twice"),
+                        });
+                    }
+                    seen.push(c);
+                }
+                if clusters.is_empty() {
+                    warnings.push(
+                        "spec.placement.clusters is empty, so the object is placed on no cluster; name clusters \
+                         or leave the list out to place on all clusters"
+                            .to_string(),
+                    );
+                }
+                let names: Vec<Value> = clusters.iter().map(|c| json!({"name": c})).collect();
+                (json!({"clusters": names}), Some(clusters.as_slice()))
+            }
+            PlacementChoice::ClusterSelector(labels) => {
+                for (k, v) in labels {
+                    check_label(k, v).map_err(|reason| ConvertError::InvalidClusterSelector {
+                        selector: format!("{k}={v}"),
+                        reason,
+                    })?;
+                }
+                (json!({"clusterSelector": {"matchLabels": labels}}), None)
+            }
+        };
+        warnings.extend(validate_overrides(&opts.overrides, list)?);
+        let overrides = (!opts.overrides.is_empty()).then(|| overrides_json(&opts.overrides));
+        Ok(Self {
+            placement,
+            overrides,
+            warnings,
+        })
+    }
+}
+
+fn overrides_json(overrides: &[ClusterOverrides]) -> Value {
+    Value::Array(
+        overrides
+            .iter()
+            .map(|o| {
+                let ops: Vec<Value> = o
+                    .cluster_overrides
+                    .iter()
+                    .map(|op| {
+                        let mut m = Map::new();
+                        if !op.op.is_empty() {
+                            m.insert("op".into(), Value::String(op.op.clone()));
+                        }
+                        m.insert("path".into(), Value::String(op.path.clone()));
+                        if let Some(v) = &op.value {
+                            m.insert("value".into(), v.clone());
+                        }
+                        Value::Object(m)
+                    })
+                    .collect();
+                json!({"clusterName": o.cluster_name, "clusterOverrides": ops})
+            })
+            .collect(),
+    )
+}
+
+/// Builds the `Federated<Kind>` object. The one place that knows its JSON shape (until the typed API
+/// structs replace it).
+fn federated_object(
+    ty: &TargetType,
+    name: String,
+    namespace: Option<String>,
+    template: Value,
+    placement: Value,
+    overrides: Option<Value>,
+) -> Value {
+    let mut metadata = Map::new();
+    metadata.insert("name".into(), Value::String(name));
+    if let Some(ns) = namespace {
+        metadata.insert("namespace".into(), Value::String(ns));
+    }
+    let mut spec = Map::new();
+    spec.insert("template".into(), template);
+    spec.insert("placement".into(), placement);
+    if let Some(o) = overrides {
+        spec.insert("overrides".into(), o);
+    }
+    json!({
+        "apiVersion": format!("{FEDERATED_GROUP}/{FEDERATED_VERSION}"),
+        "kind": ty.federated_kind(),
+        "metadata": metadata,
+        "spec": spec,
+    })
+}
+
+fn convert_one(
+    obj: Value,
+    ty: &TargetType,
+    namespace_flag: Option<&str>,
+    prepared: &Prepared,
+) -> Result<Federated, ConvertError> {
+    let mut obj = match obj {
+        Value::Object(map) => map,
+        other => {
+            return Err(ConvertError::NotAnObject {
+                found: type_name(&other),
+            });
+        }
+    };
+    if is_kubefed_api(obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default()) {
+        return Ok(Federated {
+            object: Value::Object(obj),
+            warnings: Vec::new(),
+        });
+    }
+    let kind = take_string(&mut obj, "kind").ok_or(ConvertError::MissingField { field: "kind" })?;
+    if kind != ty.kind {
+        return Err(ConvertError::KindMismatch {
+            found: kind,
+            expected: ty.kind.clone(),
+            federated_kind: ty.federated_kind(),
+        });
+    }
+    let api_version =
+        take_string(&mut obj, "apiVersion").ok_or(ConvertError::MissingField { field: "apiVersion" })?;
+    let mut metadata = match obj.remove("metadata") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let name = take_string(&mut metadata, "name").ok_or(ConvertError::MissingField {
+        field: "metadata.name",
+    })?;
+    let object_ns = take_string(&mut metadata, "namespace");
+    let namespace = resolve_namespace(ty, &kind, &name, object_ns, namespace_flag)?;
+
+    // What stays is the template.
+    obj.remove("status");
+    if api_version != ty.api_version() {
+        obj.insert("apiVersion".into(), Value::String(api_version));
+    }
+    let template_metadata = template_metadata(metadata);
+    if !template_metadata.is_empty() {
+        obj.insert("metadata".into(), Value::Object(template_metadata));
+    }
+    if let Some(Value::Object(pod_meta)) = obj
+        .get_mut("spec")
+        .and_then(|s| s.get_mut("template"))
+        .and_then(|t| t.get_mut("metadata"))
+    {
+        for field in SERVER_METADATA_FIELDS {
+            pod_meta.remove(*field);
+        }
+    }
+    let mut warnings = Vec::new();
+    strip_allocated_fields(ty, &mut obj, &mut warnings);
+
+    let object = federated_object(
+        ty,
+        name,
+        namespace,
+        Value::Object(obj),
+        prepared.placement.clone(),
+        prepared.overrides.clone(),
+    );
+    Ok(Federated { object, warnings })
+}
+
+/// A non-empty string field, removed from the map.
+fn take_string(map: &mut Map<String, Value>, key: &str) -> Option<String> {
+    match map.remove(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    }
+}
+
+fn resolve_namespace(
+    ty: &TargetType,
+    kind: &str,
+    name: &str,
+    object_ns: Option<String>,
+    flag: Option<&str>,
+) -> Result<Option<String>, ConvertError> {
+    if ty.scope == Scope::Cluster {
+        if let Some(namespace) = object_ns {
+            return Err(ConvertError::NamespaceOnClusterScoped {
+                kind: kind.to_string(),
+                name: name.to_string(),
+                namespace,
+            });
+        }
+        // A FederatedNamespace lives in the namespace it federates; other cluster-scoped federated
+        // objects have none (`--namespace` does not apply to them, as in kubectl).
+        return Ok(ty.is_namespace().then(|| name.to_string()));
+    }
+    match (object_ns, flag.filter(|f| !f.is_empty())) {
+        (Some(object), Some(flag)) if object != flag => Err(ConvertError::NamespaceMismatch {
+            object,
+            flag: flag.to_string(),
+        }),
+        (Some(object), _) => Ok(Some(object)),
+        (None, Some(flag)) => Ok(Some(flag.to_string())),
+        (None, None) => Err(ConvertError::MissingNamespace {
+            kind: kind.to_string(),
+            name: name.to_string(),
+        }),
+    }
+}
+
+/// The template's metadata: labels, and annotations except [`STRIPPED_ANNOTATIONS`]; empty maps dropped.
+fn template_metadata(mut metadata: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    match metadata.remove("labels") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) if m.is_empty() => {}
+        Some(labels) => {
+            out.insert("labels".into(), labels);
+        }
+    }
+    match metadata.remove("annotations") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(mut m)) => {
+            for a in STRIPPED_ANNOTATIONS {
+                m.remove(*a);
+            }
+            if !m.is_empty() {
+                out.insert("annotations".into(), Value::Object(m));
+            }
+        }
+        Some(other) => {
+            out.insert("annotations".into(), other);
+        }
+    }
+    out
+}
+
+/// Drops the fields a member cluster allocates for itself (see the module docs).
+fn strip_allocated_fields(ty: &TargetType, template: &mut Map<String, Value>, warnings: &mut Vec<String>) {
+    let spec = match template.get_mut("spec") {
+        Some(Value::Object(spec)) => Some(spec),
+        _ => None,
+    };
+    match (ty.group.as_str(), ty.kind.as_str()) {
+        ("", "Namespace") => {
+            if let Some(spec) = spec {
+                spec.remove("finalizers");
+            }
+        }
+        ("", "ServiceAccount") => {
+            template.remove("secrets");
+        }
+        ("", "Service") => {
+            let Some(spec) = spec else { return };
+            if spec.get("clusterIP").and_then(Value::as_str) != Some("None") {
+                spec.remove("clusterIP");
+                spec.remove("clusterIPs");
+            }
+            spec.remove("healthCheckNodePort");
+            if let Some(Value::Array(ports)) = spec.get_mut("ports") {
+                for (i, port) in ports.iter_mut().enumerate() {
+                    let Value::Object(port) = port else { continue };
+                    if let Some(node_port) = port.remove("nodePort") {
+                        warnings.push(format!(
+                            "spec.ports[{i}].nodePort {node_port} was removed: each member cluster allocates \
+                             its own; to pin it, add the override {{op: add, path: /spec/ports/{i}/nodePort, \
+                             value: {node_port}}} for each cluster"
+                        ));
+                    }
+                }
+            }
+        }
+        ("batch", "Job") => {
+            let Some(spec) = spec else { return };
+            if spec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
+                return;
+            }
+            // Generated from the Job's uid: another cluster's API server rejects it.
+            spec.remove("selector");
+            let pod_labels = spec
+                .get_mut("template")
+                .and_then(|t| t.get_mut("metadata"))
+                .and_then(|m| m.get_mut("labels"));
+            if let Some(Value::Object(labels)) = pod_labels {
+                labels.remove("controller-uid");
+                labels.remove("batch.kubernetes.io/controller-uid");
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether `apiVersion` belongs to one of kubefed's own API groups.
+fn is_kubefed_api(api_version: &str) -> bool {
+    let group = split_api_version(api_version).0;
+    group == "kubefed.io" || group.ends_with(".kubefed.io")
+}
+
+/// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
+fn split_api_version(api_version: &str) -> (&str, &str) {
+    api_version.split_once('/').unwrap_or(("", api_version))
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing (null)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::typeinfo::find_default_type;
+
+    fn ty(name: &str) -> TargetType {
+        find_default_type(name).expect("a default type")
+    }
+
+    fn opts_ns(ns: &str) -> ConvertOptions {
+        ConvertOptions {
+            namespace: Some(ns.into()),
+            ..ConvertOptions::default()
+        }
+    }
+
+    fn op(op: &str, path: &str) -> OverrideOp {
+        OverrideOp {
+            op: op.into(),
+            path: path.into(),
+            value: Some(json!(1)),
+        }
+    }
+
+    fn cluster(name: &str, ops: Vec<OverrideOp>) -> ClusterOverrides {
+        ClusterOverrides {
+            cluster_name: name.into(),
+            cluster_overrides: ops,
+        }
+    }
+
+    fn manifest(line: usize, object: Value) -> ManifestObject {
+        ManifestObject {
+            source: Source {
+                file: "app.yaml".into(),
+                document: line,
+                line,
+                item: None,
+            },
+            object,
+        }
+    }
+
+    #[test]
+    fn namespace_handling() {
+        struct Case {
+            name: &'static str,
+            object: Value,
+            ty: &'static str,
+            flag: Option<&'static str>,
+            want: Result<(Value, Option<&'static str>), &'static str>,
+        }
+        let deploy = |ns: Option<&str>| {
+            let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}});
+            if let Some(ns) = ns {
+                d["metadata"]["namespace"] = json!(ns);
+            }
+            d
+        };
+        let cases = [
+            Case {
+                name: "object namespace kept",
+                object: deploy(Some("prod")),
+                ty: "deploy",
+                flag: None,
+                want: Ok((json!({"name": "web", "namespace": "prod"}), None)),
+            },
+            Case {
+                name: "flag fills a missing namespace",
+                object: deploy(None),
+                ty: "deploy",
+                flag: Some("dev"),
+                want: Ok((json!({"name": "web", "namespace": "dev"}), None)),
+            },
+            Case {
+                name: "same namespace in both",
+                object: deploy(Some("dev")),
+                ty: "deploy",
+                flag: Some("dev"),
+                want: Ok((json!({"name": "web", "namespace": "dev"}), None)),
+            },
+            Case {
+                name: "mismatch is kubectl's error",
+                object: deploy(Some("prod")),
+                ty: "deploy",
+                flag: Some("dev"),
+                want: Err(
+                    "the namespace from the provided object \"prod\" does not match the namespace \"dev\". \
+                           You must pass '--namespace=prod' to perform this operation.",
+                ),
+            },
+            Case {
+                name: "no namespace anywhere",
+                object: deploy(None),
+                ty: "deploy",
+                flag: None,
+                want: Err(
+                    "Deployment \"web\" has no namespace; set metadata.namespace in the manifest or pass \
+                           --namespace",
+                ),
+            },
+            Case {
+                name: "cluster-scoped with a namespace",
+                object: json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                    "metadata": {"name": "reader", "namespace": "x"}}),
+                ty: "clusterroles.rbac.authorization.k8s.io",
+                flag: None,
+                want: Err(
+                    "ClusterRole \"reader\" is cluster-scoped, but has metadata.namespace \"x\"; remove \
+                           metadata.namespace",
+                ),
+            },
+            Case {
+                name: "cluster-scoped ignores the flag",
+                object: json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                    "metadata": {"name": "reader"}}),
+                ty: "clusterroles.rbac.authorization.k8s.io",
+                flag: Some("dev"),
+                want: Ok((json!({"name": "reader"}), None)),
+            },
+            Case {
+                name: "a namespace federates into itself",
+                object: json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}),
+                ty: "ns",
+                flag: Some("other"),
+                want: Ok((json!({"name": "team-a", "namespace": "team-a"}), None)),
+            },
+        ];
+        for case in cases {
+            let opts = ConvertOptions {
+                namespace: case.flag.map(Into::into),
+                ..ConvertOptions::default()
+            };
+            let got = federate(case.object, &ty(case.ty), &opts)
+                .map(|f| (f.object["metadata"].clone(), None))
+                .map_err(|e| e.to_string());
+            assert_eq!(got, case.want.map_err(String::from), "case {:?}", case.name);
+        }
+    }
+
+    #[test]
+    fn template_keeps_labels_and_annotations_only() {
+        let d = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "prod", "uid": "u", "resourceVersion": "5", "generation": 2,
+                "creationTimestamp": "2024-01-01T00:00:00Z", "managedFields": [{}], "selfLink": "/x",
+                "ownerReferences": [{}], "finalizers": ["f"], "labels": {"app": "web"},
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}",
+                    "deployment.kubernetes.io/revision": "3", "team": "a"}},
+            "spec": {"replicas": 2, "template": {"metadata": {"creationTimestamp": null, "labels": {"app": "web"}},
+                "spec": {"containers": []}}},
+            "status": {"replicas": 2}
+        });
+        let fed = federate(d, &ty("deploy"), &ConvertOptions::default()).expect("converts");
+        assert_eq!(
+            fed.object["spec"]["template"],
+            json!({"metadata": {"labels": {"app": "web"}, "annotations": {"team": "a"}},
+                "spec": {"replicas": 2, "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": []}}}})
+        );
+        assert!(fed.warnings.is_empty());
+    }
+
+    #[test]
+    fn annotations_dropped_when_only_last_applied() {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n",
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}});
+        let fed = federate(cm, &ty("cm"), &ConvertOptions::default()).expect("converts");
+        assert_eq!(fed.object["spec"]["template"], json!({}));
+    }
+
+    #[test]
+    fn other_versions_keep_their_api_version() {
+        let resolve = default_resolver();
+        let t = resolve("apps/v1beta2", "Deployment").expect("same group and kind");
+        let d = json!({"apiVersion": "apps/v1beta2", "kind": "Deployment", "metadata": {"name": "w"}});
+        let fed = federate(d, &t, &opts_ns("a")).expect("converts");
+        assert_eq!(
+            fed.object["spec"]["template"],
+            json!({"apiVersion": "apps/v1beta2"})
+        );
+        assert!(resolve("extensions/v1beta1", "Ingress").is_none());
+    }
+
+    #[test]
+    fn service_allocations_are_dropped_but_headless_stays() {
+        let svc = |cluster_ip: &str| {
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "n"},
+                "spec": {"clusterIP": cluster_ip, "clusterIPs": [cluster_ip], "healthCheckNodePort": 31000,
+                    "ports": [{"port": 80, "nodePort": 30080}, {"port": 81}]}})
+        };
+        let fed = federate(svc("10.0.0.7"), &ty("svc"), &ConvertOptions::default()).expect("converts");
+        assert_eq!(
+            fed.object["spec"]["template"]["spec"],
+            json!({"ports": [{"port": 80}, {"port": 81}]})
+        );
+        assert_eq!(
+            fed.warnings,
+            vec![
+                "spec.ports[0].nodePort 30080 was removed: each member cluster allocates its own; to pin it, add \
+                 the override {op: add, path: /spec/ports/0/nodePort, value: 30080} for each cluster"
+            ]
+        );
+        let fed = federate(svc("None"), &ty("svc"), &ConvertOptions::default()).expect("converts");
+        assert_eq!(fed.object["spec"]["template"]["spec"]["clusterIP"], "None");
+        assert_eq!(
+            fed.object["spec"]["template"]["spec"]["clusterIPs"],
+            json!(["None"])
+        );
+    }
+
+    #[test]
+    fn job_selector_generated_or_manual() {
+        let job = |manual: bool| {
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "namespace": "n"},
+                "spec": {"manualSelector": manual, "selector": {"matchLabels": {"controller-uid": "u"}},
+                    "template": {"metadata": {"labels": {"controller-uid": "u",
+                        "batch.kubernetes.io/controller-uid": "u", "job-name": "j"}}}}})
+        };
+        let fed = federate(job(false), &ty("jobs"), &ConvertOptions::default()).expect("converts");
+        assert_eq!(
+            fed.object["spec"]["template"]["spec"],
+            json!({"manualSelector": false, "template": {"metadata": {"labels": {"job-name": "j"}}}})
+        );
+        let fed = federate(job(true), &ty("jobs"), &ConvertOptions::default()).expect("converts");
+        assert_eq!(fed.object["spec"]["template"]["spec"], job(true)["spec"]);
+    }
+
+    #[test]
+    fn federated_objects_pass_through_unchanged() {
+        for api_version in ["types.kubefed.io/v1beta1", "scheduling.kubefed.io/v1alpha1"] {
+            let obj = json!({"apiVersion": api_version, "kind": "FederatedThing", "metadata": {"name": "x"},
+                "spec": {"placement": {"clusters": []}}});
+            let fed = federate(obj.clone(), &ty("cm"), &opts_ns("elsewhere")).expect("passes");
+            assert_eq!(fed.object, obj);
+        }
+    }
+
+    #[test]
+    fn kind_must_match_the_type() {
+        let cm = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "c", "namespace": "n"}});
+        let err = federate(cm, &ty("cm"), &ConvertOptions::default()).expect_err("wrong type");
+        assert_eq!(
+            err.to_string(),
+            "the object is a Secret, but FederatedConfigMap wraps ConfigMap"
+        );
+    }
+
+    #[test]
+    fn placement_choices() {
+        let cm =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}});
+        let cases = [
+            (
+                "all",
+                PlacementChoice::AllClusters,
+                json!({"clusterSelector": {}}),
+            ),
+            (
+                "list",
+                PlacementChoice::Clusters(vec!["eu-1".into(), "us-1".into()]),
+                json!({"clusters": [{"name": "eu-1"}, {"name": "us-1"}]}),
+            ),
+            (
+                "selector",
+                PlacementChoice::ClusterSelector(parse_cluster_selector("region=eu").expect("valid")),
+                json!({"clusterSelector": {"matchLabels": {"region": "eu"}}}),
+            ),
+        ];
+        for (name, placement, want) in cases {
+            let opts = ConvertOptions {
+                placement,
+                ..ConvertOptions::default()
+            };
+            let fed = federate(cm.clone(), &ty("cm"), &opts).expect("converts");
+            assert_eq!(fed.object["spec"]["placement"], want, "case {name}");
+        }
+        let opts = ConvertOptions {
+            placement: PlacementChoice::Clusters(vec![]),
+            ..ConvertOptions::default()
+        };
+        let fed = federate(cm, &ty("cm"), &opts).expect("converts");
+        assert_eq!(fed.object["spec"]["placement"], json!({"clusters": []}));
+        assert_eq!(fed.warnings.len(), 1);
+    }
+
+    #[test]
+    fn cluster_selector_parsing() {
+        let cases: [(&str, Result<Vec<(&str, &str)>, &str>); 7] = [
+            ("region=eu", Ok(vec![("region", "eu")])),
+            (" a=1 , b==2,c= ", Ok(vec![("a", "1"), ("b", "2"), ("c", "")])),
+            (
+                "topology.kubernetes.io/region=eu",
+                Ok(vec![("topology.kubernetes.io/region", "eu")]),
+            ),
+            (
+                "",
+                Err(
+                    "invalid cluster selector \"\": it is empty; give label pairs like region=eu,tier=prod, or \
+                      leave the selector out to place on all clusters",
+                ),
+            ),
+            (
+                "region",
+                Err("invalid cluster selector \"region\": \"region\" is not a key=value pair"),
+            ),
+            (
+                "region!=eu",
+                Err(
+                    "invalid cluster selector \"region!=eu\": \"region!=eu\": only key=value pairs \
+                                are supported (no !=, in or notin)",
+                ),
+            ),
+            (
+                "a=1,a=2",
+                Err("invalid cluster selector \"a=1,a=2\": label \"a\" is given twice, as \"1\" and \"2\""),
+            ),
+        ];
+        for (input, want) in cases {
+            let got = parse_cluster_selector(input).map_err(|e| e.to_string());
+            let want = want
+                .map(|pairs| {
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect()
+                })
+                .map_err(String::from);
+            assert_eq!(got, want, "input {input:?}");
+        }
+        let bad = parse_cluster_selector("-x=1").expect_err("bad key");
+        assert!(bad.to_string().contains("label key \"-x\" must be 1-63"), "{bad}");
+    }
+
+    #[test]
+    fn override_validation() {
+        struct Case {
+            name: &'static str,
+            overrides: Vec<ClusterOverrides>,
+            want: Result<usize, &'static str>,
+        }
+        let cases = [
+            Case {
+                name: "valid, escapes and every op",
+                overrides: vec![
+                    cluster(
+                        "eu-1",
+                        vec![op("", "/spec/replicas"), op("add", "/metadata/labels/a~1b~0c")],
+                    ),
+                    cluster(
+                        "us-1",
+                        vec![op("remove", "/spec/template/spec/containers/0/env/-")],
+                    ),
+                ],
+                want: Ok(0),
+            },
+            Case {
+                name: "labels may be overridden",
+                overrides: vec![cluster("eu-1", vec![op("replace", "/metadata/labels")])],
+                want: Ok(0),
+            },
+            Case {
+                name: "empty cluster name",
+                overrides: vec![cluster("", vec![])],
+                want: Err("spec.overrides[0].clusterName is empty; name the cluster the overrides apply to"),
+            },
+            Case {
+                name: "cluster twice",
+                overrides: vec![
+                    cluster("eu-1", vec![]),
+                    cluster("us-1", vec![]),
+                    cluster("eu-1", vec![]),
+                ],
+                want: Err(
+                    "spec.overrides[2].clusterName: cluster \"eu-1\" is listed twice (first at \
+                           spec.overrides[0]); put all its overrides in one entry",
+                ),
+            },
+            Case {
+                name: "bad op",
+                overrides: vec![cluster("eu-1", vec![op("move", "/spec")])],
+                want: Err(
+                    "spec.overrides[0].clusterOverrides[0].op \"move\" is not valid; use add, remove or \
+                           replace (empty means replace)",
+                ),
+            },
+            Case {
+                name: "not a pointer",
+                overrides: vec![cluster("eu-1", vec![op("", "spec.replicas")])],
+                want: Err(
+                    "spec.overrides[0].clusterOverrides[0].path \"spec.replicas\" is not a JSON Pointer: \
+                           it must start with /; write it like /spec/replicas, with ~0 for ~ and ~1 for / \
+                           inside a key",
+                ),
+            },
+            Case {
+                name: "bad escape",
+                overrides: vec![cluster("eu-1", vec![op("", "/a~2")])],
+                want: Err(
+                    "spec.overrides[0].clusterOverrides[0].path \"/a~2\" is not a JSON Pointer: ~ must be \
+                           followed by 0 or 1; write it like /spec/replicas, with ~0 for ~ and ~1 for / inside \
+                           a key",
+                ),
+            },
+            Case {
+                name: "empty path",
+                overrides: vec![cluster("eu-1", vec![op("", "")])],
+                want: Err(
+                    "spec.overrides[0].clusterOverrides[0].path \"\" is not a JSON Pointer: it is empty; \
+                           write it like /spec/replicas, with ~0 for ~ and ~1 for / inside a key",
+                ),
+            },
+            Case {
+                name: "metadata.name",
+                overrides: vec![cluster(
+                    "eu-1",
+                    vec![op("", "/spec"), op("replace", "/metadata/name")],
+                )],
+                want: Err(
+                    "spec.overrides[0].clusterOverrides[1].path \"/metadata/name\" cannot be overridden: the \
+                           name, namespace and kind of an object are the same in every cluster",
+                ),
+            },
+            Case {
+                name: "metadata.namespace",
+                overrides: vec![cluster("eu-1", vec![op("", "/metadata/namespace")])],
+                want: Err(
+                    "spec.overrides[0].clusterOverrides[0].path \"/metadata/namespace\" cannot be \
+                           overridden: the name, namespace and kind of an object are the same in every cluster",
+                ),
+            },
+            Case {
+                name: "metadata.generateName",
+                overrides: vec![cluster("eu-1", vec![op("add", "/metadata/generateName")])],
+                want: Err(
+                    "spec.overrides[0].clusterOverrides[0].path \"/metadata/generateName\" cannot be \
+                           overridden: the name, namespace and kind of an object are the same in every cluster",
+                ),
+            },
+            Case {
+                name: "kind",
+                overrides: vec![cluster("eu-1", vec![op("remove", "/kind")])],
+                want: Err(
+                    "spec.overrides[0].clusterOverrides[0].path \"/kind\" cannot be overridden: the name, \
+                           namespace and kind of an object are the same in every cluster",
+                ),
+            },
+            Case {
+                name: "whole metadata",
+                overrides: vec![cluster("eu-1", vec![op("replace", "/metadata")])],
+                want: Err(
+                    "spec.overrides[0].clusterOverrides[0].path \"/metadata\" cannot be overridden: the \
+                           name, namespace and kind of an object are the same in every cluster",
+                ),
+            },
+            Case {
+                name: "path twice",
+                overrides: vec![cluster(
+                    "eu-1",
+                    vec![op("", "/spec/replicas"), op("add", "/spec/replicas")],
+                )],
+                want: Err(
+                    "spec.overrides[0].clusterOverrides[1].path \"/spec/replicas\" is listed twice for \
+                           cluster \"eu-1\" (first at clusterOverrides[0]); keep one",
+                ),
+            },
+        ];
+        for case in cases {
+            let got = validate_overrides(&case.overrides, None)
+                .map(|w| w.len())
+                .map_err(|e| e.to_string());
+            assert_eq!(got, case.want.map_err(String::from), "case {:?}", case.name);
+        }
+    }
+
+    #[test]
+    fn override_outside_the_cluster_list_warns() {
+        let overrides = vec![
+            cluster("eu-1", vec![op("", "/spec/replicas")]),
+            cluster("ap-1", vec![]),
+        ];
+        let warnings = validate_overrides(&overrides, Some(&["eu-1".to_string()])).expect("valid");
+        assert_eq!(
+            warnings,
+            vec![
+                "spec.overrides[1]: cluster \"ap-1\" is not in spec.placement.clusters, so its overrides have no \
+                 effect; add the cluster to the placement or remove its overrides"
+            ]
+        );
+        let cm =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}});
+        let opts = ConvertOptions {
+            placement: PlacementChoice::Clusters(vec!["eu-1".into()]),
+            overrides,
+            ..ConvertOptions::default()
+        };
+        let fed = federate(cm, &ty("cm"), &opts).expect("converts");
+        assert_eq!(fed.warnings.len(), 1);
+        assert_eq!(
+            fed.object["spec"]["overrides"],
+            json!([{"clusterName": "eu-1", "clusterOverrides": [{"path": "/spec/replicas", "value": 1}]},
+                   {"clusterName": "ap-1", "clusterOverrides": []}])
+        );
+    }
+
+    #[test]
+    fn plural_guesses() {
+        for (kind, want) in [
+            ("Widget", "widgets"),
+            ("NetworkPolicy", "networkpolicies"),
+            ("Gateway", "gateways"),
+            ("Ingress", "ingresses"),
+            ("Box", "boxes"),
+            ("Match", "matches"),
+            ("Mesh", "meshes"),
+        ] {
+            assert_eq!(guess_plural(kind), want, "kind {kind}");
+        }
+    }
+
+    #[test]
+    fn batch_guesses_unknown_kinds_and_rejects_duplicates() {
+        let resolver = default_resolver();
+        let objects = vec![
+            manifest(
+                1,
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}),
+            ),
+            manifest(
+                2,
+                json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                "metadata": {"name": "w", "namespace": "prod"}}),
+            ),
+            manifest(
+                3,
+                json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "prod"}}),
+            ),
+            manifest(
+                4,
+                json!({"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
+                "metadata": {"name": "web", "namespace": "prod"}}),
+            ),
+            manifest(
+                5,
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "namespace": "y"}}),
+            ),
+        ];
+        let batch = federate_all(objects, &resolver, &opts_ns("prod")).expect("valid options");
+        let errors: Vec<_> = batch.items.iter().filter_map(BatchItem::error_message).collect();
+        assert_eq!(
+            errors,
+            vec![
+                "app.yaml:3 (document 3): Deployment \"web\" in namespace \"prod\" is defined twice: first at \
+                 app.yaml:1 (document 1); remove one of them or give it another name",
+                "app.yaml:4 (document 4): FederatedDeployment \"web\" in namespace \"prod\" is defined twice: \
+                 first at app.yaml:1 (document 1); remove one of them or give it another name",
+                "app.yaml:5 (document 5): Namespace \"x\" is cluster-scoped, but has metadata.namespace \"y\"; \
+                 remove metadata.namespace",
+            ]
+        );
+        let widget = &batch.items[1];
+        let fed = widget.result.as_ref().expect("converted");
+        assert_eq!(fed.object["kind"], "FederatedWidget");
+        assert_eq!(widget.target.as_ref().map(|t| t.plural.as_str()), Some("widgets"));
+        assert_eq!(
+            fed.warnings,
+            vec![
+                "Widget (example.com/v1) is not a type kubefed knows offline; guessed resource \"widgets\", \
+                 namespaced because the object has a namespace. Run with access to the host cluster, or enable \
+                 the type first with `kubectl fed enable widgets.example.com`, so its real names and scope are \
+                 used"
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_options_fail_the_batch_once() {
+        let opts = ConvertOptions {
+            overrides: vec![cluster("eu-1", vec![op("", "/kind")])],
+            ..ConvertOptions::default()
+        };
+        let err = federate_all(Vec::new(), &default_resolver(), &opts).expect_err("invalid");
+        assert!(matches!(
+            err,
+            ConvertError::InvalidOverride(OverrideError::ForbiddenPath { .. })
+        ));
+        let opts = ConvertOptions {
+            placement: PlacementChoice::Clusters(vec!["a".into(), "a".into()]),
+            ..ConvertOptions::default()
+        };
+        let err = federate_all(Vec::new(), &default_resolver(), &opts).expect_err("invalid");
+        assert_eq!(
+            err.to_string(),
+            "invalid cluster list: cluster \"a\" is listed twice"
+        );
+    }
+}
