@@ -8,8 +8,13 @@ pub mod api;
 pub mod convert;
 pub mod crds;
 pub mod manifest;
+pub mod overrides;
 pub mod pki;
+pub mod placement;
+pub mod propagation;
 pub mod scheduling;
+pub mod selector;
+pub mod status;
 pub mod typeinfo;
 
 pub use api::{
@@ -22,4 +27,16 @@ pub use convert::{
 };
 pub use crds::{chart_crd_files, core_crds, default_federated_crds, federated_crd};
 pub use manifest::{ManifestError, ManifestObject, Manifests, ParseLimits, Source, parse_manifests};
+pub use overrides::{
+    OverridesError, ResolvedOverride, apply_overrides, overrides_for_cluster, validate_cluster_overrides,
+};
+pub use placement::{
+    ClusterInfo, PlacementDecision, PlacementError, is_reserved_namespace, place, resolve_placement,
+};
+pub use propagation::{
+    Managed, PropagationError, delete_options, desired_member_object, is_managed, orphan_patch,
+    orphan_requested, retain_for_apply,
+};
+pub use selector::{SelectorError, parse_selector, selector_matches};
+pub use status::{ClusterOutcome, ObjectFailure, aggregate, compute_status, status_changed};
 pub use typeinfo::{FEDERATED_GROUP, FEDERATED_VERSION, Scope, TargetType, default_types, find_default_type};

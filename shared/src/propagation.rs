@@ -1,0 +1,787 @@
+//! Member objects: what the controller server-side-applies to each member cluster, whether an existing member
+//! object is ours, and how a federated object asks to be deleted (design §3, §4.1, §4.2).
+//!
+//! [`desired_member_object`] builds the apply body for one cluster:
+//! template → identity (`apiVersion`/`kind` of the target, name and namespace of the federated object; a
+//! FederatedNamespace becomes the cluster-scoped Namespace it federates) → overrides for that cluster
+//! ([`crate::overrides`]) → label `kubefed.io/managed: "true"` (set last, so no override can drop it) →
+//! [`retain_for_apply`]. Template labels **and annotations** are kept (KubeFed dropped annotations, §4.2).
+//!
+//! # Retention with server-side apply
+//! KubeFed updated member objects with a full PUT, so every field it did not mean to change had to be copied
+//! from the member object into its update first ("retention": `resourceVersion`, finalizers, annotations,
+//! Service `clusterIP`/`nodePort`s, ServiceAccount `secrets`, `spec.replicas` with `retainReplicas`) —
+//! otherwise the PUT would have wiped them. With server-side apply we only send the fields we own; the API
+//! server merges them into the live object and leaves every field owned by someone else (the allocator, the
+//! token controller, an HPA, a service mesh) alone. Retention therefore becomes *not claiming* fields:
+//! [`retain_for_apply`] removes them from the body instead of copying values in. It never needs to read the
+//! member object, so the body is the same on create and update, and there is no race with the member's
+//! controllers.
+//!
+//! One server-side-apply subtlety the controller must know, for `retainReplicas`: a field that our field
+//! manager applied once and later omits is *removed* by the API server unless another manager also owns it.
+//! So the member must not get `spec.replicas` from an **apply** of ours if later applies will omit it. The
+//! body is built with `spec.replicas` only when the member does not exist yet (`member_exists == false`);
+//! the controller should create that member with a plain create (POST, same field manager), whose fields are
+//! recorded under an `Update` entry that our later applies never remove. After that, applies omit
+//! `spec.replicas` and whoever scales the member (an HPA, a user) owns it.
+
+use serde_json::{Map, Value};
+
+use crate::api::constants::{
+    DELETE_OPTION_ANNOTATION, MANAGED_LABEL, MANAGED_LABEL_VALUE, ORPHAN_ANNOTATION, ORPHAN_ANNOTATION_VALUE,
+    UNMANAGED_LABEL_VALUE,
+};
+use crate::api::{FederatedObject, PropagationStatus};
+use crate::overrides::{OverridesError, apply_overrides, json_kind, overrides_for_cluster};
+use crate::placement::ClusterInfo;
+use crate::typeinfo::{Scope, TargetType};
+
+/// Server-populated metadata never sent in an apply body (the API server rejects `managedFields`, and the
+/// rest belong to the member's API server).
+const SERVER_METADATA: &[&str] = &[
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+    "selfLink",
+    "finalizers",
+];
+
+/// Why a member object could not be built, or a federated object's annotations not read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PropagationError {
+    /// `spec.template` is not an object.
+    #[error("spec.template is {found}, not an object; put the target object's body there")]
+    TemplateNotObject {
+        /// What it is instead.
+        found: &'static str,
+    },
+    /// `spec.template.metadata` is not an object.
+    #[error("spec.template.metadata is {found}, not an object")]
+    TemplateMetadataNotObject {
+        /// What it is instead.
+        found: &'static str,
+    },
+    /// The federated object has no `metadata.name`.
+    #[error("the federated object has no metadata.name")]
+    MissingName,
+    /// A namespaced federated object without `metadata.namespace`.
+    #[error("{kind} {name:?} is namespaced but has no metadata.namespace")]
+    MissingNamespace {
+        /// The federated kind.
+        kind: String,
+        /// The object's name.
+        name: String,
+    },
+    /// The overrides could not be computed or applied (status `ApplyOverridesFailed`).
+    #[error(transparent)]
+    Overrides(#[from] OverridesError),
+    /// An override removed or replaced a part of the object kubefed needs (`metadata`, `metadata.labels`).
+    #[error("after overrides, {field} is {found}, not an object; the overrides must keep it an object")]
+    OverriddenShape {
+        /// The field.
+        field: &'static str,
+        /// What it is instead.
+        found: &'static str,
+    },
+    /// The `kubefed.io/deleteoption` annotation is not JSON DeleteOptions.
+    #[error(
+        "annotation kubefed.io/deleteoption is not a JSON object of DeleteOptions ({reason}); write it like \
+         {{\"propagationPolicy\":\"Background\"}}"
+    )]
+    InvalidDeleteOption {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl PropagationError {
+    /// The per-cluster status to report for this error: `ApplyOverridesFailed` for override failures,
+    /// `ComputeResourceFailed` otherwise.
+    pub fn status(&self) -> PropagationStatus {
+        match self {
+            PropagationError::Overrides(_) | PropagationError::OverriddenShape { .. } => {
+                PropagationStatus::ApplyOverridesFailed
+            }
+            _ => PropagationStatus::ComputeResourceFailed,
+        }
+    }
+}
+
+/// The body to server-side-apply to `cluster` for `fed` (see the module docs for the steps).
+///
+/// `member_exists`: whether the member object already exists. Only used with `spec.retainReplicas: true`,
+/// where `spec.replicas` is kept for the first create and left out afterwards (module docs explain why the
+/// controller creates such a member with a POST).
+///
+/// Pure and deterministic: the same inputs give the same body, so the controller can compare bodies to skip
+/// unchanged applies.
+pub fn desired_member_object(
+    fed: &FederatedObject,
+    target: &TargetType,
+    cluster: &ClusterInfo,
+    member_exists: bool,
+) -> Result<Value, PropagationError> {
+    let mut obj = match &fed.spec.template {
+        Value::Object(m) => m.clone(),
+        Value::Null => Map::new(),
+        other => {
+            return Err(PropagationError::TemplateNotObject {
+                found: json_kind(other),
+            });
+        }
+    };
+    let name = fed.metadata.name.clone().ok_or(PropagationError::MissingName)?;
+    let (name, namespace) = if target.is_namespace() {
+        // A FederatedNamespace lives in the namespace it federates, with the same name.
+        (fed.metadata.namespace.clone().unwrap_or(name), None)
+    } else {
+        match target.scope {
+            Scope::Cluster => (name, None),
+            Scope::Namespaced => {
+                let Some(ns) = fed.metadata.namespace.clone() else {
+                    return Err(PropagationError::MissingNamespace {
+                        kind: target.federated_kind(),
+                        name,
+                    });
+                };
+                (name, Some(ns))
+            }
+        }
+    };
+    obj.insert("apiVersion".into(), Value::String(target.api_version()));
+    obj.insert("kind".into(), Value::String(target.kind.clone()));
+    let meta = object_field(&mut obj, "metadata")
+        .map_err(|found| PropagationError::TemplateMetadataNotObject { found })?;
+    meta.insert("name".into(), Value::String(name));
+    meta.remove("generateName");
+    match namespace {
+        Some(ns) => meta.insert("namespace".into(), Value::String(ns)),
+        None => meta.remove("namespace"),
+    };
+
+    let ops = overrides_for_cluster(&fed.spec.overrides, cluster)?;
+    let mut body = Value::Object(obj);
+    apply_overrides(&mut body, &ops)?;
+
+    // Overrides cannot replace the whole object (the empty path is refused), so this is still an object.
+    if let Value::Object(obj) = &mut body {
+        let meta = object_field(obj, "metadata").map_err(|found| PropagationError::OverriddenShape {
+            field: "metadata",
+            found,
+        })?;
+        let labels = object_field(meta, "labels").map_err(|found| PropagationError::OverriddenShape {
+            field: "metadata.labels",
+            found,
+        })?;
+        labels.insert(MANAGED_LABEL.into(), Value::String(MANAGED_LABEL_VALUE.into()));
+    }
+
+    let retain_replicas = fed.spec.retain_replicas == Some(true) && member_exists;
+    retain_for_apply(&mut body, target, retain_replicas);
+    Ok(body)
+}
+
+/// The object at `obj[key]`, created when absent or null; `Err` with the kind of what is there otherwise.
+fn object_field<'a>(
+    obj: &'a mut Map<String, Value>,
+    key: &str,
+) -> Result<&'a mut Map<String, Value>, &'static str> {
+    let field = obj.entry(key).or_insert(Value::Null);
+    if field.is_null() {
+        *field = Value::Object(Map::new());
+    }
+    match field {
+        Value::Object(m) => Ok(m),
+        other => Err(json_kind(other)),
+    }
+}
+
+/// Removes from an apply `body` the fields that belong to the member cluster, so our field manager never
+/// claims them (see the module docs for why this replaces KubeFed's copying of member values):
+///
+/// - always: `status`, and server-populated metadata (`resourceVersion`, `uid`, `generation`,
+///   `creationTimestamp`, `deletionTimestamp`, `managedFields`, `selfLink`, `finalizers`, …);
+/// - `spec.replicas` when `retain_replicas` (pass `spec.retainReplicas && member exists`);
+/// - Service: `spec.clusterIP`, `spec.clusterIPs`, `spec.healthCheckNodePort` and each port's `nodePort`
+///   when unset in the template (empty, zero or null) — the member allocates them;
+/// - ServiceAccount: `secrets` when the template has none (empty or null) — the token controller may fill it.
+///
+/// Values set explicitly in the template (a pinned `nodePort`, a `clusterIP: None` headless Service, listed
+/// `secrets`) are kept: the user asked for them.
+pub fn retain_for_apply(body: &mut Value, target: &TargetType, retain_replicas: bool) {
+    let Value::Object(obj) = body else {
+        return;
+    };
+    obj.remove("status");
+    if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
+        for f in SERVER_METADATA {
+            meta.remove(*f);
+        }
+    }
+    if retain_replicas && let Some(Value::Object(spec)) = obj.get_mut("spec") {
+        spec.remove("replicas");
+    }
+    if !target.group.is_empty() {
+        return;
+    }
+    match target.kind.as_str() {
+        "Service" => {
+            if let Some(Value::Object(spec)) = obj.get_mut("spec") {
+                for f in ["clusterIP", "clusterIPs", "healthCheckNodePort"] {
+                    if spec.get(f).is_some_and(is_unset) {
+                        spec.remove(f);
+                    }
+                }
+                if let Some(Value::Array(ports)) = spec.get_mut("ports") {
+                    for port in ports.iter_mut() {
+                        if let Value::Object(p) = port
+                            && p.get("nodePort").is_some_and(is_unset)
+                        {
+                            p.remove("nodePort");
+                        }
+                    }
+                }
+            }
+        }
+        "ServiceAccount" if obj.get("secrets").is_some_and(is_unset) => {
+            obj.remove("secrets");
+        }
+        _ => {}
+    }
+}
+
+/// Whether a template value means "not set": null, `""`, `0`, `[]` or `{}`.
+fn is_unset(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Number(n) => n.as_i64() == Some(0),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Bool(_) => false,
+    }
+}
+
+/// Whether a member object is ours, by its `kubefed.io/managed` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Managed {
+    /// Labelled `"true"`: ours to update and delete.
+    Yes,
+    /// No label (or another value): not ours; adopt it or report `AlreadyExists`, per KubeFedConfig.
+    No,
+    /// Labelled `"false"`: never touch it; report `ManagedLabelFalse`.
+    ExplicitlyUnmanaged,
+}
+
+/// Reads the `kubefed.io/managed` label of a member object (as JSON).
+pub fn is_managed(member: &Value) -> Managed {
+    match member
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(MANAGED_LABEL))
+        .and_then(Value::as_str)
+    {
+        Some(MANAGED_LABEL_VALUE) => Managed::Yes,
+        Some(UNMANAGED_LABEL_VALUE) => Managed::ExplicitlyUnmanaged,
+        _ => Managed::No,
+    }
+}
+
+/// Whether deleting `fed` should leave the member copies in place (`kubefed.io/orphan: "true"`).
+pub fn orphan_requested(fed: &FederatedObject) -> bool {
+    annotation(fed, ORPHAN_ANNOTATION) == Some(ORPHAN_ANNOTATION_VALUE)
+}
+
+/// A JSON merge patch that removes our `kubefed.io/managed` label from an orphaned member copy.
+pub fn orphan_patch() -> Value {
+    serde_json::json!({"metadata": {"labels": {MANAGED_LABEL: null}}})
+}
+
+/// The JSON `DeleteOptions` of the `kubefed.io/deleteoption` annotation, to send as the body of member
+/// deletes; `None` without the annotation. Errors when it is not a JSON object.
+///
+/// ```
+/// # use kubefed_core::{api::{FederatedObject, FederatedSpec}, propagation::delete_options};
+/// # use kube::core::ApiResource;
+/// # let ar = ApiResource::erase::<kubefed_core::api::KubeFedCluster>(&());
+/// let mut fed = FederatedObject::new("web", &ar, FederatedSpec::default());
+/// fed.metadata.annotations = Some([("kubefed.io/deleteoption".to_string(),
+///     r#"{"propagationPolicy":"Orphan"}"#.to_string())].into());
+/// assert_eq!(delete_options(&fed)?, Some(serde_json::json!({"propagationPolicy": "Orphan"})));
+/// # Ok::<(), kubefed_core::propagation::PropagationError>(())
+/// ```
+pub fn delete_options(fed: &FederatedObject) -> Result<Option<Value>, PropagationError> {
+    let Some(raw) = annotation(fed, DELETE_OPTION_ANNOTATION) else {
+        return Ok(None);
+    };
+    let value: Value = serde_json::from_str(raw).map_err(|e| PropagationError::InvalidDeleteOption {
+        reason: e.to_string(),
+    })?;
+    if !value.is_object() {
+        return Err(PropagationError::InvalidDeleteOption {
+            reason: format!("it is {}", json_kind(&value)),
+        });
+    }
+    Ok(Some(value))
+}
+
+fn annotation<'a>(fed: &'a FederatedObject, key: &str) -> Option<&'a str> {
+    fed.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .map(String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::api::{FederatedSpec, federated_api_resource};
+    use crate::typeinfo::find_default_type;
+
+    fn fed(kind: &str, name: &str, namespace: Option<&str>, spec: Value) -> (FederatedObject, TargetType) {
+        let ty = find_default_type(kind).expect("default type");
+        let spec: FederatedSpec = serde_json::from_value(spec).expect("test spec decodes");
+        let mut obj = FederatedObject::new(name, &federated_api_resource(&ty), spec);
+        obj.metadata.namespace = namespace.map(str::to_string);
+        (obj, ty)
+    }
+
+    fn eu1() -> ClusterInfo {
+        ClusterInfo::new(
+            "eu-1",
+            BTreeMap::from([("region".to_string(), "eu".to_string())]),
+            true,
+        )
+    }
+
+    #[test]
+    fn member_objects_for_every_default_type() {
+        struct Case {
+            name: &'static str,
+            kind: &'static str,
+            fed_name: &'static str,
+            namespace: Option<&'static str>,
+            spec: Value,
+            member_exists: bool,
+            want: Value,
+        }
+        let managed = json!({"kubefed.io/managed": "true"});
+        let cases = [
+            Case {
+                name: "Deployment, labels+annotations kept, override applied",
+                kind: "deployments",
+                fed_name: "web",
+                namespace: Some("shop"),
+                spec: json!({
+                    "template": {"metadata": {"labels": {"app": "web"}, "annotations": {"team": "a"}},
+                                 "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}}},
+                    "overrides": [{"clusterName": "eu-1", "clusterOverrides": [{"path": "/spec/replicas", "value": 5}]}]
+                }),
+                member_exists: true,
+                want: json!({
+                    "apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": "web", "namespace": "shop",
+                                 "labels": {"app": "web", "kubefed.io/managed": "true"}, "annotations": {"team": "a"}},
+                    "spec": {"replicas": 5, "template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}}
+                }),
+            },
+            Case {
+                name: "Deployment with retainReplicas, member exists: replicas not claimed (even if overridden)",
+                kind: "deployments",
+                fed_name: "web",
+                namespace: Some("shop"),
+                spec: json!({
+                    "template": {"spec": {"replicas": 3}},
+                    "retainReplicas": true,
+                    "overrides": [{"clusterName": "eu-1", "clusterOverrides": [{"path": "/spec/replicas", "value": 5}]}]
+                }),
+                member_exists: true,
+                want: json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": "web", "namespace": "shop", "labels": managed}, "spec": {}}),
+            },
+            Case {
+                name: "Deployment with retainReplicas, first create keeps replicas",
+                kind: "deployments",
+                fed_name: "web",
+                namespace: Some("shop"),
+                spec: json!({"template": {"spec": {"replicas": 3}}, "retainReplicas": true}),
+                member_exists: false,
+                want: json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": "web", "namespace": "shop", "labels": managed}, "spec": {"replicas": 3}}),
+            },
+            Case {
+                name: "Deployment with retainReplicas: false",
+                kind: "deployments",
+                fed_name: "web",
+                namespace: Some("shop"),
+                spec: json!({"template": {"spec": {"replicas": 3}}, "retainReplicas": false}),
+                member_exists: true,
+                want: json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": "web", "namespace": "shop", "labels": managed}, "spec": {"replicas": 3}}),
+            },
+            Case {
+                name: "ReplicaSet",
+                kind: "replicasets",
+                fed_name: "rs",
+                namespace: Some("shop"),
+                spec: json!({"template": {"spec": {"replicas": 2, "selector": {"matchLabels": {"app": "x"}}}}}),
+                member_exists: false,
+                want: json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "metadata": {"name": "rs", "namespace": "shop", "labels": managed},
+                    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "x"}}}}),
+            },
+            Case {
+                name: "Service: allocated fields not claimed, pinned nodePort kept",
+                kind: "services",
+                fed_name: "svc",
+                namespace: Some("shop"),
+                spec: json!({"template": {"spec": {
+                    "type": "NodePort", "clusterIP": "", "clusterIPs": [], "healthCheckNodePort": 0,
+                    "ports": [{"name": "http", "port": 80, "nodePort": 0}, {"name": "admin", "port": 81, "nodePort": 30081},
+                              {"name": "metrics", "port": 9090}]}}}),
+                member_exists: true,
+                want: json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "svc", "namespace": "shop", "labels": managed},
+                    "spec": {"type": "NodePort", "ports": [{"name": "http", "port": 80},
+                        {"name": "admin", "port": 81, "nodePort": 30081}, {"name": "metrics", "port": 9090}]}}),
+            },
+            Case {
+                name: "headless Service keeps clusterIP None",
+                kind: "services",
+                fed_name: "db",
+                namespace: Some("shop"),
+                spec: json!({"template": {"spec": {"clusterIP": "None", "ports": [{"port": 5432}]}}}),
+                member_exists: true,
+                want: json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "db", "namespace": "shop", "labels": managed},
+                    "spec": {"clusterIP": "None", "ports": [{"port": 5432}]}}),
+            },
+            Case {
+                name: "ServiceAccount without secrets",
+                kind: "serviceaccounts",
+                fed_name: "bot",
+                namespace: Some("shop"),
+                spec: json!({"template": {"secrets": [], "automountServiceAccountToken": false}}),
+                member_exists: true,
+                want: json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                    "metadata": {"name": "bot", "namespace": "shop", "labels": managed},
+                    "automountServiceAccountToken": false}),
+            },
+            Case {
+                name: "ServiceAccount with listed secrets keeps them",
+                kind: "serviceaccounts",
+                fed_name: "bot",
+                namespace: Some("shop"),
+                spec: json!({"template": {"secrets": [{"name": "tok"}]}}),
+                member_exists: true,
+                want: json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                    "metadata": {"name": "bot", "namespace": "shop", "labels": managed},
+                    "secrets": [{"name": "tok"}]}),
+            },
+            Case {
+                name: "Namespace → cluster-scoped member Namespace",
+                kind: "namespaces",
+                fed_name: "shop",
+                namespace: Some("shop"),
+                spec: json!({"template": {"metadata": {"labels": {"env": "prod"}}}}),
+                member_exists: false,
+                want: json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": "shop", "labels": {"env": "prod", "kubefed.io/managed": "true"}}}),
+            },
+            Case {
+                name: "ClusterRole is cluster-scoped, template namespace dropped",
+                kind: "clusterroles",
+                fed_name: "reader",
+                namespace: None,
+                spec: json!({"template": {"metadata": {"namespace": "oops"},
+                    "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}}),
+                member_exists: false,
+                want: json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                    "metadata": {"name": "reader", "labels": managed},
+                    "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}),
+            },
+            Case {
+                name: "ConfigMap, server metadata and status stripped, template name ignored",
+                kind: "configmaps",
+                fed_name: "cfg",
+                namespace: Some("shop"),
+                spec: json!({"template": {
+                    "metadata": {"name": "other", "namespace": "elsewhere", "resourceVersion": "12", "uid": "u",
+                                 "finalizers": ["x"], "managedFields": [], "creationTimestamp": null},
+                    "data": {"k": "v"}, "status": {}}}),
+                member_exists: true,
+                want: json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "cfg", "namespace": "shop", "labels": managed}, "data": {"k": "v"}}),
+            },
+            Case {
+                name: "Secret, label-selected override",
+                kind: "secrets",
+                fed_name: "s",
+                namespace: Some("shop"),
+                spec: json!({"template": {"type": "Opaque", "stringData": {"k": "v"}},
+                    "overrides": [{"clusterSelector": {"matchLabels": {"region": "eu"}},
+                                   "clusterOverrides": [{"path": "/stringData/k", "value": "eu"}]}]}),
+                member_exists: false,
+                want: json!({"apiVersion": "v1", "kind": "Secret",
+                    "metadata": {"name": "s", "namespace": "shop", "labels": managed},
+                    "type": "Opaque", "stringData": {"k": "eu"}}),
+            },
+            Case {
+                name: "Ingress",
+                kind: "ingresses",
+                fed_name: "ing",
+                namespace: Some("shop"),
+                spec: json!({"template": {"spec": {"rules": [{"host": "shop.example.com"}]}}}),
+                member_exists: false,
+                want: json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                    "metadata": {"name": "ing", "namespace": "shop", "labels": managed},
+                    "spec": {"rules": [{"host": "shop.example.com"}]}}),
+            },
+            Case {
+                name: "Job",
+                kind: "jobs",
+                fed_name: "once",
+                namespace: Some("shop"),
+                spec: json!({"template": {"spec": {"template": {"spec": {"restartPolicy": "Never",
+                    "containers": [{"name": "c", "image": "busybox"}]}}}}}),
+                member_exists: false,
+                want: json!({"apiVersion": "batch/v1", "kind": "Job",
+                    "metadata": {"name": "once", "namespace": "shop", "labels": managed},
+                    "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}),
+            },
+            Case {
+                name: "override cannot remove the managed label",
+                kind: "configmaps",
+                fed_name: "cfg",
+                namespace: Some("shop"),
+                spec: json!({"template": {"metadata": {"labels": {"a": "b"}}},
+                    "overrides": [{"clusterName": "eu-1", "clusterOverrides": [{"op": "remove", "path": "/metadata/labels"}]}]}),
+                member_exists: false,
+                want: json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "cfg", "namespace": "shop", "labels": managed}}),
+            },
+        ];
+        for c in cases {
+            let (obj, ty) = fed(c.kind, c.fed_name, c.namespace, c.spec);
+            let got = desired_member_object(&obj, &ty, &eu1(), c.member_exists);
+            assert_eq!(got, Ok(c.want), "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn member_object_errors() {
+        struct Case {
+            name: &'static str,
+            kind: &'static str,
+            namespace: Option<&'static str>,
+            spec: Value,
+            want_status: PropagationStatus,
+            want: &'static str,
+        }
+        let cases = [
+            Case {
+                name: "override fails",
+                kind: "deployments",
+                namespace: Some("shop"),
+                spec: json!({"template": {"spec": {}},
+                    "overrides": [{"clusterName": "eu-1", "clusterOverrides": [{"op": "add", "path": "/spec/template/spec/x", "value": 1}]}]}),
+                want_status: PropagationStatus::ApplyOverridesFailed,
+                want: "spec.overrides[0].clusterOverrides[0]: add /spec/template/spec/x failed",
+            },
+            Case {
+                name: "override makes labels a string",
+                kind: "configmaps",
+                namespace: Some("shop"),
+                spec: json!({"template": {"metadata": {"labels": {}}},
+                    "overrides": [{"clusterName": "eu-1", "clusterOverrides": [{"path": "/metadata/labels", "value": "x"}]}]}),
+                want_status: PropagationStatus::ApplyOverridesFailed,
+                want: "after overrides, metadata.labels is a string",
+            },
+            Case {
+                name: "template not an object",
+                kind: "configmaps",
+                namespace: Some("shop"),
+                spec: json!({"template": "x"}),
+                want_status: PropagationStatus::ComputeResourceFailed,
+                want: "spec.template is a string, not an object",
+            },
+            Case {
+                name: "template metadata not an object",
+                kind: "configmaps",
+                namespace: Some("shop"),
+                spec: json!({"template": {"metadata": []}}),
+                want_status: PropagationStatus::ComputeResourceFailed,
+                want: "spec.template.metadata is an array",
+            },
+            Case {
+                name: "namespaced without namespace",
+                kind: "secrets",
+                namespace: None,
+                spec: json!({"template": {}}),
+                want_status: PropagationStatus::ComputeResourceFailed,
+                want: "FederatedSecret \"x\" is namespaced but has no metadata.namespace",
+            },
+        ];
+        for c in cases {
+            let (obj, ty) = fed(c.kind, "x", c.namespace, c.spec);
+            let err = desired_member_object(&obj, &ty, &eu1(), true).expect_err(c.name);
+            assert_eq!(err.status(), c.want_status, "{}", c.name);
+            assert!(err.to_string().starts_with(c.want), "{}: {err}", c.name);
+        }
+    }
+
+    #[test]
+    fn desired_object_is_deterministic_and_stable_under_empty_template() {
+        let (obj, ty) = fed("configmaps", "cfg", Some("shop"), json!({}));
+        let a = desired_member_object(&obj, &ty, &eu1(), true);
+        assert_eq!(a, desired_member_object(&obj, &ty, &eu1(), true));
+        assert_eq!(
+            a,
+            Ok(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "cfg", "namespace": "shop", "labels": {"kubefed.io/managed": "true"}}}))
+        );
+    }
+
+    #[test]
+    fn managed_label() {
+        struct Case {
+            name: &'static str,
+            member: Value,
+            want: Managed,
+        }
+        let cases = [
+            Case {
+                name: "true",
+                member: json!({"metadata": {"labels": {"kubefed.io/managed": "true"}}}),
+                want: Managed::Yes,
+            },
+            Case {
+                name: "false",
+                member: json!({"metadata": {"labels": {"kubefed.io/managed": "false"}}}),
+                want: Managed::ExplicitlyUnmanaged,
+            },
+            Case {
+                name: "absent",
+                member: json!({"metadata": {"labels": {"app": "x"}}}),
+                want: Managed::No,
+            },
+            Case {
+                name: "no labels",
+                member: json!({"metadata": {}}),
+                want: Managed::No,
+            },
+            Case {
+                name: "other value",
+                member: json!({"metadata": {"labels": {"kubefed.io/managed": "yes"}}}),
+                want: Managed::No,
+            },
+            Case {
+                name: "not an object",
+                member: json!(null),
+                want: Managed::No,
+            },
+        ];
+        for c in cases {
+            assert_eq!(is_managed(&c.member), c.want, "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn orphan_and_delete_options() {
+        struct Case {
+            name: &'static str,
+            annotations: &'static [(&'static str, &'static str)],
+            orphan: bool,
+            delete: Result<Option<Value>, &'static str>,
+        }
+        let cases = [
+            Case {
+                name: "none",
+                annotations: &[],
+                orphan: false,
+                delete: Ok(None),
+            },
+            Case {
+                name: "orphan",
+                annotations: &[("kubefed.io/orphan", "true")],
+                orphan: true,
+                delete: Ok(None),
+            },
+            Case {
+                name: "orphan false",
+                annotations: &[("kubefed.io/orphan", "false")],
+                orphan: false,
+                delete: Ok(None),
+            },
+            Case {
+                name: "delete options",
+                annotations: &[(
+                    "kubefed.io/deleteoption",
+                    r#"{"propagationPolicy":"Foreground","gracePeriodSeconds":5}"#,
+                )],
+                orphan: false,
+                delete: Ok(Some(
+                    json!({"propagationPolicy": "Foreground", "gracePeriodSeconds": 5}),
+                )),
+            },
+            Case {
+                name: "not JSON",
+                annotations: &[("kubefed.io/deleteoption", "Foreground")],
+                orphan: false,
+                delete: Err(
+                    "annotation kubefed.io/deleteoption is not a JSON object of DeleteOptions (expected",
+                ),
+            },
+            Case {
+                name: "not an object",
+                annotations: &[("kubefed.io/deleteoption", "[1]")],
+                orphan: false,
+                delete: Err(
+                    "annotation kubefed.io/deleteoption is not a JSON object of DeleteOptions (it is an array)",
+                ),
+            },
+        ];
+        for c in cases {
+            let (mut obj, _) = fed("configmaps", "cfg", Some("shop"), json!({}));
+            obj.metadata.annotations = Some(
+                c.annotations
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                    .collect(),
+            );
+            assert_eq!(orphan_requested(&obj), c.orphan, "{}", c.name);
+            match (delete_options(&obj), c.delete) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{}", c.name),
+                (Err(e), Err(want)) => assert!(e.to_string().starts_with(want), "{}: {e}", c.name),
+                (got, want) => panic!("{}: got {got:?}, want {want:?}", c.name),
+            }
+        }
+        assert_eq!(
+            orphan_patch(),
+            json!({"metadata": {"labels": {"kubefed.io/managed": null}}})
+        );
+    }
+
+    #[test]
+    fn retention_only_touches_core_service_and_serviceaccount() {
+        // A CRD kind named Service in another group keeps its fields.
+        let mut ty = find_default_type("services").expect("default type");
+        ty.group = "example.com".into();
+        let mut body = json!({"spec": {"clusterIP": "", "replicas": 1}, "status": {"x": 1}});
+        retain_for_apply(&mut body, &ty, false);
+        assert_eq!(body, json!({"spec": {"clusterIP": "", "replicas": 1}}));
+        // Non-object bodies are left alone.
+        let mut s = json!("x");
+        retain_for_apply(&mut s, &ty, true);
+        assert_eq!(s, json!("x"));
+    }
+}
