@@ -15,7 +15,8 @@
 //!   Beyond it: Service `spec.clusterIPs` and `spec.healthCheckNodePort` (the other allocated fields its
 //!   sync retains), but a headless Service keeps `clusterIP: None` (it is a choice, not an allocation;
 //!   kubefedctl lost it); a Job without `manualSelector` loses its generated `spec.selector` and
-//!   `controller-uid` pod labels, without which a Job read back from a cluster is rejected everywhere else.
+//!   `controller-uid` labels (pod template and Job), without which a Job read back from a cluster is
+//!   rejected everywhere else.
 //!   A dropped `nodePort` is reported as a warning with the override that would pin it.
 //! - `spec.placement`: `clusterSelector: {}` (all clusters) by default — the same meaning as kubefedctl's
 //!   `clusterSelector: {matchLabels: {}}` — or an explicit cluster list, or `matchLabels`.
@@ -27,9 +28,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::{Deserialize, Serialize};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::{Map, Value, json};
 
+use crate::api::{ClusterOverrides, FederatedSpec, Placement};
 use crate::manifest::{ManifestObject, Source};
 use crate::typeinfo::{FEDERATED_GROUP, FEDERATED_VERSION, Scope, TargetType, default_types};
 
@@ -79,34 +81,14 @@ pub enum PlacementChoice {
     ClusterSelector(BTreeMap<String, String>),
 }
 
-/// One JSON-Patch-like operation applied to the member object of one cluster.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OverrideOp {
-    /// `add`, `remove` or `replace`; empty means `replace`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub op: String,
-    /// JSON Pointer into the member object, e.g. `/spec/replicas`.
-    pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<Value>,
-}
-
-/// The overrides of one cluster, as in `spec.overrides[]`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterOverrides {
-    pub cluster_name: String,
-    #[serde(default)]
-    pub cluster_overrides: Vec<OverrideOp>,
-}
-
 /// How to convert: what `kubectl fed` takes from its flags.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConvertOptions {
     /// `-n/--namespace`: fills in a missing namespace of namespaced objects; an object in another
     /// namespace is an error, as in kubectl.
     pub namespace: Option<String>,
     pub placement: PlacementChoice,
+    /// `spec.overrides` for every object (checked by [`validate_overrides`]).
     pub overrides: Vec<ClusterOverrides>,
 }
 
@@ -122,8 +104,13 @@ pub struct Federated {
 /// An invalid `spec.overrides`. Messages name the field, as the admission webhook reports them.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OverrideError {
-    #[error("spec.overrides[{index}].clusterName is empty; name the cluster the overrides apply to")]
-    EmptyClusterName { index: usize },
+    #[error(
+        "spec.overrides[{index}] names no cluster; set clusterName (or clusterSelector) to say where the \
+         overrides apply"
+    )]
+    NoCluster { index: usize },
+    #[error("spec.overrides[{index}] sets both clusterName and clusterSelector; use one per entry")]
+    NameAndSelector { index: usize },
     #[error(
         "spec.overrides[{index}].clusterName: cluster {cluster:?} is listed twice (first at \
          spec.overrides[{first}]); put all its overrides in one entry"
@@ -211,6 +198,8 @@ pub enum ConvertError {
     InvalidOverride(#[from] OverrideError),
     #[error("{what} is defined twice: first at {first}; remove one of them or give it another name")]
     Duplicate { what: String, first: Source },
+    #[error("internal error rendering the federated object: {reason}")]
+    Render { reason: String },
 }
 
 /// Converts one plain object of type `ty` into its federated object.
@@ -483,12 +472,12 @@ pub fn parse_cluster_selector(selector: &str) -> Result<BTreeMap<String, String>
             )));
         }
         check_label(key, value).map_err(|reason| fail(format!("{pair:?}: {reason}")))?;
-        if let Some(old) = labels.insert(key.to_string(), value.to_string()) {
-            if old != value {
-                return Err(fail(format!(
-                    "label {key:?} is given twice, as {old:?} and {value:?}"
-                )));
-            }
+        if let Some(old) = labels.insert(key.to_string(), value.to_string())
+            && old != value
+        {
+            return Err(fail(format!(
+                "label {key:?} is given twice, as {old:?} and {value:?}"
+            )));
         }
     }
     Ok(labels)
@@ -551,26 +540,35 @@ pub fn validate_overrides(
     let mut warnings = Vec::new();
     let mut clusters: HashMap<&str, usize> = HashMap::new();
     for (index, entry) in overrides.iter().enumerate() {
-        let cluster = entry.cluster_name.as_str();
-        if cluster.is_empty() {
-            return Err(OverrideError::EmptyClusterName { index });
+        let name = entry.cluster_name.as_deref().filter(|n| !n.is_empty());
+        match (name, &entry.cluster_selector) {
+            (Some(_), Some(_)) => return Err(OverrideError::NameAndSelector { index }),
+            (None, None) => return Err(OverrideError::NoCluster { index }),
+            (None, Some(_)) => {}
+            (Some(cluster), None) => {
+                if let Some(&first) = clusters.get(cluster) {
+                    return Err(OverrideError::DuplicateCluster {
+                        cluster: cluster.to_string(),
+                        index,
+                        first,
+                    });
+                }
+                clusters.insert(cluster, index);
+                if let Some(list) = placement_clusters
+                    && !list.iter().any(|c| c == cluster)
+                {
+                    warnings.push(format!(
+                        "spec.overrides[{index}]: cluster {cluster:?} is not in spec.placement.clusters, so its \
+                         overrides have no effect; add the cluster to the placement or remove its overrides"
+                    ));
+                }
+            }
         }
-        if let Some(&first) = clusters.get(cluster) {
-            return Err(OverrideError::DuplicateCluster {
-                cluster: cluster.to_string(),
-                index,
-                first,
-            });
-        }
-        clusters.insert(cluster, index);
         let mut paths: HashMap<&str, usize> = HashMap::new();
         for (op_index, op) in entry.cluster_overrides.iter().enumerate() {
-            if !matches!(op.op.as_str(), "" | "add" | "remove" | "replace") {
-                return Err(OverrideError::InvalidOp {
-                    index,
-                    op_index,
-                    op: op.op.clone(),
-                });
+            if op.operation().is_err() {
+                let op = op.op.clone().unwrap_or_default();
+                return Err(OverrideError::InvalidOp { index, op_index, op });
             }
             let path = op.path.as_str();
             let tokens = parse_json_pointer(path).map_err(|reason| OverrideError::InvalidPath {
@@ -590,23 +588,16 @@ pub fn validate_overrides(
                 });
             }
             if let Some(&first) = paths.get(path) {
+                let cluster = name.unwrap_or("(selected by clusterSelector)").to_string();
                 return Err(OverrideError::DuplicatePath {
                     index,
                     op_index,
                     first,
-                    cluster: cluster.to_string(),
+                    cluster,
                     path: path.to_string(),
                 });
             }
             paths.insert(path, op_index);
-        }
-        if let Some(list) = placement_clusters {
-            if !list.iter().any(|c| c == cluster) {
-                warnings.push(format!(
-                    "spec.overrides[{index}]: cluster {cluster:?} is not in spec.placement.clusters, so its \
-                     overrides have no effect; add the cluster to the placement or remove its overrides"
-                ));
-            }
         }
     }
     Ok(warnings)
@@ -641,10 +632,10 @@ pub fn parse_json_pointer(path: &str) -> Result<Vec<String>, &'static str> {
         .collect()
 }
 
-/// Options checked and rendered once per batch.
+/// Options checked once per batch.
 struct Prepared {
-    placement: Value,
-    overrides: Option<Value>,
+    placement: Placement,
+    overrides: Vec<ClusterOverrides>,
     warnings: Vec<String>,
 }
 
@@ -652,7 +643,7 @@ impl Prepared {
     fn new(opts: &ConvertOptions) -> Result<Self, ConvertError> {
         let mut warnings = Vec::new();
         let (placement, list) = match &opts.placement {
-            PlacementChoice::AllClusters => (json!({"clusterSelector": {}}), None),
+            PlacementChoice::AllClusters => (Placement::all(), None),
             PlacementChoice::Clusters(clusters) => {
                 let mut seen = Vec::with_capacity(clusters.len());
                 for c in clusters {
@@ -675,8 +666,10 @@ impl Prepared {
                             .to_string(),
                     );
                 }
-                let names: Vec<Value> = clusters.iter().map(|c| json!({"name": c})).collect();
-                (json!({"clusters": names}), Some(clusters.as_slice()))
+                (
+                    Placement::clusters(clusters.iter().cloned()),
+                    Some(clusters.as_slice()),
+                )
             }
             PlacementChoice::ClusterSelector(labels) => {
                 for (k, v) in labels {
@@ -685,72 +678,57 @@ impl Prepared {
                         reason,
                     })?;
                 }
-                (json!({"clusterSelector": {"matchLabels": labels}}), None)
+                let selector = LabelSelector {
+                    match_labels: Some(labels.clone()),
+                    match_expressions: None,
+                };
+                (
+                    Placement {
+                        clusters: None,
+                        cluster_selector: Some(selector),
+                    },
+                    None,
+                )
             }
         };
         warnings.extend(validate_overrides(&opts.overrides, list)?);
-        let overrides = (!opts.overrides.is_empty()).then(|| overrides_json(&opts.overrides));
         Ok(Self {
             placement,
-            overrides,
+            overrides: opts.overrides.clone(),
             warnings,
         })
     }
 }
 
-fn overrides_json(overrides: &[ClusterOverrides]) -> Value {
-    Value::Array(
-        overrides
-            .iter()
-            .map(|o| {
-                let ops: Vec<Value> = o
-                    .cluster_overrides
-                    .iter()
-                    .map(|op| {
-                        let mut m = Map::new();
-                        if !op.op.is_empty() {
-                            m.insert("op".into(), Value::String(op.op.clone()));
-                        }
-                        m.insert("path".into(), Value::String(op.path.clone()));
-                        if let Some(v) = &op.value {
-                            m.insert("value".into(), v.clone());
-                        }
-                        Value::Object(m)
-                    })
-                    .collect();
-                json!({"clusterName": o.cluster_name, "clusterOverrides": ops})
-            })
-            .collect(),
-    )
-}
-
-/// Builds the `Federated<Kind>` object. The one place that knows its JSON shape (until the typed API
-/// structs replace it).
+/// Builds the `Federated<Kind>` object: the spec is the typed [`FederatedSpec`]; the envelope stays JSON
+/// because [`Federated::object`] also carries objects passed through unchanged.
 fn federated_object(
     ty: &TargetType,
     name: String,
     namespace: Option<String>,
     template: Value,
-    placement: Value,
-    overrides: Option<Value>,
-) -> Value {
+    prepared: &Prepared,
+) -> Result<Value, ConvertError> {
+    let spec = FederatedSpec {
+        template,
+        placement: prepared.placement.clone(),
+        overrides: prepared.overrides.clone(),
+        ..FederatedSpec::default()
+    };
+    let spec = serde_json::to_value(spec).map_err(|e| ConvertError::Render {
+        reason: e.to_string(),
+    })?;
     let mut metadata = Map::new();
     metadata.insert("name".into(), Value::String(name));
     if let Some(ns) = namespace {
         metadata.insert("namespace".into(), Value::String(ns));
     }
-    let mut spec = Map::new();
-    spec.insert("template".into(), template);
-    spec.insert("placement".into(), placement);
-    if let Some(o) = overrides {
-        spec.insert("overrides".into(), o);
-    }
-    json!({
+    Ok(json!({
         "apiVersion": format!("{FEDERATED_GROUP}/{FEDERATED_VERSION}"),
         "kind": ty.federated_kind(),
         "metadata": metadata,
         "spec": spec,
-    })
+    }))
 }
 
 fn convert_one(
@@ -814,14 +792,7 @@ fn convert_one(
     let mut warnings = Vec::new();
     strip_allocated_fields(ty, &mut obj, &mut warnings);
 
-    let object = federated_object(
-        ty,
-        name,
-        namespace,
-        Value::Object(obj),
-        prepared.placement.clone(),
-        prepared.overrides.clone(),
-    );
+    let object = federated_object(ty, name, namespace, Value::Object(obj), prepared)?;
     Ok(Federated { object, warnings })
 }
 
@@ -933,18 +904,26 @@ fn strip_allocated_fields(ty: &TargetType, template: &mut Map<String, Value>, wa
             if spec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
                 return;
             }
-            // Generated from the Job's uid: another cluster's API server rejects it.
+            // Generated from the Job's uid: another cluster's API server rejects them.
             spec.remove("selector");
             let pod_labels = spec
                 .get_mut("template")
                 .and_then(|t| t.get_mut("metadata"))
                 .and_then(|m| m.get_mut("labels"));
-            if let Some(Value::Object(labels)) = pod_labels {
-                labels.remove("controller-uid");
-                labels.remove("batch.kubernetes.io/controller-uid");
-            }
+            strip_controller_uid(pod_labels);
+            // The API server copies the pod template's labels onto a Job that has none.
+            let job_labels = template.get_mut("metadata").and_then(|m| m.get_mut("labels"));
+            strip_controller_uid(job_labels);
         }
         _ => {}
+    }
+}
+
+/// Removes a Job's generated `controller-uid` labels from a label map.
+fn strip_controller_uid(labels: Option<&mut Value>) {
+    if let Some(Value::Object(labels)) = labels {
+        labels.remove("controller-uid");
+        labels.remove("batch.kubernetes.io/controller-uid");
     }
 }
 
@@ -973,6 +952,7 @@ fn type_name(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::Override;
     use crate::typeinfo::find_default_type;
 
     fn ty(name: &str) -> TargetType {
@@ -986,17 +966,19 @@ mod tests {
         }
     }
 
-    fn op(op: &str, path: &str) -> OverrideOp {
-        OverrideOp {
-            op: op.into(),
+    fn op(op: &str, path: &str) -> Override {
+        let op = (!op.is_empty()).then(|| op.to_string());
+        Override {
+            op,
             path: path.into(),
             value: Some(json!(1)),
         }
     }
 
-    fn cluster(name: &str, ops: Vec<OverrideOp>) -> ClusterOverrides {
+    fn cluster(name: &str, ops: Vec<Override>) -> ClusterOverrides {
         ClusterOverrides {
-            cluster_name: name.into(),
+            cluster_name: Some(name.into()),
+            cluster_selector: None,
             cluster_overrides: ops,
         }
     }
@@ -1258,7 +1240,8 @@ mod tests {
 
     #[test]
     fn cluster_selector_parsing() {
-        let cases: [(&str, Result<Vec<(&str, &str)>, &str>); 7] = [
+        type Want = Result<Vec<(&'static str, &'static str)>, &'static str>;
+        let cases: [(&str, Want); 7] = [
             ("region=eu", Ok(vec![("region", "eu")])),
             (" a=1 , b==2,c= ", Ok(vec![("a", "1"), ("b", "2"), ("c", "")])),
             (
@@ -1334,7 +1317,27 @@ mod tests {
             Case {
                 name: "empty cluster name",
                 overrides: vec![cluster("", vec![])],
-                want: Err("spec.overrides[0].clusterName is empty; name the cluster the overrides apply to"),
+                want: Err(
+                    "spec.overrides[0] names no cluster; set clusterName (or clusterSelector) to say where \
+                           the overrides apply",
+                ),
+            },
+            Case {
+                name: "name and selector",
+                overrides: vec![ClusterOverrides {
+                    cluster_selector: Some(LabelSelector::default()),
+                    ..cluster("eu-1", vec![])
+                }],
+                want: Err("spec.overrides[0] sets both clusterName and clusterSelector; use one per entry"),
+            },
+            Case {
+                name: "selector entries are not checked against the cluster list",
+                overrides: vec![ClusterOverrides {
+                    cluster_name: None,
+                    cluster_selector: Some(LabelSelector::default()),
+                    cluster_overrides: vec![op("", "/spec/replicas")],
+                }],
+                want: Ok(0),
             },
             Case {
                 name: "cluster twice",
@@ -1471,7 +1474,7 @@ mod tests {
         assert_eq!(
             fed.object["spec"]["overrides"],
             json!([{"clusterName": "eu-1", "clusterOverrides": [{"path": "/spec/replicas", "value": 1}]},
-                   {"clusterName": "ap-1", "clusterOverrides": []}])
+                   {"clusterName": "ap-1"}])
         );
     }
 

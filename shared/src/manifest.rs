@@ -588,7 +588,7 @@ impl<'a> YamlSplitter<'a> {
                 };
                 let line = line.strip_suffix('\r').unwrap_or(line);
                 if is_marker(line, "---") {
-                    if !(prefix_only && !explicit) {
+                    if explicit || !prefix_only {
                         break; // starts the next document
                     }
                     explicit = true;

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use kubefed_core::convert::{ClusterOverrides, ConvertOptions, PlacementChoice, parse_cluster_selector};
+use kubefed_core::api::ClusterOverrides;
+use kubefed_core::convert::{ConvertOptions, PlacementChoice, parse_cluster_selector};
 use kubefed_core::{ParseLimits, default_resolver, federate_all, parse_manifests};
 use serde::Deserialize;
 use serde_json::Value;
@@ -25,7 +26,9 @@ struct CaseOptions {
 }
 
 fn case_dir(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/convert").join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/convert")
+        .join(case)
 }
 
 fn read(path: &Path) -> Option<String> {
@@ -67,7 +70,11 @@ fn render(case: &str) -> String {
         },
         (None, None) => PlacementChoice::AllClusters,
     };
-    let opts = ConvertOptions { namespace: case_opts.namespace, placement, overrides: case_opts.overrides };
+    let opts = ConvertOptions {
+        namespace: case_opts.namespace,
+        placement,
+        overrides: case_opts.overrides,
+    };
 
     let mut out = String::new();
     let objects = match parse_manifests(file, &input, &ParseLimits::default()) {
@@ -120,7 +127,11 @@ fn check(case: &str) {
     }
     let want = read(&want_path).unwrap_or_default();
     if got != want {
-        let line = got.lines().zip(want.lines()).position(|(g, w)| g != w).unwrap_or(0);
+        let line = got
+            .lines()
+            .zip(want.lines())
+            .position(|(g, w)| g != w)
+            .unwrap_or(0);
         panic!(
             "case {case}: output differs from want.yaml from line {} on (rerun with UPDATE_GOLDEN=1 to accept):\n\
              --- want\n{}\n--- got\n{}",
