@@ -34,6 +34,7 @@ use serde_json::{Map, Value, json};
 use crate::api::{ClusterOverrides, FederatedSpec, Placement};
 use crate::manifest::{ManifestObject, Source};
 use crate::typeinfo::{FEDERATED_GROUP, FEDERATED_VERSION, Scope, TargetType, default_types};
+use crate::overrides::{OverridesError, validate_cluster_overrides};
 
 /// Annotations never copied into a template: kubectl's record of the last apply, and the ones the
 /// Deployment controller writes on Deployments and ReplicaSets.
@@ -57,16 +58,6 @@ const SERVER_METADATA_FIELDS: &[&str] = &[
     "deletionGracePeriodSeconds",
     "managedFields",
     "ownerReferences",
-];
-
-/// Override paths that would make member objects differ in identity (design §3). `/metadata` as a whole
-/// and the empty path (the whole object) are refused too, since replacing them changes the name.
-const FORBIDDEN_OVERRIDE_PATHS: &[&[&str]] = &[
-    &["metadata", "name"],
-    &["metadata", "namespace"],
-    &["metadata", "generateName"],
-    &["kind"],
-    &["metadata"],
 ];
 
 /// Where the federated object is placed.
@@ -99,66 +90,6 @@ pub struct Federated {
     pub object: Value,
     /// Things done that the user may not expect, each a full sentence.
     pub warnings: Vec<String>,
-}
-
-/// An invalid `spec.overrides`. Messages name the field, as the admission webhook reports them.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum OverrideError {
-    #[error(
-        "spec.overrides[{index}] names no cluster; set clusterName (or clusterSelector) to say where the \
-         overrides apply"
-    )]
-    NoCluster { index: usize },
-    #[error("spec.overrides[{index}] sets both clusterName and clusterSelector; use one per entry")]
-    NameAndSelector { index: usize },
-    #[error(
-        "spec.overrides[{index}].clusterName: cluster {cluster:?} is listed twice (first at \
-         spec.overrides[{first}]); put all its overrides in one entry"
-    )]
-    DuplicateCluster {
-        cluster: String,
-        index: usize,
-        first: usize,
-    },
-    #[error(
-        "spec.overrides[{index}].clusterOverrides[{op_index}].op {op:?} is not valid; use add, remove or \
-         replace (empty means replace)"
-    )]
-    InvalidOp {
-        index: usize,
-        op_index: usize,
-        op: String,
-    },
-    #[error(
-        "spec.overrides[{index}].clusterOverrides[{op_index}].path {path:?} is not a JSON Pointer: {reason}; \
-         write it like /spec/replicas, with ~0 for ~ and ~1 for / inside a key"
-    )]
-    InvalidPath {
-        index: usize,
-        op_index: usize,
-        path: String,
-        reason: &'static str,
-    },
-    #[error(
-        "spec.overrides[{index}].clusterOverrides[{op_index}].path {path:?} cannot be overridden: the name, \
-         namespace and kind of an object are the same in every cluster"
-    )]
-    ForbiddenPath {
-        index: usize,
-        op_index: usize,
-        path: String,
-    },
-    #[error(
-        "spec.overrides[{index}].clusterOverrides[{op_index}].path {path:?} is listed twice for cluster \
-         {cluster:?} (first at clusterOverrides[{first}]); keep one"
-    )]
-    DuplicatePath {
-        index: usize,
-        op_index: usize,
-        first: usize,
-        cluster: String,
-        path: String,
-    },
 }
 
 /// Why an object (or the options) could not be converted.
@@ -195,7 +126,7 @@ pub enum ConvertError {
     #[error("invalid cluster list: {reason}")]
     InvalidClusterList { reason: String },
     #[error(transparent)]
-    InvalidOverride(#[from] OverrideError),
+    InvalidOverride(#[from] OverridesError),
     #[error("{what} is defined twice: first at {first}; remove one of them or give it another name")]
     Duplicate { what: String, first: Source },
     #[error("internal error rendering the federated object: {reason}")]
@@ -529,107 +460,31 @@ fn check_label(key: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks `spec.overrides` (design §3): a cluster or a path listed twice, ops, JSON Pointer paths, and
-/// the paths that may not be overridden. `placement_clusters` is the explicit `spec.placement.clusters`
-/// list, if the object has one; an override for a cluster outside it has no effect and is returned as
-/// a warning.
+/// Checks `spec.overrides` with the rules every kubefed component applies
+/// ([`crate::overrides::validate_cluster_overrides`]), and warns about what is valid but useless:
+/// `placement_clusters` is the explicit `spec.placement.clusters` list, if the object has one; an override
+/// for a cluster outside it has no effect.
 pub fn validate_overrides(
     overrides: &[ClusterOverrides],
     placement_clusters: Option<&[String]>,
-) -> Result<Vec<String>, OverrideError> {
-    let mut warnings = Vec::new();
-    let mut clusters: HashMap<&str, usize> = HashMap::new();
-    for (index, entry) in overrides.iter().enumerate() {
-        let name = entry.cluster_name.as_deref().filter(|n| !n.is_empty());
-        match (name, &entry.cluster_selector) {
-            (Some(_), Some(_)) => return Err(OverrideError::NameAndSelector { index }),
-            (None, None) => return Err(OverrideError::NoCluster { index }),
-            (None, Some(_)) => {}
-            (Some(cluster), None) => {
-                if let Some(&first) = clusters.get(cluster) {
-                    return Err(OverrideError::DuplicateCluster {
-                        cluster: cluster.to_string(),
-                        index,
-                        first,
-                    });
-                }
-                clusters.insert(cluster, index);
-                if let Some(list) = placement_clusters
-                    && !list.iter().any(|c| c == cluster)
-                {
-                    warnings.push(format!(
-                        "spec.overrides[{index}]: cluster {cluster:?} is not in spec.placement.clusters, so its \
-                         overrides have no effect; add the cluster to the placement or remove its overrides"
-                    ));
-                }
-            }
-        }
-        let mut paths: HashMap<&str, usize> = HashMap::new();
-        for (op_index, op) in entry.cluster_overrides.iter().enumerate() {
-            if op.operation().is_err() {
-                let op = op.op.clone().unwrap_or_default();
-                return Err(OverrideError::InvalidOp { index, op_index, op });
-            }
-            let path = op.path.as_str();
-            let tokens = parse_json_pointer(path).map_err(|reason| OverrideError::InvalidPath {
-                index,
-                op_index,
-                path: path.to_string(),
-                reason,
-            })?;
-            if FORBIDDEN_OVERRIDE_PATHS
-                .iter()
-                .any(|f| f.iter().eq(tokens.iter()))
-            {
-                return Err(OverrideError::ForbiddenPath {
-                    index,
-                    op_index,
-                    path: path.to_string(),
-                });
-            }
-            if let Some(&first) = paths.get(path) {
-                let cluster = name.unwrap_or("(selected by clusterSelector)").to_string();
-                return Err(OverrideError::DuplicatePath {
-                    index,
-                    op_index,
-                    first,
-                    cluster,
-                    path: path.to_string(),
-                });
-            }
-            paths.insert(path, op_index);
-        }
-    }
-    Ok(warnings)
-}
-
-/// Splits a JSON Pointer (RFC 6901) into its unescaped tokens. The empty pointer (the whole document)
-/// is refused: an override changes a field, never the whole object.
-pub fn parse_json_pointer(path: &str) -> Result<Vec<String>, &'static str> {
-    if path.is_empty() {
-        return Err("it is empty");
-    }
-    let Some(rest) = path.strip_prefix('/') else {
-        return Err("it must start with /");
+) -> Result<Vec<String>, OverridesError> {
+    validate_cluster_overrides(overrides)?;
+    let Some(list) = placement_clusters else {
+        return Ok(Vec::new());
     };
-    rest.split('/')
-        .map(|token| {
-            let mut out = String::with_capacity(token.len());
-            let mut chars = token.chars();
-            while let Some(c) = chars.next() {
-                if c != '~' {
-                    out.push(c);
-                    continue;
-                }
-                match chars.next() {
-                    Some('0') => out.push('~'),
-                    Some('1') => out.push('/'),
-                    _ => return Err("~ must be followed by 0 or 1"),
-                }
-            }
-            Ok(out)
+    Ok(overrides
+        .iter()
+        .enumerate()
+        .filter_map(|(index, entry)| {
+            let cluster = entry.cluster_name.as_deref()?;
+            (!list.iter().any(|c| c == cluster)).then(|| {
+                format!(
+                    "spec.overrides[{index}]: cluster {cluster:?} is not in spec.placement.clusters, so its \
+                     overrides have no effect; add the cluster to the placement or remove its overrides"
+                )
+            })
         })
-        .collect()
+        .collect())
 }
 
 /// Options checked once per batch.
@@ -1318,8 +1173,7 @@ mod tests {
                 name: "empty cluster name",
                 overrides: vec![cluster("", vec![])],
                 want: Err(
-                    "spec.overrides[0] names no cluster; set clusterName (or clusterSelector) to say where \
-                           the overrides apply",
+                    "spec.overrides[0] names no cluster; set clusterName, or clusterSelector ({} for every cluster)",
                 ),
             },
             Case {
@@ -1355,8 +1209,7 @@ mod tests {
                 name: "bad op",
                 overrides: vec![cluster("eu-1", vec![op("move", "/spec")])],
                 want: Err(
-                    "spec.overrides[0].clusterOverrides[0].op \"move\" is not valid; use add, remove or \
-                           replace (empty means replace)",
+                    "spec.overrides[0].clusterOverrides[0].op: unknown override op \"move\"; expected one of: add, remove, replace (or empty for replace)",
                 ),
             },
             Case {
@@ -1435,8 +1288,8 @@ mod tests {
                     vec![op("", "/spec/replicas"), op("add", "/spec/replicas")],
                 )],
                 want: Err(
-                    "spec.overrides[0].clusterOverrides[1].path \"/spec/replicas\" is listed twice for \
-                           cluster \"eu-1\" (first at clusterOverrides[0]); keep one",
+                    "spec.overrides[0].clusterOverrides[1].path \"/spec/replicas\" is listed twice in this \
+                           entry (first at clusterOverrides[0]); keep one",
                 ),
             },
         ];
@@ -1558,7 +1411,7 @@ mod tests {
         let err = federate_all(Vec::new(), &default_resolver(), &opts).expect_err("invalid");
         assert!(matches!(
             err,
-            ConvertError::InvalidOverride(OverrideError::ForbiddenPath { .. })
+            ConvertError::InvalidOverride(OverridesError::ForbiddenPath { .. })
         ));
         let opts = ConvertOptions {
             placement: PlacementChoice::Clusters(vec!["a".into(), "a".into()]),

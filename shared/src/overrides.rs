@@ -152,6 +152,35 @@ pub enum OverridesError {
     },
 }
 
+/// Splits a JSON Pointer (RFC 6901) into its unescaped tokens. The empty pointer (the whole document)
+/// is refused: an override changes a field, never the whole object.
+pub fn parse_json_pointer(path: &str) -> Result<Vec<String>, &'static str> {
+    if path.is_empty() {
+        return Err("it is empty");
+    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err("it must start with /");
+    };
+    rest.split('/')
+        .map(|token| {
+            let mut out = String::with_capacity(token.len());
+            let mut chars = token.chars();
+            while let Some(c) = chars.next() {
+                if c != '~' {
+                    out.push(c);
+                    continue;
+                }
+                match chars.next() {
+                    Some('0') => out.push('~'),
+                    Some('1') => out.push('/'),
+                    _ => return Err("~ must be followed by 0 or 1"),
+                }
+            }
+            Ok(out)
+        })
+        .collect()
+}
+
 /// One override operation for one cluster, resolved from `spec.overrides` and remembering where it came from
 /// (for error messages).
 #[derive(Clone, Debug, PartialEq)]
@@ -173,7 +202,9 @@ pub struct ResolvedOverride {
 pub fn validate_cluster_overrides(overrides: &[ClusterOverrides]) -> Result<(), OverridesError> {
     let mut names: HashMap<&str, usize> = HashMap::new();
     for (index, entry) in overrides.iter().enumerate() {
-        match (&entry.cluster_name, &entry.cluster_selector) {
+        // An empty clusterName names no cluster (KubeFed treated it the same way).
+        let name = entry.cluster_name.as_ref().filter(|n| !n.is_empty());
+        match (name, &entry.cluster_selector) {
             (Some(_), Some(_)) => return Err(OverridesError::NameAndSelector { index }),
             (None, None) => return Err(OverridesError::NoCluster { index }),
             (Some(name), None) => {
@@ -200,7 +231,7 @@ pub fn validate_cluster_overrides(overrides: &[ClusterOverrides]) -> Result<(), 
             })?;
             let path = op.path.as_str();
             let tokens =
-                crate::convert::parse_json_pointer(path).map_err(|reason| OverridesError::InvalidPath {
+                parse_json_pointer(path).map_err(|reason| OverridesError::InvalidPath {
                     index,
                     op_index,
                     path: path.to_string(),
