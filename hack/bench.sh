@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The benchmarks (README: `make bench`). Each prints its figures; docs/benchmarks.md records them with the
+# command that produced them. Release builds; loopback only; every run is bounded in time and count.
+# Usage: hack/bench.sh [convert|webhook|controller]...   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. hack/env.sh
+which=("$@"); [ ${#which[@]} -eq 0 ] && which=(convert webhook controller)
+for b in "${which[@]}"; do
+  case "$b" in
+    convert)
+      echo "== conversion: 10,000 manifests in one multi-document file, one core"
+      cargo bench --quiet -p kubefed-core --bench convert ;;
+    webhook)
+      echo "== webhook: AdmissionReview round trips over TLS with keep-alive"
+      cargo build --quiet --release -p kubefed-webhook --bin kubefed-webhook-bench
+      for scenario in allow-all validate-policies; do
+        "$CARGO_TARGET_DIR/release/kubefed-webhook-bench" --scenario "$scenario" --rate 1000 || true
+        "$CARGO_TARGET_DIR/release/kubefed-webhook-bench" --scenario "$scenario" || true
+      done ;;
+    controller)
+      if [ -f controller/src/bin/controller-bench.rs ]; then
+        echo "== controller: propagation on the testbed (host + 2 members)"
+        KUBEFED_TESTBED_BIN=$(bash tests/testbed/build-bins.sh all | tail -n 1); export KUBEFED_TESTBED_BIN
+        cargo build --quiet --release -p kubefed-controller --bin kubefed-controller-bench
+        "$CARGO_TARGET_DIR/release/kubefed-controller-bench" --objects 1000
+        "$CARGO_TARGET_DIR/release/kubefed-controller-bench" --objects 10000
+      else
+        echo "== controller bench not built yet"
+      fi ;;
+    *) echo "unknown benchmark $b (convert|webhook|controller)" >&2; exit 2 ;;
+  esac
+done
