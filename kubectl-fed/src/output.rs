@@ -1,0 +1,179 @@
+//! What the user sees: objects as YAML or JSON on stdout, one line per object acted on (kubectl's
+//! `<kind>.<group>/<name> <verb>`), `Warning: …` and `error: …` lines on stderr, and a progress bar on
+//! stderr for large inputs when stderr is a terminal.
+//!
+//! Objects are rendered completely before anything is written, so a failure never leaves half a document
+//! on stdout for a pipeline to apply.
+
+use std::io::{IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+
+use crate::cli::Format;
+
+/// Inputs with more objects than this get a progress bar (on a terminal).
+pub const PROGRESS_THRESHOLD: usize = 20;
+
+/// Renders objects: YAML documents separated by `---`, or JSON — the object itself when there is one,
+/// a `kind: List` otherwise (as `kubectl get -o json` does).
+pub fn render(objects: &[Value], format: Format) -> anyhow::Result<String> {
+    match format {
+        Format::Yaml => {
+            let mut out = String::new();
+            for (i, obj) in objects.iter().enumerate() {
+                if i > 0 {
+                    out.push_str("---\n");
+                }
+                out.push_str(&to_yaml(obj)?);
+            }
+            Ok(out)
+        }
+        Format::Json => {
+            let value = match objects {
+                [one] => one.clone(),
+                many => json!({"apiVersion": "v1", "kind": "List", "items": many, "metadata": {}}),
+            };
+            let mut text = serde_json::to_string_pretty(&value)?;
+            text.push('\n');
+            Ok(text)
+        }
+    }
+}
+
+/// One object as a YAML document.
+pub fn to_yaml(value: &Value) -> anyhow::Result<String> {
+    let mut text = serde_saphyr::to_string(value).map_err(|e| anyhow::anyhow!("cannot render YAML: {e}"))?;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// Writes `text` to stdout; a closed pipe (`| head`) is not an error worth a message.
+pub fn print_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// `Warning: <text>` on stderr, as kubectl prints the API server's warnings.
+pub fn warn(text: &str) {
+    eprintln!("Warning: {text}");
+}
+
+/// `error: <text>` on stderr.
+pub fn error(text: &str) {
+    eprintln!("error: {text}");
+}
+
+/// How kubectl names an object in its one-line reports: `federateddeployment.types.kubefed.io/web`
+/// (`namespace/web` for the core group).
+pub fn object_ref(kind: &str, group: &str, name: &str) -> String {
+    let kind = kind.to_ascii_lowercase();
+    if group.is_empty() {
+        format!("{kind}/{name}")
+    } else {
+        format!("{kind}.{group}/{name}")
+    }
+}
+
+/// The one-line reports of a run, with a progress bar on stderr when it is a terminal and the run is large.
+pub struct Reporter {
+    bar: Option<ProgressBar>,
+}
+
+impl Reporter {
+    /// A reporter for `total` objects.
+    pub fn new(total: usize) -> Self {
+        let bar = (total > PROGRESS_THRESHOLD && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} objects [{elapsed}]") {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Self { bar }
+    }
+
+    /// Prints a line on stdout (above the bar).
+    pub fn line(&self, text: &str) {
+        self.suspend(|| {
+            let _ = print_stdout(&format!("{text}\n"));
+        });
+    }
+
+    /// Prints a warning on stderr (above the bar).
+    pub fn warn(&self, text: &str) {
+        self.suspend(|| warn(text));
+    }
+
+    /// Prints an error on stderr (above the bar).
+    pub fn error(&self, text: &str) {
+        self.suspend(|| error(text));
+    }
+
+    /// Counts one object done.
+    pub fn tick(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn suspend(&self, f: impl FnOnce()) {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_documents_and_json_lists() {
+        let a = json!({"kind": "A", "metadata": {"name": "a"}, "data": {"on": "yes", "mode": "0644", "n": "n", "y": "Y",
+            "off": "OFF", "null": "~", "float": "1e3", "hex": "0x1F", "sexagesimal": "1:20", "empty": "", "t": "true"}});
+        let b = json!({"kind": "B"});
+        let yaml = render(&[a.clone(), b.clone()], Format::Yaml).expect("renders");
+        assert!(yaml.contains("\n---\nkind: B\n"), "{yaml}");
+        // Strings that YAML 1.1 would read as booleans or octal numbers stay strings.
+        let back = kubefed_core::parse_manifests(
+            "out.yaml",
+            &yaml
+                .replace("kind: A", "kind: A\napiVersion: v1")
+                .replace("kind: B", "kind: B\napiVersion: v1\nmetadata: {name: b}"),
+            &Default::default(),
+        )
+        .expect("parses back");
+        assert_eq!(back[0].object["data"], a["data"]);
+        let one = render(std::slice::from_ref(&b), Format::Json).expect("renders");
+        assert_eq!(serde_json::from_str::<Value>(&one).expect("json"), b);
+        let two: Value =
+            serde_json::from_str(&render(&[a, b], Format::Json).expect("renders")).expect("json");
+        assert_eq!(
+            (two["kind"].as_str(), two["items"].as_array().map(Vec::len)),
+            (Some("List"), Some(2))
+        );
+    }
+
+    #[test]
+    fn object_refs_like_kubectl() {
+        assert_eq!(
+            object_ref("FederatedDeployment", "types.kubefed.io", "web"),
+            "federateddeployment.types.kubefed.io/web"
+        );
+        assert_eq!(object_ref("Namespace", "", "web"), "namespace/web");
+    }
+}

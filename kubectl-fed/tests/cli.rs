@@ -1,0 +1,513 @@
+//! The built binary, offline: `federate` on fixtures against golden output, every kind of bad input (exit
+//! code and message), and `--help`, `completion`, `version` on every command. No cluster is contacted: each
+//! run gets an empty HOME and no KUBECONFIG.
+//!
+//! Golden files live in `tests/testdata/`; regenerate them with `UPDATE_GOLDEN=1 cargo test -p kubectl-fed
+//! --test cli` and review the diff.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/testdata")
+        .join(name)
+}
+
+/// Runs kubectl-fed in `dir` with no kubeconfig anywhere, feeding `stdin`.
+fn run_in(dir: &Path, args: &[&str], stdin: &str) -> Run {
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-fed"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("KUBECONFIG")
+        .env_remove("RUST_LOG")
+        .env("HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl-fed starts");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).expect("writes stdin");
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("kubectl-fed runs");
+    Run {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+fn run(args: &[&str]) -> Run {
+    run_in(&testdata(""), args, "")
+}
+
+/// Compares with a golden file, or rewrites it with `UPDATE_GOLDEN=1`.
+fn golden(name: &str, got: &str) {
+    let path = testdata(name);
+    if std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, got).expect("writes golden file");
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; create it with UPDATE_GOLDEN=1", path.display()));
+    assert_eq!(
+        got,
+        want,
+        "output differs from {}; if the change is intended, run with UPDATE_GOLDEN=1",
+        path.display()
+    );
+}
+
+#[test]
+fn federate_fixture_matches_golden() {
+    let r = run(&[
+        "federate",
+        "-f",
+        "app.yaml",
+        "--offline",
+        "--clusters",
+        "eu-1,us-1",
+    ]);
+    assert_eq!(r.code, Some(0), "stderr: {}", r.stderr);
+    golden("app.federated.yaml", &r.stdout);
+    // What the user is told about the conversion: the dropped nodePort and the guessed CRD type.
+    let warnings: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(warnings.len(), 2, "{}", r.stderr);
+    assert!(
+        warnings[0]
+            .starts_with("Warning: app.yaml:35 (document 3): spec.ports[0].nodePort 30080 was removed")
+    );
+    assert!(
+        warnings[1].starts_with("Warning: app.yaml:59 (document 5): Widget (example.com/v1) is not a type")
+    );
+}
+
+#[test]
+fn federate_reads_stdin_and_prints_json() {
+    let app = std::fs::read_to_string(testdata("app.yaml")).expect("fixture");
+    let yaml = run(&["federate", "-f", "app.yaml", "--offline"]);
+    let json = run_in(
+        &testdata(""),
+        &["federate", "-f", "-", "--offline", "-o", "json"],
+        &app,
+    );
+    assert_eq!(
+        (yaml.code, json.code),
+        (Some(0), Some(0)),
+        "{}{}",
+        yaml.stderr,
+        json.stderr
+    );
+    let list: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON output");
+    assert_eq!(list["kind"], "List");
+    let from_yaml = kubefed_core::parse_manifests("out.yaml", &yaml.stdout, &Default::default())
+        .expect("YAML output parses");
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 5);
+    for (a, b) in from_yaml.iter().zip(items) {
+        assert_eq!(&a.object, b);
+    }
+    assert_eq!(items[0]["kind"], "FederatedNamespace");
+    assert_eq!(
+        items[0]["spec"]["placement"],
+        serde_json::json!({"clusterSelector": {}})
+    );
+}
+
+#[test]
+fn federate_without_a_kubeconfig_guesses_instead_of_failing() {
+    let r = run(&["federate", "-f", "app.yaml"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains("kind: FederatedWidget"));
+    assert!(
+        !r.stderr.contains("cannot reach"),
+        "no kubeconfig is not an unreachable host: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn federate_folders_recursively_with_overrides() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("app/deep")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("app/a.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("app/deep/b.json"),
+        r#"{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "b"}, "spec": {"replicas": 1}}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("overrides.yaml"),
+        "- clusterName: us-1\n  clusterOverrides:\n  - path: /spec/paused\n    value: true\n",
+    )
+    .expect("write");
+    let r = run_in(
+        dir.path(),
+        &[
+            "federate",
+            "-f",
+            "app",
+            "-R",
+            "-n",
+            "web",
+            "--offline",
+            "--cluster-selector",
+            "region=eu",
+            "--override",
+            "eu-1:/spec/replicas=3",
+            "--overrides-file",
+            "overrides.yaml",
+        ],
+        "",
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let objs = kubefed_core::parse_manifests("out", &r.stdout, &Default::default()).expect("valid YAML");
+    assert_eq!(
+        objs.iter().map(|o| o.kind()).collect::<Vec<_>>(),
+        ["FederatedConfigMap", "FederatedDeployment"]
+    );
+    let deploy = &objs[1].object;
+    assert_eq!(deploy["metadata"]["namespace"], "web");
+    assert_eq!(
+        deploy["spec"]["placement"],
+        serde_json::json!({"clusterSelector": {"matchLabels": {"region": "eu"}}})
+    );
+    assert_eq!(
+        deploy["spec"]["overrides"],
+        serde_json::json!([
+            {"clusterName": "us-1", "clusterOverrides": [{"path": "/spec/paused", "value": true}]},
+            {"clusterName": "eu-1", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]}
+        ])
+    );
+    let flat = run_in(
+        dir.path(),
+        &["federate", "-f", "app", "-n", "web", "--offline"],
+        "",
+    );
+    assert_eq!(
+        kubefed_core::parse_manifests("out", &flat.stdout, &Default::default()).map(|o| o.len()),
+        Ok(1)
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_message_and_no_output() {
+    struct Case {
+        name: &'static str,
+        input: &'static str,
+        args: &'static [&'static str],
+        code: i32,
+        stderr: &'static [&'static str],
+    }
+    const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ns1}\n";
+    let cases = [
+        Case {
+            name: "invalid YAML names file and line",
+            input: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n labels: {}\n",
+            args: &[],
+            code: 1,
+            stderr: &[
+                "error: in.yaml:5:2: invalid YAML in document 1: while parsing a block mapping",
+                "error: the input has 1 error; nothing was done",
+            ],
+        },
+        Case {
+            name: "missing kind",
+            input: "apiVersion: v1\nmetadata: {name: a}\n",
+            args: &[],
+            code: 1,
+            stderr: &["error: in.yaml:1 (document 1): the object has no `kind`; add one"],
+        },
+        Case {
+            name: "missing apiVersion",
+            input: "kind: Secret\nmetadata: {name: a}\n",
+            args: &[],
+            code: 1,
+            stderr: &["error: in.yaml:1 (document 1): Secret has no `apiVersion`; add one"],
+        },
+        Case {
+            name: "namespaced object without a namespace",
+            input: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+            args: &[],
+            code: 1,
+            stderr: &[
+                "error: in.yaml:1 (document 1): ConfigMap \"a\" has no namespace; set metadata.namespace in the \
+                 manifest or pass --namespace",
+                "error: 1 of 1 objects could not be federated; nothing was printed",
+            ],
+        },
+        Case {
+            name: "-n disagrees with the object",
+            input: CM,
+            args: &["-n", "other"],
+            code: 1,
+            stderr: &["does not match the namespace \"other\". You must pass '--namespace=ns1'"],
+        },
+        Case {
+            name: "cluster-scoped object with a namespace",
+            input: "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r, namespace: ns1}\n",
+            args: &[],
+            code: 1,
+            stderr: &[
+                "ClusterRole \"r\" is cluster-scoped, but has metadata.namespace \"ns1\"; remove metadata.namespace",
+            ],
+        },
+        Case {
+            name: "duplicates",
+            input: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ns1}\n---\n\
+                    apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ns1}\n",
+            args: &[],
+            code: 1,
+            stderr: &[
+                "error: in.yaml:5 (document 2): ConfigMap \"a\" in namespace \"ns1\" is defined twice: first at \
+                       in.yaml:1 (document 1)",
+            ],
+        },
+        Case {
+            name: "override on a cluster outside the placement is a warning",
+            input: CM,
+            args: &["--clusters", "eu-1", "--override", "us-1:/data/k=v"],
+            code: 0,
+            stderr: &[
+                "Warning: spec.overrides[0]: cluster \"us-1\" is not in spec.placement.clusters, so its overrides \
+                       have no effect",
+            ],
+        },
+        Case {
+            name: "override path that is not a JSON Pointer",
+            input: CM,
+            args: &["--override", "eu-1:/data/~2=1"],
+            code: 1,
+            stderr: &[
+                "error: invalid placement or overrides (--clusters, --cluster-selector, --override, \
+                       --overrides-file): spec.overrides[0].clusterOverrides[0].path \"/data/~2\" is not a JSON Pointer",
+            ],
+        },
+        Case {
+            name: "override without a leading slash",
+            input: CM,
+            args: &["--override", "eu-1:data.k=1"],
+            code: 1,
+            stderr: &[
+                "error: invalid --override \"eu-1:data.k=1\": the path must be a JSON Pointer starting with /",
+            ],
+        },
+        Case {
+            name: "forbidden override path",
+            input: CM,
+            args: &["--override", "eu-1:/metadata/name=b"],
+            code: 1,
+            stderr: &[
+                "path \"/metadata/name\" cannot be overridden: the name, namespace and kind of an object are the \
+                       same in every cluster",
+            ],
+        },
+        Case {
+            name: "bad cluster selector",
+            input: CM,
+            args: &["--cluster-selector", "region"],
+            code: 1,
+            stderr: &["error: while reading --cluster-selector: invalid cluster selector \"region\""],
+        },
+        Case {
+            name: "empty input",
+            input: "# nothing here\n---\n",
+            args: &[],
+            code: 1,
+            stderr: &["error: no objects passed to kubectl fed: the input is empty"],
+        },
+        Case {
+            name: "a list where an object belongs",
+            input: "- apiVersion: v1\n",
+            args: &[],
+            code: 1,
+            stderr: &["found a list; to give several objects in one document, wrap them in"],
+        },
+        Case {
+            name: "both placements",
+            input: CM,
+            args: &["--clusters", "a", "--cluster-selector", "r=eu"],
+            code: 2,
+            stderr: &[
+                "error: the argument '--clusters <a,b,...>' cannot be used with '--cluster-selector <k=v,...>'",
+            ],
+        },
+    ];
+    for case in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("in.yaml"), case.input).expect("write");
+        let mut args = vec!["federate", "-f", "in.yaml", "--offline"];
+        args.extend_from_slice(case.args);
+        let r = run_in(dir.path(), &args, "");
+        assert_eq!(
+            r.code,
+            Some(case.code),
+            "case {:?}: stderr {}",
+            case.name,
+            r.stderr
+        );
+        for want in case.stderr {
+            assert!(
+                r.stderr.contains(want),
+                "case {:?}: stderr lacks {want:?}:\n{}",
+                case.name,
+                r.stderr
+            );
+        }
+        assert!(
+            !r.stderr.contains("panicked"),
+            "case {:?} panicked: {}",
+            case.name,
+            r.stderr
+        );
+        if case.code != 0 {
+            assert_eq!(
+                r.stdout, "",
+                "case {:?}: nothing on stdout when failing",
+                case.name
+            );
+        }
+    }
+}
+
+#[test]
+fn missing_files_are_named() {
+    let r = run(&["federate", "-f", "nope.yaml", "--offline"]);
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr.contains("error: the path \"nope.yaml\" does not exist"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn commands_that_need_the_host_say_how_to_reach_it() {
+    for args in [
+        &["apply", "-f", "app.yaml"][..],
+        &["enable", "statefulsets"],
+        &["disable", "deployments"],
+    ] {
+        let r = run(args);
+        assert_eq!(r.code, Some(1), "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("no kubeconfig found: pass --kubeconfig, set $KUBECONFIG"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert_eq!(r.stdout, "");
+    }
+    let r = run(&["apply", "-f", "app.yaml", "--kubeconfig", "missing.kubeconfig"]);
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr
+            .contains("while reading the kubeconfig missing.kubeconfig"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn enable_prints_offline_for_a_default_type() {
+    let r = run(&["enable", "deploy", "-o", "yaml"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("using the built-in definition of deployments.apps"),
+        "{}",
+        r.stderr
+    );
+    let objs = kubefed_core::parse_manifests("out", &r.stdout, &Default::default()).expect("valid YAML");
+    assert_eq!(
+        objs.iter().map(|o| o.name()).collect::<Vec<_>>(),
+        ["federateddeployments.types.kubefed.io", "deployments.apps"]
+    );
+    assert_eq!(objs[1].namespace(), Some("kube-federation-system"));
+    assert!(
+        objs[0]
+            .object
+            .pointer("/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/retainReplicas")
+            .is_some()
+    );
+    let r = run(&["enable", "widgets.example.com", "-o", "yaml"]);
+    assert_eq!(r.code, Some(1), "a non-default type needs discovery");
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for cmd in [
+        &[][..],
+        &["federate"],
+        &["apply"],
+        &["enable"],
+        &["disable"],
+        &["version"],
+        &["completion"],
+    ] {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let r = run(&args);
+        assert_eq!(r.code, Some(0), "{args:?}: {}", r.stderr);
+        assert!(
+            r.stdout.contains("Examples:\n  "),
+            "{args:?} help has no example:\n{}",
+            r.stdout
+        );
+        assert!(r.stdout.contains("Usage: kubectl fed"), "{args:?}:\n{}", r.stdout);
+    }
+    let r = run(&[]);
+    assert_eq!(r.code, Some(2), "no command prints help and fails");
+    assert!(r.stderr.contains("Commands:"));
+}
+
+#[test]
+fn completion_and_version() {
+    for shell in ["bash", "zsh", "fish"] {
+        let r = run(&["completion", shell]);
+        assert_eq!(r.code, Some(0), "{shell}: {}", r.stderr);
+        assert!(
+            r.stdout.contains("kubectl-fed") && r.stdout.contains("federate"),
+            "{shell}"
+        );
+    }
+    let r = run(&["version", "--client"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (
+            Some(0),
+            concat!("Client Version: v", env!("CARGO_PKG_VERSION"), "\n")
+        )
+    );
+    let r = run(&["version", "-o", "json"]);
+    assert_eq!(r.code, Some(0), "an unreachable host is only a warning");
+    assert!(
+        r.stderr.starts_with("Warning: cannot get the server version"),
+        "{}",
+        r.stderr
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(
+        v["clientVersion"]["gitVersion"],
+        concat!("v", env!("CARGO_PKG_VERSION"))
+    );
+    let r = run(&["--version"]);
+    assert_eq!(r.code, Some(0));
+}
