@@ -34,6 +34,7 @@ use serde_json::{Map, Value, json};
 use crate::api::{ClusterOverrides, FederatedSpec, Placement};
 use crate::manifest::{ManifestObject, Source};
 use crate::typeinfo::{FEDERATED_GROUP, FEDERATED_VERSION, Scope, TargetType, default_types};
+use crate::api::constants::SERVER_METADATA_FIELDS;
 use crate::overrides::{OverridesError, validate_cluster_overrides};
 
 /// Annotations never copied into a template: kubectl's record of the last apply, and the ones the
@@ -46,19 +47,6 @@ pub const STRIPPED_ANNOTATIONS: &[&str] = &[
     "deployment.kubernetes.io/max-replicas",
 ];
 
-/// Pod-template metadata written by the API server (kubefedctl's `systemMetadataFields`, plus the two
-/// newer server-written fields).
-const SERVER_METADATA_FIELDS: &[&str] = &[
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "managedFields",
-    "ownerReferences",
-];
 
 /// Where the federated object is placed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

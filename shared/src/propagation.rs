@@ -35,21 +35,14 @@ use crate::api::constants::{
 use crate::api::{FederatedObject, PropagationStatus};
 use crate::overrides::{OverridesError, apply_overrides, json_kind, overrides_for_cluster};
 use crate::placement::ClusterInfo;
+use crate::api::constants::SERVER_METADATA_FIELDS;
 use crate::typeinfo::{Scope, TargetType};
 
 /// Server-populated metadata never sent in an apply body (the API server rejects `managedFields`, and the
-/// rest belong to the member's API server).
-const SERVER_METADATA: &[&str] = &[
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "managedFields",
-    "selfLink",
-    "finalizers",
-];
+/// rest belong to the member's API server), plus `finalizers`, which members' controllers own.
+fn is_server_metadata(field: &str) -> bool {
+    field == "finalizers" || SERVER_METADATA_FIELDS.contains(&field)
+}
 
 /// Why a member object could not be built, or a federated object's annotations not read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -219,9 +212,7 @@ pub fn retain_for_apply(body: &mut Value, target: &TargetType, retain_replicas: 
     };
     obj.remove("status");
     if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
-        for f in SERVER_METADATA {
-            meta.remove(*f);
-        }
+        meta.retain(|field, _| !is_server_metadata(field));
     }
     if retain_replicas && let Some(Value::Object(spec)) = obj.get_mut("spec") {
         spec.remove("replicas");

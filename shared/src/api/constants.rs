@@ -72,3 +72,17 @@ mod tests {
         );
     }
 }
+
+/// `metadata` fields an API server writes (kubefedctl's `systemMetadataFields` plus the newer ones): removed
+/// from templates on conversion and admission, and never sent in an apply body to a member.
+pub const SERVER_METADATA_FIELDS: &[&str] = &[
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+    "ownerReferences",
+];
