@@ -31,11 +31,11 @@ use std::collections::{BTreeMap, HashMap};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::{Map, Value, json};
 
+use crate::api::constants::SERVER_METADATA_FIELDS;
 use crate::api::{ClusterOverrides, FederatedSpec, Placement};
 use crate::manifest::{ManifestObject, Source};
-use crate::typeinfo::{FEDERATED_GROUP, FEDERATED_VERSION, Scope, TargetType, default_types};
-use crate::api::constants::SERVER_METADATA_FIELDS;
 use crate::overrides::{OverridesError, validate_cluster_overrides};
+use crate::typeinfo::{FEDERATED_GROUP, FEDERATED_VERSION, Scope, TargetType, default_types};
 
 /// Annotations never copied into a template: kubectl's record of the last apply, and the ones the
 /// Deployment controller writes on Deployments and ReplicaSets.
@@ -46,7 +46,6 @@ pub const STRIPPED_ANNOTATIONS: &[&str] = &[
     "deployment.kubernetes.io/desired-replicas",
     "deployment.kubernetes.io/max-replicas",
 ];
-
 
 /// Where the federated object is placed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

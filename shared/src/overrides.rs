@@ -230,13 +230,12 @@ pub fn validate_cluster_overrides(overrides: &[ClusterOverrides]) -> Result<(), 
                 source,
             })?;
             let path = op.path.as_str();
-            let tokens =
-                parse_json_pointer(path).map_err(|reason| OverridesError::InvalidPath {
-                    index,
-                    op_index,
-                    path: path.to_string(),
-                    reason,
-                })?;
+            let tokens = parse_json_pointer(path).map_err(|reason| OverridesError::InvalidPath {
+                index,
+                op_index,
+                path: path.to_string(),
+                reason,
+            })?;
             if FORBIDDEN_PATHS.iter().any(|f| f.iter().eq(tokens.iter())) {
                 return Err(OverridesError::ForbiddenPath {
                     index,

@@ -50,11 +50,17 @@ impl CertificateAuthority {
         dn.push(DnType::CommonName, common_name);
         params.distinguished_name = dn;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages =
-            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         validity(&mut params, valid_for);
         let cert = params.self_signed(&key)?;
-        Ok(Self { cert_pem: cert.pem(), issuer: Issuer::new(params, key) })
+        Ok(Self {
+            cert_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        })
     }
 
     /// Loads a CA persisted earlier from its certificate PEM and private key PEM (e.g. kept in a Secret),
@@ -62,7 +68,10 @@ impl CertificateAuthority {
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, PkiError> {
         let key = KeyPair::from_pem(key_pem)?;
         let issuer = Issuer::from_ca_cert_pem(cert_pem, key)?;
-        Ok(Self { cert_pem: cert_pem.to_owned(), issuer })
+        Ok(Self {
+            cert_pem: cert_pem.to_owned(),
+            issuer,
+        })
     }
 
     /// The CA's private key, PEM-encoded (to persist the CA, e.g. in a Secret).
@@ -79,19 +88,28 @@ impl CertificateAuthority {
     ) -> Result<CertifiedKey, PkiError> {
         let mut sans = Vec::with_capacity(dns_names.len() + ips.len());
         for name in dns_names {
-            let dns = name.clone().try_into().map_err(|e: rcgen::Error| PkiError::InvalidName {
-                name: name.clone(),
-                reason: e.to_string(),
-            })?;
+            let dns = name
+                .clone()
+                .try_into()
+                .map_err(|e: rcgen::Error| PkiError::InvalidName {
+                    name: name.clone(),
+                    reason: e.to_string(),
+                })?;
             sans.push(SanType::DnsName(dns));
         }
         sans.extend(ips.iter().copied().map(SanType::IpAddress));
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, dns_names.first().map(String::as_str).unwrap_or("kubefed"));
+        dn.push(
+            DnType::CommonName,
+            dns_names.first().map(String::as_str).unwrap_or("kubefed"),
+        );
         params.distinguished_name = dn;
         params.subject_alt_names = sans;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         validity(&mut params, valid_for);
         self.sign(params)
@@ -120,7 +138,10 @@ impl CertificateAuthority {
     fn sign(&self, params: CertificateParams) -> Result<CertifiedKey, PkiError> {
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(CertifiedKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        Ok(CertifiedKey {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 }
 
@@ -139,7 +160,11 @@ mod tests {
         let ca = CertificateAuthority::generate("test-ca", Duration::from_secs(3600)).expect("ca");
         assert!(ca.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         let leaf = ca
-            .issue_serving(&["svc.ns.svc".into()], &["127.0.0.1".parse().expect("ip")], Duration::from_secs(60))
+            .issue_serving(
+                &["svc.ns.svc".into()],
+                &["127.0.0.1".parse().expect("ip")],
+                Duration::from_secs(60),
+            )
             .expect("leaf");
         assert!(leaf.cert_pem.contains("BEGIN CERTIFICATE"));
         assert!(leaf.key_pem.contains("PRIVATE KEY"));
@@ -152,7 +177,9 @@ mod tests {
         let loaded = CertificateAuthority::from_pem(&ca.cert_pem, &ca.key_pem()).expect("load");
         assert_eq!(loaded.cert_pem, ca.cert_pem);
         assert_eq!(loaded.key_pem(), ca.key_pem());
-        let leaf = loaded.issue_serving(&["svc".into()], &[], Duration::from_secs(60)).expect("leaf");
+        let leaf = loaded
+            .issue_serving(&["svc".into()], &[], Duration::from_secs(60))
+            .expect("leaf");
         assert!(leaf.cert_pem.contains("BEGIN CERTIFICATE"));
         assert!(CertificateAuthority::from_pem("not pem", &ca.key_pem()).is_err());
         assert!(CertificateAuthority::from_pem(&ca.cert_pem, "not pem").is_err());

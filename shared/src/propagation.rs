@@ -28,6 +28,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::api::constants::SERVER_METADATA_FIELDS;
 use crate::api::constants::{
     DELETE_OPTION_ANNOTATION, MANAGED_LABEL, MANAGED_LABEL_VALUE, ORPHAN_ANNOTATION, ORPHAN_ANNOTATION_VALUE,
     UNMANAGED_LABEL_VALUE,
@@ -35,7 +36,6 @@ use crate::api::constants::{
 use crate::api::{FederatedObject, PropagationStatus};
 use crate::overrides::{OverridesError, apply_overrides, json_kind, overrides_for_cluster};
 use crate::placement::ClusterInfo;
-use crate::api::constants::SERVER_METADATA_FIELDS;
 use crate::typeinfo::{Scope, TargetType};
 
 /// Server-populated metadata never sent in an apply body (the API server rejects `managedFields`, and the

@@ -99,7 +99,15 @@ impl TargetType {
     }
 }
 
-fn t(group: &str, version: &str, kind: &str, plural: &str, scope: Scope, short: &[&str], replicas: bool) -> TargetType {
+fn t(
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+    scope: Scope,
+    short: &[&str],
+    replicas: bool,
+) -> TargetType {
     TargetType {
         group: group.into(),
         version: version.into(),
@@ -116,15 +124,55 @@ fn t(group: &str, version: &str, kind: &str, plural: &str, scope: Scope, short: 
 pub fn default_types() -> Vec<TargetType> {
     use Scope::*;
     vec![
-        t("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", Cluster, &[], false),
+        t(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRole",
+            "clusterroles",
+            Cluster,
+            &[],
+            false,
+        ),
         t("", "v1", "ConfigMap", "configmaps", Namespaced, &["cm"], false),
-        t("apps", "v1", "Deployment", "deployments", Namespaced, &["deploy"], true),
-        t("networking.k8s.io", "v1", "Ingress", "ingresses", Namespaced, &["ing"], false),
+        t(
+            "apps",
+            "v1",
+            "Deployment",
+            "deployments",
+            Namespaced,
+            &["deploy"],
+            true,
+        ),
+        t(
+            "networking.k8s.io",
+            "v1",
+            "Ingress",
+            "ingresses",
+            Namespaced,
+            &["ing"],
+            false,
+        ),
         t("batch", "v1", "Job", "jobs", Namespaced, &[], false),
         t("", "v1", "Namespace", "namespaces", Cluster, &["ns"], false),
-        t("apps", "v1", "ReplicaSet", "replicasets", Namespaced, &["rs"], true),
+        t(
+            "apps",
+            "v1",
+            "ReplicaSet",
+            "replicasets",
+            Namespaced,
+            &["rs"],
+            true,
+        ),
         t("", "v1", "Secret", "secrets", Namespaced, &[], false),
-        t("", "v1", "ServiceAccount", "serviceaccounts", Namespaced, &["sa"], false),
+        t(
+            "",
+            "v1",
+            "ServiceAccount",
+            "serviceaccounts",
+            Namespaced,
+            &["sa"],
+            false,
+        ),
         t("", "v1", "Service", "services", Namespaced, &["svc"], false),
     ]
 }

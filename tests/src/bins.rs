@@ -29,7 +29,11 @@ impl Binaries {
                 .output()
                 .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
             if !out.status.success() {
-                return Err(format!("{} failed ({}); see its output above", script.display(), out.status));
+                return Err(format!(
+                    "{} failed ({}); see its output above",
+                    script.display(),
+                    out.status
+                ));
             }
             let stdout = String::from_utf8_lossy(&out.stdout);
             stdout

@@ -21,10 +21,22 @@ pub struct User {
 /// The users every testbed cluster knows: `admin` is in `system:masters`; the others start with no rights,
 /// for RBAC tests (bind them roles as a test needs).
 pub const USERS: &[User] = &[
-    User { name: "admin", groups: &["system:masters"] },
-    User { name: "alice", groups: &["devs"] },
-    User { name: "bob", groups: &["devs"] },
-    User { name: "carol", groups: &["ops"] },
+    User {
+        name: "admin",
+        groups: &["system:masters"],
+    },
+    User {
+        name: "alice",
+        groups: &["devs"],
+    },
+    User {
+        name: "bob",
+        groups: &["devs"],
+    },
+    User {
+        name: "carol",
+        groups: &["ops"],
+    },
 ];
 
 /// The bearer token of `user` (tokens are local to the testbed and listen on loopback only).
@@ -41,7 +53,9 @@ pub struct ClusterOptions {
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        Self { controller_manager: true }
+        Self {
+            controller_manager: true,
+        }
     }
 }
 
@@ -75,7 +89,12 @@ impl Cluster {
         std::fs::create_dir_all(dir.join("etcd")).map_err(io_err(format!("creating {}", dir.display())))?;
         let ca = CertificateAuthority::generate(&format!("kubefed-testbed-{name}-ca"), YEAR)?;
         let serving = ca.issue_serving(
-            &["localhost".into(), "kubernetes".into(), "kubernetes.default".into(), "kubernetes.default.svc".into()],
+            &[
+                "localhost".into(),
+                "kubernetes".into(),
+                "kubernetes.default".into(),
+                "kubernetes.default.svc".into(),
+            ],
             &[IpAddr::from([127, 0, 0, 1]), IpAddr::from([10, 0, 0, 1])],
             YEAR,
         )?;
@@ -88,13 +107,24 @@ impl Cluster {
         write(&dir.join("sa.pub"), &sa_public)?;
         let tokens: String = USERS
             .iter()
-            .map(|u| format!("{},{},uid-{},\"{}\"\n", token(u.name), u.name, u.name, u.groups.join(",")))
+            .map(|u| {
+                format!(
+                    "{},{},uid-{},\"{}\"\n",
+                    token(u.name),
+                    u.name,
+                    u.name,
+                    u.groups.join(",")
+                )
+            })
             .collect();
         write(&dir.join("tokens.csv"), &tokens)?;
         let apiserver_port = free_port()?;
         let etcd_port = free_port()?;
         let endpoint = format!("https://127.0.0.1:{apiserver_port}");
-        write(&dir.join("kcm.kubeconfig"), &single_kubeconfig(&endpoint, &ca_file, &token("admin")))?;
+        write(
+            &dir.join("kcm.kubeconfig"),
+            &single_kubeconfig(&endpoint, &ca_file, &token("admin")),
+        )?;
         let mut c = Self {
             name: name.to_string(),
             dir,
@@ -135,7 +165,12 @@ impl Cluster {
             "--quota-backend-bytes=4294967296".into(),
         ];
         let log = self.dir.join("etcd.log");
-        self.etcd = Some(Process::spawn(&format!("{}/etcd", self.name), &self.bins.path("etcd"), &args, &log)?);
+        self.etcd = Some(Process::spawn(
+            &format!("{}/etcd", self.name),
+            &self.bins.path("etcd"),
+            &args,
+            &log,
+        )?);
         Ok(())
     }
 
@@ -154,7 +189,10 @@ impl Cluster {
             "--authorization-mode=RBAC".into(),
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
             format!("--service-account-key-file={}", d.join("sa.pub").display()),
-            format!("--service-account-signing-key-file={}", d.join("sa.key").display()),
+            format!(
+                "--service-account-signing-key-file={}",
+                d.join("sa.key").display()
+            ),
             "--service-cluster-ip-range=10.0.0.0/24".into(),
             "--allow-privileged=true".into(),
             // Saves CPU on a 2-core machine; fairness between tenants is not what these tests are about.
@@ -192,12 +230,16 @@ impl Cluster {
         let d = &self.dir;
         let args = vec![
             format!("--kubeconfig={}", d.join("kcm.kubeconfig").display()),
-            format!("--service-account-private-key-file={}", d.join("sa.key").display()),
+            format!(
+                "--service-account-private-key-file={}",
+                d.join("sa.key").display()
+            ),
             format!("--root-ca-file={}", self.ca_file.display()),
             "--leader-elect=false".into(),
             "--secure-port=0".into(),
             "--use-service-account-credentials=false".into(),
-            "--controllers=*,-nodeipam,-nodelifecycle,-service,-route,-persistentvolume-binder,-attachdetach".into(),
+            "--controllers=*,-nodeipam,-nodelifecycle,-service,-route,-persistentvolume-binder,-attachdetach"
+                .into(),
             "--concurrent-gc-syncs=5".into(),
             "--v=1".into(),
         ];
@@ -295,9 +337,10 @@ fn probe(url: &str, ca_file: &Path, token: &str) -> bool {
 /// A kube client config for `server` trusting the CA in `ca_file`, authenticating with `token`.
 pub fn kube_config(server: &str, ca_file: &Path, token: &str) -> Result<kube::Config> {
     let base = server.trim_end_matches("/readyz");
-    let uri = base
-        .parse::<http::Uri>()
-        .map_err(|e| Error::Client { context: base.to_string(), message: e.to_string() })?;
+    let uri = base.parse::<http::Uri>().map_err(|e| Error::Client {
+        context: base.to_string(),
+        message: e.to_string(),
+    })?;
     let mut cfg = kube::Config::new(uri);
     let pem = std::fs::read(ca_file).map_err(io_err(format!("reading {}", ca_file.display())))?;
     let certs: Vec<Vec<u8>> = pem_certs_der(&pem);
@@ -309,7 +352,10 @@ pub fn kube_config(server: &str, ca_file: &Path, token: &str) -> Result<kube::Co
 
 fn pem_certs_der(pem: &[u8]) -> Vec<Vec<u8>> {
     use rustls_pki_types::{CertificateDer, pem::PemObject};
-    CertificateDer::pem_slice_iter(pem).filter_map(|c| c.ok()).map(|c| c.to_vec()).collect()
+    CertificateDer::pem_slice_iter(pem)
+        .filter_map(|c| c.ok())
+        .map(|c| c.to_vec())
+        .collect()
 }
 
 fn rss_bytes(pid: u32) -> u64 {

@@ -28,7 +28,10 @@ pub async fn install_kubefed(tb: &Testbed) -> Result<kube::Client> {
     install_crds(&client, &crds).await?;
     let pp = PatchParams::apply(MANAGER).force();
     let ns = Namespace {
-        metadata: ObjectMeta { name: Some(DEFAULT_SYSTEM_NAMESPACE.into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(DEFAULT_SYSTEM_NAMESPACE.into()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     Api::<Namespace>::all(client.clone())

@@ -29,9 +29,19 @@ pub enum Error {
     #[error("cannot generate certificates: {0}")]
     Pki(#[from] kubefed_core::pki::PkiError),
     #[error("{process} did not become ready within {seconds}s; last lines of {log}:\n{tail}")]
-    NotReady { process: String, seconds: u64, log: String, tail: String },
+    NotReady {
+        process: String,
+        seconds: u64,
+        log: String,
+        tail: String,
+    },
     #[error("{process} exited early ({status}); last lines of {log}:\n{tail}")]
-    Exited { process: String, status: String, log: String, tail: String },
+    Exited {
+        process: String,
+        status: String,
+        log: String,
+        tail: String,
+    },
     #[error("kube client for {context}: {message}")]
     Client { context: String, message: String },
     #[error("{0}")]

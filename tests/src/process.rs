@@ -57,7 +57,12 @@ impl Process {
             .spawn()
             .map_err(io_err(format!("starting {name} ({})", program.display())))?;
         let stdin = child.stdin.take();
-        Ok(Self { name: name.to_string(), log: log.to_path_buf(), child, stdin })
+        Ok(Self {
+            name: name.to_string(),
+            log: log.to_path_buf(),
+            child,
+            stdin,
+        })
     }
 
     /// `Err(Exited)` when the process has already ended.
@@ -70,7 +75,10 @@ impl Process {
                 log: self.log.display().to_string(),
                 tail: tail(&self.log, 30),
             }),
-            Err(e) => Err(Error::Io { what: format!("checking {}", self.name), source: e }),
+            Err(e) => Err(Error::Io {
+                what: format!("checking {}", self.name),
+                source: e,
+            }),
         }
     }
 

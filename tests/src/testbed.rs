@@ -30,7 +30,11 @@ pub struct TestbedOptions {
 
 impl Default for TestbedOptions {
     fn default() -> Self {
-        Self { members: 2, cluster: ClusterOptions::default(), ready_timeout: Duration::from_secs(180) }
+        Self {
+            members: 2,
+            cluster: ClusterOptions::default(),
+            ready_timeout: Duration::from_secs(180),
+        }
     }
 }
 
@@ -76,8 +80,9 @@ impl Testbed {
         let dir = std::env::temp_dir().join(format!("kubefed-testbed-{}-{stamp}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
         let cleanup = cleanup_process(&dir)?;
-        let names: Vec<String> =
-            std::iter::once(HOST.to_string()).chain((1..=opts.members).map(|i| format!("member-{i}"))).collect();
+        let names: Vec<String> = std::iter::once(HOST.to_string())
+            .chain((1..=opts.members).map(|i| format!("member-{i}")))
+            .collect();
         let started = Instant::now();
         let mut clusters = Vec::new();
         for name in &names {
@@ -90,7 +95,15 @@ impl Testbed {
         let kubeconfig = dir.join("kubeconfig");
         std::fs::write(&kubeconfig, render_kubeconfig(&clusters))
             .map_err(io_err(format!("writing {}", kubeconfig.display())))?;
-        Ok(Self { dir, kubeconfig, bins, clusters: Mutex::new(clusters), names, boot, _cleanup: cleanup })
+        Ok(Self {
+            dir,
+            kubeconfig,
+            bins,
+            clusters: Mutex::new(clusters),
+            names,
+            boot,
+            _cleanup: cleanup,
+        })
     }
 
     /// Cluster names: `host`, then the members.
@@ -145,10 +158,18 @@ impl Testbed {
     /// that made it.
     pub async fn client_as(&self, cluster: &str, user: &str) -> Result<kube::Client> {
         let context = context_name(cluster, user);
-        let err = |message: String| Error::Client { context: context.clone(), message };
+        let err = |message: String| Error::Client {
+            context: context.clone(),
+            message,
+        };
         let kc = Kubeconfig::read_from(&self.kubeconfig).map_err(|e| err(e.to_string()))?;
-        let opts = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| err(e.to_string()))?;
+        let opts = KubeConfigOptions {
+            context: Some(context.clone()),
+            ..Default::default()
+        };
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
+            .await
+            .map_err(|e| err(e.to_string()))?;
         kube::Client::try_from(cfg).map_err(|e| err(e.to_string()))
     }
 
@@ -174,7 +195,10 @@ impl Testbed {
 
     /// Resident memory of each cluster's processes (etcd + apiserver + controller-manager), in bytes.
     pub fn memory_per_cluster(&self) -> Vec<(String, u64)> {
-        self.lock().iter().map(|c| (c.name.clone(), c.memory_bytes())).collect()
+        self.lock()
+            .iter()
+            .map(|c| (c.name.clone(), c.memory_bytes()))
+            .collect()
     }
 
     /// Runs the testbed's kubectl with its kubeconfig.
@@ -190,7 +214,11 @@ impl Testbed {
     /// A fresh namespace name for one test: `<prefix>-<n>`, unique within this process.
     pub fn namespace_name(&self, prefix: &str) -> String {
         static N: AtomicU32 = AtomicU32::new(0);
-        format!("{prefix}-{}-{}", std::process::id() % 10000, N.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "{prefix}-{}-{}",
+            std::process::id() % 10000,
+            N.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// Creates a fresh namespace on each of `clusters` and returns its name.
@@ -221,10 +249,13 @@ pub async fn install_crds(client: &kube::Client, crds: &[CustomResourceDefinitio
     for crd in crds {
         let name = crd.metadata.name.clone().unwrap_or_default();
         let cond = kube::runtime::conditions::is_crd_established();
-        tokio::time::timeout(Duration::from_secs(30), kube::runtime::wait::await_condition(api.clone(), &name, cond))
-            .await
-            .map_err(|_| Error::Other(format!("CRD {name} not Established after 30s")))?
-            .map_err(|e| Error::Other(format!("waiting for CRD {name}: {e}")))?;
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            kube::runtime::wait::await_condition(api.clone(), &name, cond),
+        )
+        .await
+        .map_err(|_| Error::Other(format!("CRD {name} not Established after 30s")))?
+        .map_err(|e| Error::Other(format!("waiting for CRD {name}: {e}")))?;
     }
     Ok(())
 }
@@ -236,7 +267,11 @@ pub async fn delete_namespace(client: &kube::Client, name: &str) {
 }
 
 fn context_name(cluster: &str, user: &str) -> String {
-    if user == "admin" { cluster.to_string() } else { format!("{user}@{cluster}") }
+    if user == "admin" {
+        cluster.to_string()
+    } else {
+        format!("{user}@{cluster}")
+    }
 }
 
 fn render_kubeconfig(clusters: &[Cluster]) -> String {
@@ -290,5 +325,8 @@ fn cleanup_process(dir: &Path) -> Result<Option<Cleanup>> {
         .spawn()
         .map_err(io_err("starting the testbed's cleanup process"))?;
     let stdin = child.stdin.take();
-    Ok(Some(Cleanup { _child: child, _stdin: stdin }))
+    Ok(Some(Cleanup {
+        _child: child,
+        _stdin: stdin,
+    }))
 }

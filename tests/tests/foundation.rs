@@ -18,7 +18,14 @@ async fn host_with_crds() -> Result<kube::Client, Box<dyn std::error::Error>> {
     Ok(client)
 }
 
-fn api(client: &kube::Client, ns: &str, group: &str, version: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
+fn api(
+    client: &kube::Client,
+    ns: &str,
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+) -> Api<DynamicObject> {
     let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
     Api::namespaced_with(client.clone(), ns, &ar)
 }
@@ -34,13 +41,24 @@ async fn host_and_two_members_boot_and_report_v1_34() -> TestResult {
     for name in tb.cluster_names() {
         let client = tb.client(name).await?;
         let v = client.apiserver_version().await?;
-        assert_eq!((v.major.as_str(), v.minor.as_str()), ("1", "34"), "{name} reports {v:?}");
+        assert_eq!(
+            (v.major.as_str(), v.minor.as_str()),
+            ("1", "34"),
+            "{name} reports {v:?}"
+        );
     }
     let out = tb.kubectl(&["--context", HOST, "version", "-o", "json"])?;
-    assert!(out.status.success(), "kubectl version failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kubectl version failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     let server = v["serverVersion"]["gitVersion"].as_str().unwrap_or_default();
-    assert!(server.starts_with("v1.34."), "kubectl reports server version {server:?}");
+    assert!(
+        server.starts_with("v1.34."),
+        "kubectl reports server version {server:?}"
+    );
     for (name, bytes) in tb.memory_per_cluster() {
         eprintln!("memory: {name} {} MiB resident", bytes / (1024 * 1024));
         assert!(bytes > 0, "no resident memory measured for {name}");
@@ -54,7 +72,14 @@ async fn crds_install_and_valid_objects_are_stored() -> TestResult {
     let tb = shared_testbed()?;
     let ns = tb.namespace("foundation-valid", &[HOST]).await?;
     let ca = tb.ca_pem("member-1")?;
-    let kfc = api(&client, &ns, "core.kubefed.io", "v1beta1", "KubeFedCluster", "kubefedclusters");
+    let kfc = api(
+        &client,
+        &ns,
+        "core.kubefed.io",
+        "v1beta1",
+        "KubeFedCluster",
+        "kubefedclusters",
+    );
     let stored = kfc
         .create(
             &PostParams::default(),
@@ -72,7 +97,14 @@ async fn crds_install_and_valid_objects_are_stored() -> TestResult {
         .await?;
     assert_eq!(stored.data["spec"]["secretRef"]["name"], "member-1-token");
 
-    let ftc = api(&client, &ns, "core.kubefed.io", "v1beta1", "FederatedTypeConfig", "federatedtypeconfigs");
+    let ftc = api(
+        &client,
+        &ns,
+        "core.kubefed.io",
+        "v1beta1",
+        "FederatedTypeConfig",
+        "federatedtypeconfigs",
+    );
     let stored = ftc
         .create(
             &PostParams::default(),
@@ -93,7 +125,14 @@ async fn crds_install_and_valid_objects_are_stored() -> TestResult {
     assert_eq!(stored.data["spec"]["propagation"], "Enabled");
 
     // A federated object of a default type, with KubeFed's shape, is stored as is.
-    let fdeploy = api(&client, &ns, "types.kubefed.io", "v1beta1", "FederatedDeployment", "federateddeployments");
+    let fdeploy = api(
+        &client,
+        &ns,
+        "types.kubefed.io",
+        "v1beta1",
+        "FederatedDeployment",
+        "federateddeployments",
+    );
     let stored = fdeploy
         .create(
             &PostParams::default(),
@@ -113,8 +152,14 @@ async fn crds_install_and_valid_objects_are_stored() -> TestResult {
         )
         .await?;
     // Free-form template fields survive (x-kubernetes-preserve-unknown-fields).
-    assert_eq!(stored.data["spec"]["template"]["spec"]["template"]["spec"]["containers"][0]["image"], "nginx");
-    assert_eq!(stored.data["spec"]["overrides"][0]["clusterOverrides"][0]["value"], 5);
+    assert_eq!(
+        stored.data["spec"]["template"]["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx"
+    );
+    assert_eq!(
+        stored.data["spec"]["overrides"][0]["clusterOverrides"][0]["value"],
+        5
+    );
     kubefed_tests::testbed::delete_namespace(&client, &ns).await;
     Ok(())
 }
@@ -124,7 +169,14 @@ async fn invalid_objects_are_rejected_by_the_schema() -> TestResult {
     let client = host_with_crds().await?;
     let tb = shared_testbed()?;
     let ns = tb.namespace("foundation-invalid", &[HOST]).await?;
-    let kfc = api(&client, &ns, "core.kubefed.io", "v1beta1", "KubeFedCluster", "kubefedclusters");
+    let kfc = api(
+        &client,
+        &ns,
+        "core.kubefed.io",
+        "v1beta1",
+        "KubeFedCluster",
+        "kubefedclusters",
+    );
     // apiEndpoint is required and secretRef must be an object.
     let err = kfc
         .create(
@@ -138,9 +190,19 @@ async fn invalid_objects_are_rejected_by_the_schema() -> TestResult {
         .await
         .expect_err("an invalid KubeFedCluster must be rejected");
     let msg = err.to_string();
-    assert!(msg.contains("apiEndpoint") && msg.contains("secretRef"), "unexpected error: {msg}");
+    assert!(
+        msg.contains("apiEndpoint") && msg.contains("secretRef"),
+        "unexpected error: {msg}"
+    );
 
-    let ftc = api(&client, &ns, "core.kubefed.io", "v1beta1", "FederatedTypeConfig", "federatedtypeconfigs");
+    let ftc = api(
+        &client,
+        &ns,
+        "core.kubefed.io",
+        "v1beta1",
+        "FederatedTypeConfig",
+        "federatedtypeconfigs",
+    );
     let err = ftc
         .create(
             &PostParams::default(),
@@ -155,9 +217,19 @@ async fn invalid_objects_are_rejected_by_the_schema() -> TestResult {
         .await
         .expect_err("an invalid FederatedTypeConfig must be rejected");
     let msg = err.to_string();
-    assert!(msg.contains("federatedType") && msg.contains("scope"), "unexpected error: {msg}");
+    assert!(
+        msg.contains("federatedType") && msg.contains("scope"),
+        "unexpected error: {msg}"
+    );
 
-    let fdeploy = api(&client, &ns, "types.kubefed.io", "v1beta1", "FederatedDeployment", "federateddeployments");
+    let fdeploy = api(
+        &client,
+        &ns,
+        "types.kubefed.io",
+        "v1beta1",
+        "FederatedDeployment",
+        "federateddeployments",
+    );
     let err = fdeploy
         .create(
             &PostParams::default(),
@@ -170,7 +242,10 @@ async fn invalid_objects_are_rejected_by_the_schema() -> TestResult {
         .await
         .expect_err("an invalid FederatedDeployment must be rejected");
     let msg = err.to_string();
-    assert!(msg.contains("placement.clusters") && msg.contains("retainReplicas"), "unexpected error: {msg}");
+    assert!(
+        msg.contains("placement.clusters") && msg.contains("retainReplicas"),
+        "unexpected error: {msg}"
+    );
     kubefed_tests::testbed::delete_namespace(&client, &ns).await;
     Ok(())
 }

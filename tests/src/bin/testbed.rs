@@ -13,7 +13,10 @@ use kubefed_tests::fixtures::{install_kubefed, join};
 use kubefed_tests::{Binaries, ClusterOptions, Testbed, TestbedOptions};
 
 #[derive(Parser)]
-#[command(version, about = "Real kube-apiserver + etcd control planes on loopback, for kubefed-rs tests and demos")]
+#[command(
+    version,
+    about = "Real kube-apiserver + etcd control planes on loopback, for kubefed-rs tests and demos"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -52,11 +55,17 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", bins.dir.display());
         }
         Cmd::Demo { exit } => demo(exit).await?,
-        Cmd::Up { members, no_controller_manager, kubeconfig_out } => {
+        Cmd::Up {
+            members,
+            no_controller_manager,
+            kubeconfig_out,
+        } => {
             eprintln!("starting host + {members} member cluster(s)…");
             let opts = TestbedOptions {
                 members: members.into(),
-                cluster: ClusterOptions { controller_manager: !no_controller_manager },
+                cluster: ClusterOptions {
+                    controller_manager: !no_controller_manager,
+                },
                 ..Default::default()
             };
             let tb = Testbed::start(opts).context("while starting the testbed")?;
@@ -66,12 +75,21 @@ async fn main() -> anyhow::Result<()> {
             }
             println!("ready in {:.1}s", tb.boot_time().as_secs_f64());
             for (name, mem) in tb.memory_per_cluster() {
-                println!("  {name:<10} {}  {} MiB resident", tb.endpoint(&name)?, mem / (1024 * 1024));
+                println!(
+                    "  {name:<10} {}  {} MiB resident",
+                    tb.endpoint(&name)?,
+                    mem / (1024 * 1024)
+                );
             }
             println!("kubeconfig: {}", tb.kubeconfig.display());
-            println!("contexts: {} (admin), and alice@/bob@/carol@<cluster>", tb.cluster_names().join(", "));
+            println!(
+                "contexts: {} (admin), and alice@/bob@/carol@<cluster>",
+                tb.cluster_names().join(", ")
+            );
             println!("press Ctrl-C to stop");
-            tokio::signal::ctrl_c().await.context("while waiting for Ctrl-C")?;
+            tokio::signal::ctrl_c()
+                .await
+                .context("while waiting for Ctrl-C")?;
             eprintln!("stopping…");
             drop(tb);
         }
@@ -80,15 +98,21 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn demo(exit: bool) -> anyhow::Result<()> {
-    println!("1/4 starting a host and 2 member clusters (etcd + kube-apiserver + kube-controller-manager each)…");
+    println!(
+        "1/4 starting a host and 2 member clusters (etcd + kube-apiserver + kube-controller-manager each)…"
+    );
     let tb = Testbed::start(TestbedOptions::default()).context("while starting the testbed")?;
     println!("    ready in {:.1}s", tb.boot_time().as_secs_f64());
     println!("2/4 installing kubefed's CRDs and default FederatedTypeConfigs on the host…");
-    let host = install_kubefed(&tb).await.context("while installing kubefed on the host")?;
+    let host = install_kubefed(&tb)
+        .await
+        .context("while installing kubefed on the host")?;
     println!("3/4 joining the members…");
     for (member, region) in [("member-1", "eu"), ("member-2", "us")] {
         let labels = [("region".to_string(), region.to_string())].into();
-        join(&tb, &host, member, labels).await.with_context(|| format!("while joining {member}"))?;
+        join(&tb, &host, member, labels)
+            .await
+            .with_context(|| format!("while joining {member}"))?;
         println!("    joined {member} (region={region})");
     }
     println!("4/4 the federation, as kubectl sees it:");
@@ -100,12 +124,21 @@ async fn demo(exit: bool) -> anyhow::Result<()> {
             "kubectl get {what} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        println!("\n$ kubectl -n {ns} get {what}\n{}", String::from_utf8_lossy(&out.stdout));
+        println!(
+            "\n$ kubectl -n {ns} get {what}\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
-    println!("kubeconfig: {}  (contexts: {})", tb.kubeconfig.display(), tb.cluster_names().join(", "));
+    println!(
+        "kubeconfig: {}  (contexts: {})",
+        tb.kubeconfig.display(),
+        tb.cluster_names().join(", ")
+    );
     if !exit {
         println!("press Ctrl-C to stop");
-        tokio::signal::ctrl_c().await.context("while waiting for Ctrl-C")?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("while waiting for Ctrl-C")?;
     }
     Ok(())
 }
