@@ -1,8 +1,8 @@
 //! The CustomResourceDefinitions of kubefed, generated from the Rust types in [`crate::api`] so the
 //! chart's CRDs cannot drift from the code that reads and writes the objects.
 //!
-//! * [`core_crds`]: KubeFedCluster, FederatedTypeConfig, KubeFedConfig, ReplicaSchedulingPreference —
-//!   from their `#[derive(CustomResource)]`.
+//! * [`core_crds`]: KubeFedCluster, FederatedTypeConfig, KubeFedConfig, ReplicaSchedulingPreference,
+//!   FederationPolicy — from their `#[derive(CustomResource)]`.
 //! * [`federated_crd`]: the `Federated<Kind>` CRD for any target type (one per enabled type); its schema
 //!   is derived from [`FederatedSpec`] and [`FederatedStatus`] with the same schemars settings and
 //!   structural rewrites kube's derive uses, so all CRDs follow one set of rules.
@@ -25,7 +25,7 @@ use schemars::JsonSchema;
 use serde_json::{Value, json};
 
 use crate::api::{
-    FederatedSpec, FederatedStatus, FederatedTypeConfig, KubeFedCluster, KubeFedConfig,
+    FederatedSpec, FederatedStatus, FederatedTypeConfig, FederationPolicy, KubeFedCluster, KubeFedConfig,
     ReplicaSchedulingPreference,
 };
 use crate::typeinfo::{FEDERATED_GROUP, FEDERATED_VERSION, Scope, TargetType, default_types};
@@ -185,14 +185,15 @@ pub fn federated_crd(target: &TargetType) -> CustomResourceDefinition {
     }
 }
 
-/// The CRDs of the core types: KubeFedCluster, FederatedTypeConfig, KubeFedConfig (`core.kubefed.io`) and
-/// ReplicaSchedulingPreference (`scheduling.kubefed.io`).
+/// The CRDs of the core types: KubeFedCluster, FederatedTypeConfig, KubeFedConfig (`core.kubefed.io`),
+/// ReplicaSchedulingPreference (`scheduling.kubefed.io`) and FederationPolicy (`policy.kubefed.io`).
 pub fn core_crds() -> Vec<CustomResourceDefinition> {
     vec![
         KubeFedCluster::crd(),
         FederatedTypeConfig::crd(),
         KubeFedConfig::crd(),
         ReplicaSchedulingPreference::crd(),
+        FederationPolicy::crd(),
     ]
 }
 
@@ -630,6 +631,7 @@ mod tests {
                 "federatedtypeconfigs.core.kubefed.io",
                 "kubefedconfigs.core.kubefed.io",
                 "replicaschedulingpreferences.scheduling.kubefed.io",
+                "federationpolicies.policy.kubefed.io",
             ]
         );
         let short: Vec<_> = crds.iter().map(|c| c.spec.names.short_names.clone()).collect();
@@ -639,10 +641,13 @@ mod tests {
                 Some(vec!["kfc".to_string()]),
                 Some(vec!["ftc".to_string()]),
                 None,
-                Some(vec!["rsp".to_string()])
+                Some(vec!["rsp".to_string()]),
+                Some(vec!["fpol".to_string()])
             ]
         );
-        assert!(crds.iter().all(|c| c.spec.scope == "Namespaced"));
+        // FederationPolicy is the one cluster-scoped core type (design §6).
+        assert!(crds[..4].iter().all(|c| c.spec.scope == "Namespaced"));
+        assert_eq!(crds[4].spec.scope, "Cluster");
         let kfc = schema_json(&crds[0]);
         assert_eq!(
             kfc["properties"]["spec"]["properties"]["caBundle"]["format"],
@@ -663,7 +668,7 @@ mod tests {
     #[test]
     fn chart_files_are_named_sorted_and_round_trip() {
         let files = chart_crd_files();
-        assert_eq!(files.len(), 4 + default_types().len());
+        assert_eq!(files.len(), 5 + default_types().len());
         let mut sorted = files.clone();
         sorted.sort();
         assert_eq!(files, sorted);

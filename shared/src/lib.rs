@@ -4,6 +4,7 @@
 //! decision they act on — conversion, placement, overrides, scheduling, policy, validation — lives here so
 //! it is unit-tested once and shared.
 
+pub mod admission;
 pub mod api;
 pub mod convert;
 pub mod crds;
@@ -11,6 +12,7 @@ pub mod manifest;
 pub mod overrides;
 pub mod pki;
 pub mod placement;
+pub mod policy;
 pub mod propagation;
 pub mod scheduling;
 pub mod selector;
@@ -21,6 +23,8 @@ pub use api::{
     FederatedObject, FederatedSpec, FederatedStatus, FederatedTypeConfig, KubeFedCluster, KubeFedConfig,
     Placement, ReplicaSchedulingPreference, federated_api_resource,
 };
+pub use admission::{AdmissionInput, Decision, Denial, Mutation, Reason, Snapshot};
+pub use api::FederationPolicy;
 pub use convert::{
     Batch, BatchItem, ConvertError, ConvertOptions, Federated, Federator, PlacementChoice, default_resolver,
     federate, federate_all, validate_overrides,

@@ -36,7 +36,11 @@ Examples:
   kubefed-webhook --kubeconfig ~/.kube/config --listen 127.0.0.1:8443 --extra-ip 127.0.0.1
 
   # With cert-manager (its cainjector fills the caBundle):
-  kubefed-webhook --tls-mode files --tls-dir /etc/kubefed-webhook/tls";
+  kubefed-webhook --tls-mode files --tls-dir /etc/kubefed-webhook/tls
+
+Decisions: every Federated* object, KubeFedCluster, FederatedTypeConfig, KubeFedConfig,
+ReplicaSchedulingPreference and FederationPolicy is validated; placing an object on a cluster needs verb
+`propagate` on that KubeFedCluster (checked with a SubjectAccessReview, cached). See docs/policy.md.";
 
 /// Where the serving certificate comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -173,6 +177,56 @@ pub struct Args {
     /// Log format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "KUBEFED_WEBHOOK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Namespace kubefed runs in: where KubeFedClusters and FederatedTypeConfigs are read from and where the
+    /// `propagate` permission on a KubeFedCluster is checked.
+    #[arg(
+        long,
+        env = "KUBEFED_WEBHOOK_KUBEFED_NAMESPACE",
+        default_value = "kube-federation-system",
+        value_name = "NAMESPACE"
+    )]
+    pub kubefed_namespace: String,
+
+    /// What a federated object whose namespace is not federated to all its clusters gets, unless a selecting
+    /// FederationPolicy sets spec.namespaceConsistency.
+    #[arg(long, env = "KUBEFED_WEBHOOK_NAMESPACE_CONSISTENCY", value_enum, default_value_t = Consistency::Deny)]
+    pub namespace_consistency: Consistency,
+
+    /// How long an allowed `propagate` SubjectAccessReview is cached (per user and cluster).
+    #[arg(long, env = "KUBEFED_WEBHOOK_RBAC_ALLOWED_TTL", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub rbac_allowed_ttl: Duration,
+
+    /// How long a denied `propagate` SubjectAccessReview is cached (per user and cluster).
+    #[arg(long, env = "KUBEFED_WEBHOOK_RBAC_DENIED_TTL", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub rbac_denied_ttl: Duration,
+
+    /// Time one `propagate` SubjectAccessReview may take before the request is denied as unverifiable.
+    #[arg(long, env = "KUBEFED_WEBHOOK_RBAC_TIMEOUT", default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
+    pub rbac_timeout: Duration,
+
+    /// Shortest time between two status writes of one FederationPolicy recording Audit violations.
+    #[arg(long, env = "KUBEFED_WEBHOOK_AUDIT_INTERVAL", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub audit_interval: Duration,
+}
+
+/// `--namespace-consistency`: the default enforcement of namespace consistency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Consistency {
+    /// Refuse the object, naming the clusters the namespace is not federated to.
+    Deny,
+    /// Admit it with a warning.
+    Warn,
+}
+
+impl Consistency {
+    /// As a policy enforcement.
+    pub fn enforcement(self) -> kubefed_core::api::Enforcement {
+        match self {
+            Consistency::Deny => kubefed_core::api::Enforcement::Deny,
+            Consistency::Warn => kubefed_core::api::Enforcement::Warn,
+        }
+    }
 }
 
 /// How log lines are printed.
@@ -192,6 +246,20 @@ impl Args {
                 "--max-body-bytes {} is too small for any AdmissionReview (use at least 1Ki; default 6Mi)",
                 self.max_body_bytes
             )));
+        }
+        if self.rbac_timeout.is_zero() || self.audit_interval.is_zero() {
+            return Err(Error::Config(
+                "--rbac-timeout and --audit-interval must be above 0".into(),
+            ));
+        }
+        if self.rbac_timeout >= self.request_timeout {
+            return Err(Error::Config(format!(
+                "--rbac-timeout ({:?}) must be shorter than --request-timeout ({:?})",
+                self.rbac_timeout, self.request_timeout
+            )));
+        }
+        if self.kubefed_namespace.is_empty() {
+            return Err(Error::Config("--kubefed-namespace must not be empty".into()));
         }
         if self.request_timeout.is_zero() || self.handshake_timeout.is_zero() {
             return Err(Error::Config(
@@ -324,6 +392,12 @@ mod tests {
         );
         assert_eq!(args.extra_ips.len(), 2);
         assert_eq!(args.mutating_config(), "kubefed-webhook");
+        assert_eq!(args.kubefed_namespace, "kube-federation-system");
+        assert_eq!(args.namespace_consistency, Consistency::Deny);
+        assert_eq!(
+            (args.rbac_allowed_ttl, args.rbac_denied_ttl),
+            (Duration::from_secs(30), Duration::from_secs(10))
+        );
     }
 
     #[test]
@@ -341,6 +415,8 @@ mod tests {
             ),
             ("tiny body limit", vec!["--max-body-bytes", "10"]),
             ("zero timeout", vec!["--request-timeout", "0s"]),
+            ("rbac timeout above request timeout", vec!["--rbac-timeout", "9s"]),
+            ("zero audit interval", vec!["--audit-interval", "0s"]),
         ] {
             let args = Args::try_parse_from(std::iter::once("kubefed-webhook").chain(argv)).expect(name);
             assert!(args.validate().is_err(), "{name}");

@@ -9,17 +9,23 @@
 //! - [`listener`] — the TLS accept loop (HTTP/1.1 and HTTP/2), timeouts, graceful shutdown.
 //! - [`tls`] — the swappable certificate resolver and its two sources: self-managed (a CA in a Secret,
 //!   `caBundle` publishing, renewal) and files (cert-manager or your own).
+//! - [`decisions`] — the real [`Admit`]: kubefed-core's decisions, `propagate` checks ([`sar`]) and audit
+//!   recording, over a [`snapshot`] of the host kept current by informers.
 //! - [`metrics`], [`readiness`], [`config`] (the command line), [`error`].
 //!
-//! [`run`] is the binary: it serves [`AllowAll`] until the decisions are plugged in with [`run_with`].
+//! [`run`] is the binary: it serves [`Decisions`]; [`run_with`] serves any [`Admit`] (the benchmark's floor
+//! is [`AllowAll`]).
 
 pub mod admission;
 pub mod config;
+pub mod decisions;
 pub mod error;
 pub mod listener;
 pub mod metrics;
 pub mod readiness;
+pub mod sar;
 pub mod server;
+pub mod snapshot;
 pub mod tls;
 
 use std::future::Future;
@@ -29,21 +35,51 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::net::TcpListener;
 
 pub use admission::{Admit, AdmitFuture, AllowAll};
-pub use config::{Args, LogFormat, TlsMode};
+pub use config::{Args, Consistency, LogFormat, TlsMode};
+pub use decisions::{AuditSink, AuditWriter, Decisions, audit_channel};
 pub use error::{Error, Result};
 pub use listener::{ServeOptions, serve};
 pub use metrics::Metrics;
 pub use readiness::Readiness;
+pub use sar::{CacheTtl, KubeReviewer, PropagateAuthorizer};
 pub use server::{AppState, Limits, router};
+pub use snapshot::{SnapshotSource, StaticSnapshot, WatchedSnapshot};
 pub use tls::CertResolver;
 
-/// Runs the webhook as configured by `args`, answering every review with [`AllowAll`], until SIGTERM or
-/// Ctrl-C.
+/// Runs the webhook as configured by `args` until SIGTERM or Ctrl-C.
 pub async fn run(args: Args) -> Result<()> {
+    run_until(args, shutdown_signal()).await
+}
+
+/// Runs the webhook with kubefed's decisions ([`Decisions`]) until `shutdown` resolves: informers for the
+/// snapshot, the `propagate` authorizer, the audit writer, then [`run_with`]. Ready once the caches synced.
+pub async fn run_until(args: Args, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+    args.validate()?;
+    let client = kube_client(&args).await?;
     let readiness = Readiness::default();
-    // AllowAll reads no caches. Decisions that do set this once their informers have synced.
-    readiness.set_caches_synced(true);
-    run_with(args, Arc::new(AllowAll), readiness, shutdown_signal()).await
+    let settings = kubefed_core::admission::Settings {
+        system_namespace: args.kubefed_namespace.clone(),
+        namespace_consistency: args.namespace_consistency.enforcement(),
+    };
+    let (snapshots, watch_tasks) = WatchedSnapshot::start(client.clone(), settings, readiness.clone());
+    let reviewer = KubeReviewer::new(client.clone(), args.kubefed_namespace.clone(), args.rbac_timeout);
+    let authorizer = Arc::new(PropagateAuthorizer::new(
+        Arc::new(reviewer),
+        CacheTtl {
+            allowed: args.rbac_allowed_ttl,
+            denied: args.rbac_denied_ttl,
+        },
+    ));
+    let (sink, writer) = audit_channel(client, 4096, args.audit_interval);
+    let audit_task = tokio::spawn(writer.run());
+    let decisions = Decisions::new(snapshots, authorizer, Some(sink));
+    let result = run_with(args, Arc::new(decisions), readiness, shutdown).await;
+    // The decisions (and with them the audit sink) are dropped: the writer flushes and ends.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), audit_task).await;
+    for task in watch_tasks {
+        task.abort();
+    }
+    result
 }
 
 /// Runs the webhook with the decisions in `admit` until `shutdown` resolves, then drains.

@@ -17,6 +17,7 @@ pub mod cluster;
 pub mod config;
 pub mod constants;
 pub mod federated;
+pub mod policy;
 pub mod scheduling;
 pub mod typeconfig;
 
@@ -38,6 +39,10 @@ pub use federated::{
     AggregateReason, AggregatedStatus, ClusterOverrides, ClusterReference, FederatedClusterStatus,
     FederatedCondition, FederatedObject, FederatedSpec, FederatedStatus, Override, OverrideOperation,
     Placement, PropagationStatus, federated_api_resource,
+};
+pub use policy::{
+    ClusterSet, Enforcement, FederationPolicy, FederationPolicySpec, FederationPolicyStatus, PolicyMatch,
+    PolicyViolation, SpreadRule,
 };
 pub use scheduling::{
     ClusterPreferences, ReplicaSchedulingPreference, ReplicaSchedulingPreferenceSpec,

@@ -12,9 +12,10 @@
 //! 127.0.0.1.
 //!
 //! Scenarios: `allow-all` (the floor: the full HTTP, TLS and AdmissionReview path with a constant
-//! "allowed") and `validate-policies` (the hook for the real decisions with `--policies` FederationPolicies;
-//! see [`admit_for`]).
+//! "allowed") and `validate-policies` (the webhook's real decisions with `--policies` FederationPolicies,
+//! namespace consistency and cached `propagate` checks; see [`admit_for`]).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,10 +26,16 @@ use clap::{Parser, ValueEnum};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use kubefed_core::admission::{Settings, Snapshot, TypeEntry};
+use kubefed_core::api::{FederatedTypeConfig, FederationPolicy, Placement};
 use kubefed_core::pki::CertificateAuthority;
+use kubefed_core::placement::ClusterInfo;
 use kubefed_webhook::config::parse_duration;
+use kubefed_webhook::sar::FixedReviewer;
 use kubefed_webhook::{
-    Admit, AllowAll, AppState, CertResolver, Limits, Metrics, Readiness, ServeOptions, router, serve, tls,
+    Admit, AllowAll, AppState, CacheTtl, CertResolver, Decisions, Limits, Metrics, PropagateAuthorizer,
+    Readiness, ServeOptions, StaticSnapshot, router, serve, tls,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -96,19 +103,111 @@ struct BenchArgs {
     format: Format,
 }
 
-/// The decisions for a scenario. This is the hook for the real thing: when kubefed-core's policy and
-/// validation decisions land, `ValidatePolicies` builds a snapshot with `policies` FederationPolicies
-/// (selecting the benchmark's namespace, mixing cluster allow/deny lists, min/max counts and a region
-/// spread) plus the clusters and FederatedNamespace they refer to, and returns the webhook's real `Admit`
-/// implementation over it.
+/// The decisions for a scenario. `ValidatePolicies` is the webhook's real [`Decisions`] over a fixed
+/// snapshot (see [`bench_snapshot`]) with the real `propagate` cache in front of a reviewer that allows
+/// everything (after the first request of a connection's identity, every check is a cache hit, as in steady
+/// state with the 30 s TTL).
 fn admit_for(scenario: Scenario, policies: usize) -> anyhow::Result<Arc<dyn Admit>> {
     match scenario {
         Scenario::AllowAll => Ok(Arc::new(AllowAll)),
-        Scenario::ValidatePolicies => bail!(
-            "--scenario validate-policies ({policies} policies) needs the policy decisions from kubefed-core, \
-             which are not plugged into the webhook yet; run --scenario allow-all for the floor"
-        ),
+        Scenario::ValidatePolicies => {
+            let snapshot = bench_snapshot(policies);
+            // The benchmark request must pass every policy: a denial would be a cheaper path.
+            let review = review_body("check");
+            let request = kubefed_webhook::admission::decode_review(&review)?;
+            let decision =
+                kubefed_core::admission::validate(&kubefed_webhook::decisions::input_of(&request), &snapshot);
+            if !decision.allowed() {
+                bail!(
+                    "the benchmark request is denied by the benchmark policies: {}",
+                    decision.message()
+                );
+            }
+            let authorizer = PropagateAuthorizer::new(Arc::new(FixedReviewer(true)), CacheTtl::default());
+            Ok(Arc::new(Decisions::new(
+                Arc::new(StaticSnapshot(Arc::new(snapshot))),
+                Arc::new(authorizer),
+                None,
+            )))
+        }
     }
+}
+
+/// Six clusters in three regions, the `shop` namespace federated to all of them, the default type configs,
+/// and `n` FederationPolicies that select the benchmark's object in turn by namespace label, by kind, or not
+/// at all, with allow lists by label, deny lists by name, min/max counts and a region spread — all of which
+/// the benchmark request satisfies, so every rule is evaluated on every request.
+fn bench_snapshot(n: usize) -> Snapshot {
+    let cluster = |name: &str, region: &str, tier: &str| {
+        ClusterInfo::new(
+            name,
+            BTreeMap::from([
+                ("topology.kubernetes.io/region".to_string(), region.to_string()),
+                ("tier".to_string(), tier.to_string()),
+            ]),
+            true,
+        )
+    };
+    let clusters = vec![
+        cluster("eu-1", "eu", "prod"),
+        cluster("eu-2", "eu", "prod"),
+        cluster("eu-3", "eu", "dev"),
+        cluster("us-1", "us", "prod"),
+        cluster("us-2", "us", "dev"),
+        cluster("ap-1", "ap", "prod"),
+    ];
+    let all: Placement =
+        serde_json::from_value(serde_json::json!({"clusterSelector": {}})).unwrap_or_default();
+    let policies = (0..n)
+        .map(|i| {
+            let spec = match i % 5 {
+                0 => serde_json::json!({
+                    "match": {"namespaceSelector": {"matchLabels": {"team": "shop"}}},
+                    "allowedClusters": {"selector": {"matchExpressions": [{"key": "topology.kubernetes.io/region",
+                        "operator": "In", "values": ["eu", "us"]}]}},
+                    "minClusters": 2}),
+                1 => serde_json::json!({
+                    "match": {"kinds": ["FederatedDeployment", "FederatedStatefulSet"]},
+                    "deniedClusters": {"names": ["ap-1", "cn-1"], "selector": {"matchLabels": {"tier": "legacy"}}},
+                    "maxClusters": 5}),
+                2 => serde_json::json!({
+                    "enforcement": "Warn",
+                    "spread": [{"label": "topology.kubernetes.io/region", "minDistinct": 2}],
+                    "defaultPlacement": {"clusterSelector": {"matchLabels": {"tier": "prod"}}}}),
+                3 => serde_json::json!({
+                    "match": {"namespaceSelector": {"matchLabels": {"team": "ads"}}},
+                    "allowedClusters": {"names": ["us-2"]}}),
+                _ => serde_json::json!({
+                    "enforcement": "Audit",
+                    "match": {"kinds": ["Deployment"]},
+                    "allowedClusters": {"selector": {"matchLabels": {"tier": "prod"}}},
+                    "minClusters": 3, "maxClusters": 4}),
+            };
+            serde_json::from_value::<FederationPolicy>(serde_json::json!({
+                "apiVersion": "policy.kubefed.io/v1alpha1", "kind": "FederationPolicy",
+                "metadata": {"name": format!("bench-{i:02}")}, "spec": spec
+            }))
+        })
+        .filter_map(Result::ok)
+        .collect();
+    let types = kubefed_core::default_types()
+        .iter()
+        .map(|t| TypeEntry::from_config(&FederatedTypeConfig::for_target(t, "kube-federation-system")))
+        .collect();
+    Snapshot::new(
+        clusters,
+        BTreeMap::from([("shop".to_string(), all)]),
+        BTreeMap::from([(
+            "shop".to_string(),
+            BTreeMap::from([
+                ("team".to_string(), "shop".to_string()),
+                ("kubernetes.io/metadata.name".to_string(), "shop".to_string()),
+            ]),
+        )]),
+        policies,
+        types,
+        Settings::default(),
+    )
 }
 
 /// A CREATE review of a FederatedDeployment placed on three clusters with one override — the size and

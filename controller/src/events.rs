@@ -1,0 +1,161 @@
+//! Kubernetes Events about federated objects and clusters, published off the reconcile path.
+//!
+//! Reconciles hand events to an [`EventSink`] and move on; a background task publishes them with kube's
+//! [`Recorder`], several at a time. A slow host API server therefore delays Events, never propagation,
+//! and when the queue is full events are dropped (and counted in the metrics) rather than blocking.
+//!
+//! Each event is published with a fresh `Recorder`: kube's recorder folds repeats of the same
+//! reason/action into a series but keeps the first note, which would turn "created in member-2" into a
+//! second count of "created in member-1"; and its cache grows with every object. Instead, identical
+//! Warning events (same object, reason and note) are suppressed for [`REPEAT_WINDOW`], so a failure
+//! retried every few seconds does not flood the namespace, while every distinct action is recorded.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use tokio::sync::mpsc;
+
+use crate::metrics::Metrics;
+
+/// How long an identical Warning event is not repeated.
+pub const REPEAT_WINDOW: Duration = Duration::from_secs(300);
+/// Events waiting to be published before new ones are dropped.
+const QUEUE: usize = 20_000;
+/// Events published at once.
+const PARALLEL: usize = 8;
+/// Entries of the repeat-suppression memory before it is cleared.
+const MEMORY_LIMIT: usize = 50_000;
+
+/// Identifies repeats of a Warning: the object's uid, the reason and the note.
+type RepeatKey = (String, String, String);
+
+/// One event to publish.
+#[derive(Clone, Debug)]
+pub struct PendingEvent {
+    /// The object the event is about.
+    pub regarding: ObjectReference,
+    /// A second object involved (e.g. the KubeFedCluster a member object lives in).
+    pub related: Option<ObjectReference>,
+    /// `Normal` or `Warning`.
+    pub type_: EventType,
+    /// CamelCase reason, e.g. `CreatedInCluster`.
+    pub reason: String,
+    /// CamelCase action, e.g. `Create`.
+    pub action: String,
+    /// Human-readable message.
+    pub note: String,
+}
+
+/// Queues Events for publishing. Cheap to clone.
+#[derive(Clone)]
+pub struct EventSink {
+    tx: mpsc::Sender<PendingEvent>,
+    recent: Arc<Mutex<HashMap<RepeatKey, Instant>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl EventSink {
+    /// A sink and the future that publishes what it receives (run it as a task).
+    pub fn new(
+        client: kube::Client,
+        reporter: Reporter,
+        metrics: Arc<Metrics>,
+    ) -> (EventSink, impl Future<Output = ()> + Send + 'static) {
+        let (tx, rx) = mpsc::channel::<PendingEvent>(QUEUE);
+        let publisher_metrics = metrics.clone();
+        let publisher = async move {
+            let stream =
+                futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
+            stream
+                .for_each_concurrent(PARALLEL, |e| {
+                    let recorder = Recorder::new(client.clone(), reporter.clone());
+                    let metrics = publisher_metrics.clone();
+                    async move {
+                        let ev = Event {
+                            type_: e.type_,
+                            reason: e.reason,
+                            note: Some(truncate(e.note, 1000)),
+                            action: e.action,
+                            secondary: e.related,
+                        };
+                        if let Err(err) = recorder.publish(&ev, &e.regarding).await {
+                            metrics.event_failed();
+                            tracing::debug!(error = %err, reason = ev.reason, "publishing an Event");
+                        }
+                    }
+                })
+                .await;
+        };
+        let sink = EventSink {
+            tx,
+            recent: Arc::default(),
+            metrics,
+        };
+        (sink, publisher)
+    }
+
+    /// Queues `event`; drops it (counting the drop) when the queue is full, and drops Warning events
+    /// identical to one queued less than [`REPEAT_WINDOW`] ago.
+    pub fn publish(&self, event: PendingEvent) {
+        if event.type_ == EventType::Warning && self.is_repeat(&event) {
+            return;
+        }
+        if self.tx.try_send(event).is_err() {
+            self.metrics.event_dropped();
+        }
+    }
+
+    /// Records `event` and says whether an identical one was queued within the window.
+    fn is_repeat(&self, event: &PendingEvent) -> bool {
+        let key = (
+            event.regarding.uid.clone().unwrap_or_default(),
+            event.reason.clone(),
+            event.note.clone(),
+        );
+        let now = Instant::now();
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.len() >= MEMORY_LIMIT {
+            recent.retain(|_, at| now.duration_since(*at) < REPEAT_WINDOW);
+            if recent.len() >= MEMORY_LIMIT {
+                recent.clear();
+            }
+        }
+        match recent.get(&key) {
+            Some(at) if now.duration_since(*at) < REPEAT_WINDOW => true,
+            _ => {
+                recent.insert(key, now);
+                false
+            }
+        }
+    }
+}
+
+/// `s` cut to at most `max` bytes on a character boundary (Events' notes are limited to 1 kB).
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max.saturating_sub(3);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("...");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("short".into(), 10), "short");
+        let long = "é".repeat(600);
+        let t = truncate(long, 1000);
+        assert!(t.len() <= 1000 && t.ends_with("..."));
+    }
+}

@@ -1,0 +1,1076 @@
+//! The propagation controller of one federated type: for every `Federated<Kind>` object, make each member
+//! cluster its placement selects hold the member object (template → overrides → retention, built by
+//! `kubefed-core`), remove it from clusters that left the placement, and report per cluster on the
+//! federated object's status. Deletion is in [`crate::deletion`].
+//!
+//! # Watches and triggers
+//! - The federated objects, through a reflector whose objects have `managedFields` stripped (they are
+//!   most of an object's size and never read). Status-only changes — our own status writes — are filtered
+//!   out before they reach the controller.
+//! - Our member objects in every cluster, through [`crate::member`]: drift of our fields, deletions, and
+//!   status changes trigger a reconcile of the federated object they belong to.
+//! - The cluster registry: a cluster joining, leaving, changing labels or readiness re-reconciles everything.
+//! - FederatedNamespaces: a change re-reconciles the objects of that namespace.
+//!
+//! # Writing to members
+//! Server-side apply with field manager `kubefed-controller` and `force`, so our fields are ours and
+//! drift is corrected, while fields owned by others (an HPA's replicas, injected sidecar annotations) are
+//! left alone (design §4.1). An apply is skipped when the member index shows the member still holds what
+//! we applied. A member object we have not seen is read first: labelled `kubefed.io/managed: "false"` it
+//! is never touched; unlabelled it is adopted or reported `AlreadyExists`, per the KubeFedConfig's
+//! `adoptResources`. With `retainReplicas`, a member is created with a plain create so its `spec.replicas`
+//! survives later applies that omit it (see `kubefed_core::propagation`).
+//!
+//! Clusters are handled concurrently and every member call has a timeout (`--member-timeout`), so a slow
+//! or unreachable member never stalls the others; a cluster that is not ready is not called at all and is
+//! reported `ClusterNotReady`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{DeleteOptions, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{
+    Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
+};
+use kube::core::ApiResource;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::utils::PredicateConfig;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use kubefed_core::api::constants::{CONTROLLER_FIELD_MANAGER, CORE_API_VERSION, SYNC_CONTROLLER_FINALIZER};
+use kubefed_core::api::{FederatedObject, FederatedTypeConfig, PropagationStatus};
+use kubefed_core::placement::{ClusterInfo, PlacementDecision, place};
+use kubefed_core::propagation::{
+    Managed, delete_options, desired_member_object, is_managed, orphan_patch, orphan_requested,
+};
+use kubefed_core::status::{ClusterOutcome, ObjectFailure, compute_status, status_changed};
+use kubefed_core::{Scope, TargetType};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::cached::{CachedFederated, expand};
+use crate::cluster::{ClusterSet, MemberCluster};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::events::PendingEvent;
+use crate::member::{MemberIndex, MemberKey, MemberWatch, desired_hash, member_key, target_api_resource};
+use crate::task::Task;
+
+/// Reconcile requests from member watches waiting for the controller.
+const TRIGGER_QUEUE: usize = 4096;
+/// How long a type controller waits at start for member watches to list, per cluster, before it starts
+/// anyway (an unreachable member must not hold up the others).
+const MEMBER_SYNC_WAIT: Duration = Duration::from_secs(15);
+/// Requeue after a failure: doubling from this…
+const RETRY_MIN: Duration = Duration::from_millis(500);
+/// …up to this.
+const RETRY_MAX: Duration = Duration::from_secs(60);
+/// Periodic re-check of objects that are fine (drift is caught by member watches long before).
+const RESYNC: Duration = Duration::from_secs(3600);
+
+/// One type's propagation controller, built from its FederatedTypeConfig.
+pub struct TypeController {
+    tc: Arc<TypeContext>,
+}
+
+/// Everything a reconcile of one type needs.
+pub struct TypeContext {
+    /// Process-wide context.
+    pub ctx: Arc<Context>,
+    /// The FederatedTypeConfig's name (a metrics label).
+    pub ftc_name: String,
+    /// The target type.
+    pub target: TargetType,
+    /// The federated type's resource.
+    pub fed_ar: ApiResource,
+    /// The target type's resource.
+    pub target_ar: ApiResource,
+    /// Whether members' status goes into `clusters[].remoteStatus` (`statusCollection: Enabled`).
+    pub collect_remote: bool,
+    /// Our member objects, per cluster.
+    pub index: Arc<MemberIndex>,
+    failures: Mutex<HashMap<ObjectRef<CachedFederated>, u32>>,
+}
+
+/// The [`ApiResource`] of the federated type a FederatedTypeConfig names.
+pub fn federated_resource(ftc: &FederatedTypeConfig) -> ApiResource {
+    let f = &ftc.spec.federated_type;
+    let target = ftc.target();
+    let plural = if f.plural_name.is_empty() {
+        target.federated_plural()
+    } else {
+        f.plural_name.clone()
+    };
+    ApiResource {
+        group: f.group.clone(),
+        version: f.version.clone(),
+        api_version: f.api_version(),
+        kind: f.kind.clone(),
+        plural,
+    }
+}
+
+impl TypeController {
+    /// The controller for `ftc`'s type.
+    pub fn new(ctx: Arc<Context>, ftc: &FederatedTypeConfig) -> Self {
+        let target = ftc.target();
+        let tc = TypeContext {
+            ftc_name: ftc.name_any(),
+            fed_ar: federated_resource(ftc),
+            target_ar: target_api_resource(&target),
+            collect_remote: ftc.spec.status_collection.is_some_and(|s| s.is_enabled()),
+            target,
+            index: Arc::new(MemberIndex::default()),
+            failures: Mutex::default(),
+            ctx,
+        };
+        TypeController { tc: Arc::new(tc) }
+    }
+
+    /// Runs until dropped.
+    pub async fn run(self) {
+        let tc = self.tc;
+        let (trigger_tx, trigger_rx) = mpsc::channel(TRIGGER_QUEUE);
+        let _watches = Task::spawn(manage_member_watches(tc.clone(), trigger_tx));
+
+        // Start from a complete picture where it can be had quickly: the clusters, the FederatedNamespaces
+        // and our objects in each reachable member.
+        tc.ctx.clusters.synced().await;
+        if tc.target.scope == Scope::Namespaced && !tc.target.is_namespace() {
+            tc.ctx.namespaces.ready(Duration::from_secs(10)).await;
+        }
+        wait_for_member_indexes(&tc).await;
+
+        let api: Api<CachedFederated> = Api::all_with(tc.ctx.client.clone(), &tc.fed_ar);
+        let writer = reflector::store::Writer::<CachedFederated>::new(tc.fed_ar.clone());
+        let store = writer.as_reader();
+        let objects_gauge = tc.ctx.metrics.objects(&tc.ftc_name);
+        let stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(|o| o.managed_fields_mut().clear())
+            .reflect(writer)
+            .applied_objects()
+            .predicate_filter(reconcile_relevant, PredicateConfig::default());
+
+        let pending = tc.ctx.metrics.member_triggers(&tc.ftc_name);
+        let member_triggers = futures::stream::unfold(trigger_rx, move |mut rx| {
+            let pending = pending.clone();
+            async move {
+                let next = rx.recv().await;
+                pending.set(i64::try_from(rx.len()).unwrap_or(i64::MAX));
+                next.map(|r| (r, rx))
+            }
+        });
+        let cluster_changes = futures::stream::unfold(tc.ctx.clusters.subscribe(), |mut rx| async move {
+            rx.changed().await.ok()?;
+            Some(((), rx))
+        });
+        let namespace_changes = namespace_triggers(&tc, store.clone());
+
+        let config = ControllerConfig::default().concurrency(tc.ctx.settings.concurrency);
+        let gauge_store = store.clone();
+        Controller::for_stream_with(stream, store, tc.fed_ar.clone())
+            .with_config(config)
+            .reconcile_on(member_triggers)
+            .reconcile_on(namespace_changes)
+            .reconcile_all_on(cluster_changes)
+            .run(reconcile, error_policy, tc.clone())
+            .for_each(|res| {
+                objects_gauge.set(i64::try_from(gauge_store.len()).unwrap_or(i64::MAX));
+                if let Err(e) = res {
+                    tracing::debug!(kind = tc.target.kind, error = %e, "propagation controller");
+                }
+                futures::future::ready(())
+            })
+            .await;
+    }
+}
+
+/// Hash of what a reconcile depends on: spec (generation), deletion, annotations (orphan, delete
+/// options) — not status, so our own status writes do not trigger reconciles.
+fn reconcile_relevant(obj: &CachedFederated) -> Option<u64> {
+    let mut h = DefaultHasher::new();
+    obj.metadata.generation.hash(&mut h);
+    obj.metadata.deletion_timestamp.is_some().hash(&mut h);
+    obj.metadata.annotations.hash(&mut h);
+    obj.metadata.uid.hash(&mut h);
+    Some(h.finish())
+}
+
+/// Reconcile requests for the objects of namespaces whose FederatedNamespace changed.
+fn namespace_triggers(
+    tc: &Arc<TypeContext>,
+    store: Store<CachedFederated>,
+) -> futures::stream::BoxStream<'static, ObjectRef<CachedFederated>> {
+    if tc.target.scope != Scope::Namespaced || tc.target.is_namespace() {
+        return futures::stream::empty().boxed();
+    }
+    let rx = tc.ctx.namespaces.subscribe();
+    let ar = tc.fed_ar.clone();
+    futures::stream::unfold(rx, |mut rx| async move {
+        match rx.recv().await {
+            Ok(ns) => Some((Some(ns), rx)),
+            // Missed some: re-reconcile everything rather than guess.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Some((None, rx)),
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
+        }
+    })
+    .flat_map(move |ns| {
+        let refs: Vec<ObjectRef<CachedFederated>> = store
+            .state()
+            .into_iter()
+            .filter(|o| ns.is_none() || o.metadata.namespace == ns)
+            .map(|o| ObjectRef::from_obj_with(o.as_ref(), ar.clone()))
+            .collect();
+        futures::stream::iter(refs)
+    })
+    .boxed()
+}
+
+/// Keeps one member watch per cluster with a client, restarting it when the client changes.
+async fn manage_member_watches(tc: Arc<TypeContext>, triggers: mpsc::Sender<ObjectRef<CachedFederated>>) {
+    let mut rx = tc.ctx.clusters.subscribe();
+    let mut watches: HashMap<String, (u64, Task)> = HashMap::new();
+    loop {
+        let set = rx.borrow_and_update().clone();
+        watches.retain(|name, (generation, _)| {
+            let keep = set
+                .get(name)
+                .is_some_and(|c| c.client.is_ok() && c.generation == *generation);
+            if !keep {
+                tc.index.remove_cluster(name);
+            }
+            keep
+        });
+        for (name, cluster) in &set.clusters {
+            let Ok(client) = &cluster.client else { continue };
+            if watches.contains_key(name) {
+                continue;
+            }
+            let watch = MemberWatch {
+                cluster: name.clone(),
+                generation: cluster.generation,
+                client: client.clone(),
+                target: tc.target.clone(),
+                fed_ar: tc.fed_ar.clone(),
+                keep_status: true,
+                index: tc.index.clone(),
+                triggers: triggers.clone(),
+            };
+            watches.insert(name.clone(), (cluster.generation, Task::spawn(watch.run())));
+        }
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Waits until every ready cluster's member index listed, each for at most [`MEMBER_SYNC_WAIT`] in total.
+async fn wait_for_member_indexes(tc: &TypeContext) {
+    let deadline = Instant::now() + MEMBER_SYNC_WAIT;
+    let set = tc.ctx.clusters.current();
+    for c in set.clusters.values().filter(|c| c.ready_client().is_some()) {
+        while !tc.index.synced(&c.name) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn reconcile(cached: Arc<CachedFederated>, tc: Arc<TypeContext>) -> Result<Action> {
+    let started = Instant::now();
+    let key = ObjectRef::from_obj_with(cached.as_ref(), tc.fed_ar.clone());
+    let fed = expand(&cached)?;
+    let in_flight = tc.ctx.metrics.in_flight(&tc.ftc_name);
+    in_flight.inc();
+    let result = if fed.metadata.deletion_timestamp.is_some() {
+        crate::deletion::finalize(&fed, &tc).await
+    } else {
+        tc.propagate(&fed, started).await
+    };
+    in_flight.dec();
+    tc.ctx
+        .metrics
+        .reconciled(&tc.ftc_name, result.is_ok(), started.elapsed());
+    match result {
+        Ok(Outcome::Done) => {
+            tc.reset_retries(&key);
+            Ok(Action::requeue(RESYNC))
+        }
+        Ok(Outcome::Retry) => Ok(Action::requeue(tc.next_retry(&key))),
+        Ok(Outcome::After(d)) => Ok(Action::requeue(d)),
+        Err(e) => Err(e),
+    }
+}
+
+fn error_policy(fed: Arc<CachedFederated>, err: &Error, tc: Arc<TypeContext>) -> Action {
+    tracing::warn!(
+        kind = tc.fed_ar.kind,
+        object = fed.name_any(),
+        namespace = fed.namespace().unwrap_or_default(),
+        error = %err,
+        "reconcile failed"
+    );
+    let key = ObjectRef::from_obj_with(fed.as_ref(), tc.fed_ar.clone());
+    Action::requeue(tc.next_retry(&key))
+}
+
+/// How a reconcile ended.
+pub enum Outcome {
+    /// Everything as desired (or nothing more to do until something changes).
+    Done,
+    /// Something failed and should be retried with backoff.
+    Retry,
+    /// Check again after this long (e.g. waiting for member deletions).
+    After(Duration),
+}
+
+/// What happened in one cluster, for status and Events.
+struct ClusterResult {
+    cluster: String,
+    outcome: Option<ClusterOutcome>,
+    action: Option<(&'static str, String)>,
+}
+
+impl TypeContext {
+    fn next_retry(&self, key: &ObjectRef<CachedFederated>) -> Duration {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let n = f.entry(key.clone()).or_insert(0);
+        let delay = RETRY_MIN.saturating_mul(1u32 << (*n).min(10)).min(RETRY_MAX);
+        *n = n.saturating_add(1);
+        delay
+    }
+
+    fn reset_retries(&self, key: &ObjectRef<CachedFederated>) {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        f.remove(key);
+    }
+
+    /// The member key of `fed`.
+    pub fn key_of(&self, fed: &FederatedObject) -> MemberKey {
+        member_key(&self.target, fed.metadata.namespace.as_deref(), &fed.name_any())
+    }
+
+    /// The Api for member objects of this type in `client`, scoped to `key`'s namespace.
+    pub fn member_api(&self, client: &kube::Client, key: &MemberKey) -> Api<DynamicObject> {
+        match &key.namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &self.target_ar),
+            None => Api::all_with(client.clone(), &self.target_ar),
+        }
+    }
+
+    /// Runs `fut` against `cluster` with the per-cluster timeout; skips it while the cluster is stalled
+    /// (see [`crate::cluster::Stalls`]).
+    pub async fn member_call<T>(
+        &self,
+        cluster: &str,
+        fut: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<Result<T, kube::Error>, Unanswered> {
+        let timeout = self.ctx.settings.member_timeout;
+        if self.ctx.stalls.is_stalled(cluster) {
+            return Err(Unanswered {
+                skipped: true,
+                timeout,
+            });
+        }
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => Ok(r),
+            Err(_) => {
+                self.ctx.stalls.timed_out(cluster, timeout);
+                Err(Unanswered {
+                    skipped: false,
+                    timeout,
+                })
+            }
+        }
+    }
+
+    /// Adds our finalizer when missing (JSON patch with a test, so concurrent writers are not clobbered).
+    async fn ensure_finalizer(&self, fed: &FederatedObject) -> Result<()> {
+        if fed.finalizers().iter().any(|f| f == SYNC_CONTROLLER_FINALIZER) {
+            return Ok(());
+        }
+        let ops = if fed.finalizers().is_empty() {
+            serde_json::json!([
+                {"op": "test", "path": "/metadata/finalizers", "value": null},
+                {"op": "add", "path": "/metadata/finalizers", "value": [SYNC_CONTROLLER_FINALIZER]},
+            ])
+        } else {
+            serde_json::json!([
+                {"op": "test", "path": "/metadata/finalizers", "value": fed.finalizers()},
+                {"op": "add", "path": "/metadata/finalizers/-", "value": SYNC_CONTROLLER_FINALIZER},
+            ])
+        };
+        let patch: json_patch::Patch = serde_json::from_value(ops).map_err(Error::json("finalizer patch"))?;
+        let api = self.fed_api(fed);
+        let added = api
+            .patch(
+                &fed.name_any(),
+                &PatchParams::default(),
+                &Patch::<()>::Json(patch),
+            )
+            .await;
+        match added {
+            Ok(_) => Ok(()),
+            // The test failed: our cached copy is older than the object (often: we added the finalizer a
+            // moment ago and the watch has not caught up). Look at the current object.
+            Err(kube::Error::Api(s)) if s.code == 422 || s.code == 409 => {
+                let current = api
+                    .get_opt(&fed.name_any())
+                    .await
+                    .map_err(Error::host(format!("reading {}", self.describe(fed))))?;
+                if current.is_some_and(|c| c.finalizers().iter().any(|f| f == SYNC_CONTROLLER_FINALIZER)) {
+                    Ok(())
+                } else {
+                    Err(
+                        Error::host(format!("adding finalizer to {}", self.describe(fed)))(kube::Error::Api(
+                            s,
+                        )),
+                    )
+                }
+            }
+            Err(e) => Err(Error::host(format!("adding finalizer to {}", self.describe(fed)))(e)),
+        }
+    }
+
+    /// The Api of `fed`'s federated type in its namespace.
+    pub fn fed_api(&self, fed: &FederatedObject) -> Api<FederatedObject> {
+        match fed.metadata.namespace.as_deref() {
+            Some(ns) => Api::namespaced_with(self.ctx.client.clone(), ns, &self.fed_ar),
+            None => Api::all_with(self.ctx.client.clone(), &self.fed_ar),
+        }
+    }
+
+    /// `FederatedDeployment ns/name`, for messages.
+    pub fn describe(&self, fed: &FederatedObject) -> String {
+        match fed.metadata.namespace.as_deref() {
+            Some(ns) => format!("{} {ns}/{}", self.fed_ar.kind, fed.name_any()),
+            None => format!("{} {}", self.fed_ar.kind, fed.name_any()),
+        }
+    }
+
+    /// `Deployment ns/name`, for messages about member objects.
+    pub fn describe_member(&self, key: &MemberKey) -> String {
+        match &key.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.target.kind, key.name),
+            None => format!("{} {}", self.target.kind, key.name),
+        }
+    }
+
+    async fn propagate(&self, fed: &FederatedObject, started: Instant) -> Result<Outcome> {
+        self.ensure_finalizer(fed).await?;
+        let clusters = self.ctx.clusters.current();
+        let infos = cluster_infos(&clusters);
+        let ns_placement = match (&fed.metadata.namespace, self.target.scope) {
+            (Some(ns), Scope::Namespaced) if !self.target.is_namespace() => {
+                self.ctx.namespaces.get(ns).map(|f| f.spec.placement.clone())
+            }
+            _ => None,
+        };
+        let (selected, failure, touch_members) = match place(
+            fed,
+            &self.target,
+            &infos,
+            ns_placement.as_ref(),
+            &self.ctx.settings.namespace,
+        ) {
+            Ok(PlacementDecision::Clusters(c)) => (c, None, true),
+            Ok(PlacementDecision::NamespaceNotFederated { namespace }) => (
+                Default::default(),
+                Some(ObjectFailure::namespace_not_federated(&namespace)),
+                true,
+            ),
+            Ok(PlacementDecision::ReservedNamespace { .. }) => (Default::default(), None, false),
+            Err(e) => (Default::default(), Some(ObjectFailure::from(&e)), false),
+        };
+
+        let mut results = Vec::new();
+        if touch_members {
+            let work = clusters.clusters.values().map(|c| {
+                let selected = selected.contains(&c.name);
+                async move {
+                    if selected {
+                        self.sync_member(fed, c).await
+                    } else {
+                        self.remove_member(fed, c).await
+                    }
+                }
+            });
+            results = futures::future::join_all(work).await;
+        }
+
+        let outcomes: BTreeMap<String, ClusterOutcome> = results
+            .iter()
+            .filter_map(|r| Some((r.cluster.clone(), r.outcome.clone()?)))
+            .collect();
+        self.write_status(fed, &outcomes, failure.as_ref()).await?;
+        let wrote = self.publish_events(fed, &results, failure.as_ref());
+        if wrote {
+            self.ctx.metrics.propagated(&self.ftc_name, started.elapsed());
+        }
+        let retry = outcomes
+            .values()
+            .any(|o| !o.status.is_ok() && o.status != PropagationStatus::ClusterNotReady);
+        Ok(if retry { Outcome::Retry } else { Outcome::Done })
+    }
+
+    /// Writes the status computed from `outcomes` when it differs from the stored one.
+    pub async fn write_status(
+        &self,
+        fed: &FederatedObject,
+        outcomes: &BTreeMap<String, ClusterOutcome>,
+        failure: Option<&ObjectFailure>,
+    ) -> Result<()> {
+        let now = Time(Timestamp::now());
+        let mut status = compute_status(
+            fed.metadata.generation,
+            outcomes,
+            failure,
+            fed.status.as_ref(),
+            &now,
+        );
+        if self.collect_remote {
+            for c in &mut status.clusters {
+                c.remote_status = outcomes.get(&c.name).and_then(|o| o.member_status.clone());
+            }
+        }
+        if !status_changed(fed.status.as_ref(), &status) {
+            return Ok(());
+        }
+        let mut meta = serde_json::json!({"name": fed.name_any()});
+        if let Some(ns) = &fed.metadata.namespace {
+            meta["namespace"] = Value::String(ns.clone());
+        }
+        let body = serde_json::json!({
+            "apiVersion": self.fed_ar.api_version,
+            "kind": self.fed_ar.kind,
+            "metadata": meta,
+            "status": status,
+        });
+        let pp = PatchParams::apply(CONTROLLER_FIELD_MANAGER).force();
+        match self
+            .fed_api(fed)
+            .patch_status(&fed.name_any(), &pp, &Patch::Apply(&body))
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Deleted meanwhile: nothing to report on.
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(Error::host(format!("writing status of {}", self.describe(fed)))(
+                e,
+            )),
+        }
+    }
+
+    /// Publishes one Event per cluster action and failure; whether any member was written.
+    fn publish_events(
+        &self,
+        fed: &FederatedObject,
+        results: &[ClusterResult],
+        failure: Option<&ObjectFailure>,
+    ) -> bool {
+        let regarding = fed.object_ref(&self.fed_ar);
+        let mut wrote = false;
+        for r in results {
+            if let Some((reason, note)) = &r.action {
+                wrote = true;
+                self.event(
+                    &regarding,
+                    Some(&r.cluster),
+                    EventType::Normal,
+                    reason,
+                    note.clone(),
+                );
+            }
+            if let Some(o) = &r.outcome
+                && !o.status.is_ok()
+                && o.status != PropagationStatus::ClusterNotReady
+            {
+                let note = format!(
+                    "cluster {}: {}",
+                    r.cluster,
+                    o.message.clone().unwrap_or_else(|| o.status.to_string())
+                );
+                self.event(
+                    &regarding,
+                    Some(&r.cluster),
+                    EventType::Warning,
+                    o.status.as_str(),
+                    note,
+                );
+            }
+        }
+        if let Some(f) = failure {
+            self.event(
+                &regarding,
+                None,
+                EventType::Warning,
+                f.reason.as_str(),
+                f.message.clone(),
+            );
+        }
+        wrote
+    }
+
+    /// Queues one Event about `regarding`, related to `cluster`'s KubeFedCluster.
+    pub fn event(
+        &self,
+        regarding: &ObjectReference,
+        cluster: Option<&str>,
+        type_: EventType,
+        reason: &str,
+        note: String,
+    ) {
+        let related = cluster.map(|c| ObjectReference {
+            api_version: Some(CORE_API_VERSION.to_string()),
+            kind: Some("KubeFedCluster".to_string()),
+            name: Some(c.to_string()),
+            namespace: Some(self.ctx.settings.namespace.clone()),
+            ..Default::default()
+        });
+        self.ctx.events.publish(PendingEvent {
+            regarding: regarding.clone(),
+            related,
+            type_,
+            reason: reason.to_string(),
+            action: "Propagate".to_string(),
+            note,
+        });
+    }
+
+    /// Makes `cluster` hold `fed`'s member object.
+    async fn sync_member(&self, fed: &FederatedObject, cluster: &MemberCluster) -> ClusterResult {
+        let result = |outcome: ClusterOutcome, action: Option<(&'static str, String)>| ClusterResult {
+            cluster: cluster.name.clone(),
+            outcome: Some(outcome),
+            action,
+        };
+        let Some(client) = cluster.ready_client() else {
+            return result(
+                ClusterOutcome::failed(PropagationStatus::ClusterNotReady, "the cluster is not ready"),
+                None,
+            );
+        };
+        let key = self.key_of(fed);
+        let api = self.member_api(client, &key);
+        let what = self.describe_member(&key);
+        let entry = self.index.get(&cluster.name, &key);
+
+        // A member object we do not know as ours: look before writing.
+        let mut exists = entry.is_some();
+        let mut adopting = false;
+        if entry.is_none() {
+            match self.member_call(&cluster.name, api.get_opt(&key.name)).await {
+                Err(u) => {
+                    return result(
+                        ClusterOutcome::failed(
+                            PropagationStatus::RetrievalFailed,
+                            u.describe(&format!("reading {what}")),
+                        ),
+                        None,
+                    );
+                }
+                Ok(Err(e)) => {
+                    return result(
+                        ClusterOutcome::failed(
+                            PropagationStatus::RetrievalFailed,
+                            format!("reading {what}: {e}"),
+                        ),
+                        None,
+                    );
+                }
+                Ok(Ok(None)) => {}
+                Ok(Ok(Some(live))) => {
+                    exists = true;
+                    let labels = serde_json::json!({"metadata": {"labels": live.metadata.labels}});
+                    match is_managed(&labels) {
+                        Managed::Yes => {}
+                        Managed::ExplicitlyUnmanaged => {
+                            return result(
+                                ClusterOutcome::failed(
+                                    PropagationStatus::ManagedLabelFalse,
+                                    format!("{what} is labelled kubefed.io/managed=false and is left alone"),
+                                ),
+                                None,
+                            );
+                        }
+                        Managed::No if !self.ctx.config.borrow().adopt_resources => {
+                            return result(
+                                ClusterOutcome::failed(
+                                    PropagationStatus::AlreadyExists,
+                                    format!(
+                                        "{what} already exists and is not managed by kubefed; delete it, label it \
+                                         kubefed.io/managed=true, or enable adoptResources in the KubeFedConfig"
+                                    ),
+                                ),
+                                None,
+                            );
+                        }
+                        Managed::No => adopting = true,
+                    }
+                }
+            }
+        }
+
+        let info = ClusterInfo::new(cluster.name.clone(), cluster.labels.clone(), cluster.ready);
+        let desired = match desired_member_object(fed, &self.target, &info, exists) {
+            Ok(d) => d,
+            Err(e) => return result(ClusterOutcome::failed(e.status(), e.to_string()), None),
+        };
+        let hash = desired_hash(&desired);
+        if let Some(e) = &entry
+            && e.is_current(hash)
+        {
+            return result(ClusterOutcome::ok(e.status_value()), None);
+        }
+
+        let create_plain = !exists && fed.spec.retain_replicas == Some(true);
+        let call = async {
+            if create_plain {
+                let obj: DynamicObject =
+                    serde_json::from_value(desired.clone()).map_err(kube::Error::SerdeError)?;
+                let pp = PostParams {
+                    dry_run: false,
+                    field_manager: Some(CONTROLLER_FIELD_MANAGER.to_string()),
+                };
+                api.create(&pp, &obj).await
+            } else {
+                let pp = PatchParams::apply(CONTROLLER_FIELD_MANAGER).force();
+                api.patch(&key.name, &pp, &Patch::Apply(&desired)).await
+            }
+        };
+        let (failed, timed_out, verb) = if exists {
+            (
+                PropagationStatus::UpdateFailed,
+                PropagationStatus::UpdateTimedOut,
+                "updating",
+            )
+        } else {
+            (
+                PropagationStatus::CreationFailed,
+                PropagationStatus::CreationTimedOut,
+                "creating",
+            )
+        };
+        let write = self.member_call(&cluster.name, call).await;
+        self.ctx.metrics.member_operation(
+            &cluster.name,
+            if exists { "update" } else { "create" },
+            matches!(write, Ok(Ok(_))),
+        );
+        match write {
+            Err(u) => result(
+                ClusterOutcome::failed(timed_out, u.describe(&format!("{verb} {what}"))),
+                None,
+            ),
+            Ok(Err(e)) => result(
+                ClusterOutcome::failed(failed, format!("{verb} {what}: {}", api_message(&e))),
+                None,
+            ),
+            Ok(Ok(obj)) => {
+                let changed = entry
+                    .as_ref()
+                    .is_none_or(|e| Some(&e.resource_version) != obj.metadata.resource_version.as_ref());
+                self.index.record_applied(&cluster.name, key, &obj, hash, true);
+                let status = obj.data.get("status").cloned();
+                let action = if !exists {
+                    Some((
+                        "CreateInCluster",
+                        format!("created {what} in cluster {}", cluster.name),
+                    ))
+                } else if adopting {
+                    Some((
+                        "AdoptInCluster",
+                        format!("adopted existing {what} in cluster {}", cluster.name),
+                    ))
+                } else if changed {
+                    Some((
+                        "UpdateInCluster",
+                        format!("updated {what} in cluster {}", cluster.name),
+                    ))
+                } else {
+                    None
+                };
+                result(ClusterOutcome::ok(status), action)
+            }
+        }
+    }
+
+    /// Removes `fed`'s member object from `cluster`, which is not (or no longer) in its placement. Only
+    /// objects of ours (in the member index) are touched; with `kubefed.io/orphan: "true"` our label is
+    /// removed instead of the object.
+    async fn remove_member(&self, fed: &FederatedObject, cluster: &MemberCluster) -> ClusterResult {
+        let key = self.key_of(fed);
+        let Some(entry) = self.index.get(&cluster.name, &key) else {
+            return ClusterResult {
+                cluster: cluster.name.clone(),
+                outcome: None,
+                action: None,
+            };
+        };
+        let removal = match cluster.ready_client() {
+            None => Removal::NotReady,
+            Some(client) => {
+                self.remove(fed, &cluster.name, client, &key, &entry.uid, entry.deleting)
+                    .await
+            }
+        };
+        removal.into_result(&cluster.name, &self.describe_member(&key))
+    }
+
+    /// Deletes (or orphans) one member object of ours.
+    pub async fn remove(
+        &self,
+        fed: &FederatedObject,
+        cluster: &str,
+        client: &kube::Client,
+        key: &MemberKey,
+        uid: &str,
+        already_deleting: bool,
+    ) -> Removal {
+        let api = self.member_api(client, key);
+        if orphan_requested(fed) {
+            let patch = orphan_patch();
+            let res = self
+                .member_call(
+                    cluster,
+                    api.patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch)),
+                )
+                .await;
+            self.ctx
+                .metrics
+                .member_operation(cluster, "orphan", matches!(res, Ok(Ok(_))));
+            return match res {
+                Err(_) => Removal::TimedOut(PropagationStatus::LabelRemovalTimedOut),
+                Ok(Ok(_)) => {
+                    self.index.forget(cluster, key);
+                    Removal::Orphaned
+                }
+                Ok(Err(kube::Error::Api(s))) if s.code == 404 => {
+                    self.index.forget(cluster, key);
+                    Removal::Orphaned
+                }
+                Ok(Err(e)) => Removal::Failed(PropagationStatus::LabelRemovalFailed, api_message(&e)),
+            };
+        }
+        if already_deleting {
+            return Removal::Waiting;
+        }
+        let params = match delete_options(fed) {
+            Ok(opts) => delete_params(opts.as_ref(), uid),
+            Err(e) => return Removal::Failed(PropagationStatus::DeletionFailed, e.to_string()),
+        };
+        let res = self.member_call(cluster, api.delete(&key.name, &params)).await;
+        self.ctx
+            .metrics
+            .member_operation(cluster, "delete", matches!(res, Ok(Ok(_))));
+        match res {
+            Err(_) => Removal::TimedOut(PropagationStatus::DeletionTimedOut),
+            Ok(Ok(either)) => {
+                if either.is_right() {
+                    self.index.forget(cluster, key);
+                    Removal::Deleted
+                } else {
+                    Removal::DeleteStarted
+                }
+            }
+            // Gone already, or a different object of that name now (the uid precondition failed).
+            Ok(Err(kube::Error::Api(s))) if s.code == 404 || s.code == 409 => {
+                self.index.forget(cluster, key);
+                Removal::Deleted
+            }
+            Ok(Err(e)) => Removal::Failed(PropagationStatus::DeletionFailed, api_message(&e)),
+        }
+    }
+}
+
+/// A member call that got no answer.
+#[derive(Clone, Copy, Debug)]
+pub struct Unanswered {
+    /// Not attempted: the cluster timed out moments ago.
+    pub skipped: bool,
+    /// The per-cluster timeout.
+    pub timeout: Duration,
+}
+
+impl Unanswered {
+    /// What happened to `action` (e.g. `updating Deployment ns/web`).
+    pub fn describe(&self, action: &str) -> String {
+        if self.skipped {
+            format!(
+                "{action}: not attempted, the cluster did not answer within {:?} moments ago",
+                self.timeout
+            )
+        } else {
+            format!("{action} took longer than {:?}", self.timeout)
+        }
+    }
+}
+
+/// How removing one member object went.
+#[derive(Debug)]
+pub enum Removal {
+    /// Deleted (gone).
+    Deleted,
+    /// Deletion accepted, the object still exists (finalizers, foreground deletion).
+    DeleteStarted,
+    /// Already being deleted; waiting for it to go.
+    Waiting,
+    /// Our label was removed; the object stays.
+    Orphaned,
+    /// The cluster is not ready; nothing was done.
+    NotReady,
+    /// The call failed.
+    Failed(PropagationStatus, String),
+    /// The call timed out.
+    TimedOut(PropagationStatus),
+}
+
+impl Removal {
+    /// Whether the member object is no longer ours to wait for.
+    pub fn is_done(&self) -> bool {
+        matches!(self, Removal::Deleted | Removal::Orphaned)
+    }
+
+    fn into_result(self, cluster: &str, what: &str) -> ClusterResult {
+        let (outcome, action) = self.describe(cluster, what);
+        ClusterResult {
+            cluster: cluster.to_string(),
+            outcome,
+            action,
+        }
+    }
+
+    /// The per-cluster outcome (none once removed) and the Event for the action taken.
+    pub fn describe(
+        &self,
+        cluster: &str,
+        what: &str,
+    ) -> (Option<ClusterOutcome>, Option<(&'static str, String)>) {
+        match self {
+            Removal::Deleted => (
+                None,
+                Some((
+                    "DeleteInCluster",
+                    format!("deleted {what} from cluster {cluster}"),
+                )),
+            ),
+            Removal::Orphaned => (
+                None,
+                Some((
+                    "OrphanInCluster",
+                    format!("left {what} in cluster {cluster} and removed its kubefed.io/managed label"),
+                )),
+            ),
+            Removal::DeleteStarted => (
+                Some(ClusterOutcome::failed(
+                    PropagationStatus::WaitingForRemoval,
+                    format!("{what} is being deleted"),
+                )),
+                Some((
+                    "DeleteInCluster",
+                    format!("deleting {what} from cluster {cluster}"),
+                )),
+            ),
+            Removal::Waiting => (
+                Some(ClusterOutcome::failed(
+                    PropagationStatus::WaitingForRemoval,
+                    format!("{what} is being deleted"),
+                )),
+                None,
+            ),
+            Removal::NotReady => (
+                Some(ClusterOutcome::failed(
+                    PropagationStatus::ClusterNotReady,
+                    format!("{what} is to be removed once the cluster is ready"),
+                )),
+                None,
+            ),
+            Removal::Failed(status, msg) => (
+                Some(ClusterOutcome::failed(*status, format!("{what}: {msg}"))),
+                None,
+            ),
+            Removal::TimedOut(status) => (
+                Some(ClusterOutcome::failed(
+                    *status,
+                    format!("removing {what} timed out"),
+                )),
+                None,
+            ),
+        }
+    }
+}
+
+/// The placement view of every cluster.
+pub fn cluster_infos(clusters: &ClusterSet) -> Vec<ClusterInfo> {
+    clusters
+        .clusters
+        .values()
+        .map(|c| ClusterInfo::new(c.name.clone(), c.labels.clone(), c.ready))
+        .collect()
+}
+
+/// DeleteParams from the JSON DeleteOptions of `kubefed.io/deleteoption`, with a uid precondition so only
+/// the object we know is deleted. `dryRun` is ignored (a dry-run delete would never finish).
+pub fn delete_params(options: Option<&Value>, uid: &str) -> DeleteParams {
+    let mut dp = DeleteParams::default();
+    if let Some(o) = options.and_then(|o| serde_json::from_value::<DeleteOptions>(o.clone()).ok()) {
+        dp.propagation_policy = match o.propagation_policy.as_deref() {
+            Some("Orphan") => Some(PropagationPolicy::Orphan),
+            Some("Background") => Some(PropagationPolicy::Background),
+            Some("Foreground") => Some(PropagationPolicy::Foreground),
+            _ => None,
+        };
+        dp.grace_period_seconds = o.grace_period_seconds.and_then(|g| u32::try_from(g).ok());
+    }
+    if !uid.is_empty() {
+        dp.preconditions = Some(Preconditions {
+            uid: Some(uid.to_string()),
+            resource_version: None,
+        });
+    }
+    dp
+}
+
+/// The API server's message for an API error, else the error.
+fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delete_params_follow_the_annotation() {
+        let dp = delete_params(
+            Some(&serde_json::json!({"propagationPolicy": "Orphan", "gracePeriodSeconds": 5})),
+            "u1",
+        );
+        assert_eq!(dp.propagation_policy, Some(PropagationPolicy::Orphan));
+        assert_eq!(dp.grace_period_seconds, Some(5));
+        assert_eq!(dp.preconditions.and_then(|p| p.uid).as_deref(), Some("u1"));
+        let dp = delete_params(None, "");
+        assert_eq!(dp, DeleteParams::default());
+    }
+
+    #[test]
+    fn removal_outcomes() {
+        let (o, a) = Removal::Deleted.describe("m1", "ConfigMap ns/a");
+        assert!(o.is_none() && a.is_some());
+        let (o, _) = Removal::DeleteStarted.describe("m1", "x");
+        assert_eq!(o.map(|o| o.status), Some(PropagationStatus::WaitingForRemoval));
+        let (o, a) = Removal::NotReady.describe("m1", "x");
+        assert_eq!(o.map(|o| o.status), Some(PropagationStatus::ClusterNotReady));
+        assert!(a.is_none());
+    }
+}

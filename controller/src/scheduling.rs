@@ -1,0 +1,432 @@
+//! ReplicaSchedulingPreferences: spread a FederatedDeployment's or FederatedReplicaSet's replicas over the
+//! ready member clusters with `kubefed-core`'s planner ([`kubefed_core::scheduling::plan`]), and write the
+//! result into the federated object (same namespace and name) as its placement plus one `/spec/replicas`
+//! override per cluster; the propagation controller then does the rest.
+//!
+//! Only ready clusters are candidates, so when a cluster stops being ready its replicas move to the
+//! others; when it comes back, `rebalance: true` moves them back, while without `rebalance` replicas stay
+//! where they run (the planner keeps current replicas in place). Cluster readiness changes re-plan every
+//! RSP at once; otherwise each RSP is re-planned when it changes and every [`RECHECK`].
+//!
+//! Writes to the federated object are JSON merge patches carrying the `resourceVersion` that was read, so a
+//! concurrent edit is never overwritten (the next attempt re-reads). Only `spec.placement.clusters` and the
+//! `/spec/replicas` operations of by-name overrides are ours; a `clusterSelector` in the placement and every
+//! other override are kept. The RSP's status records the plan (`replicas` per cluster) and a `Scheduled`
+//! condition that says why when there is none.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::utils::PredicateConfig;
+use kube::runtime::{WatchStreamExt, predicates, watcher};
+use kube::{Resource, ResourceExt};
+use kubefed_core::api::constants::{CONTROLLER_FIELD_MANAGER, SCHEDULING_API_VERSION};
+use kubefed_core::api::{
+    ClusterOverrides, FederatedObject, FederatedSpec, Override, Placement, ReplicaSchedulingPreference,
+    ReplicaSchedulingPreferenceStatus, RspTargetKind, federated_api_resource,
+};
+use kubefed_core::placement::resolve_placement;
+use kubefed_core::scheduling::plan;
+use kubefed_core::{ClusterInfo, find_default_type};
+use serde_json::{Value, json};
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::member::target_api_resource;
+use crate::propagation::cluster_infos;
+
+/// How often an RSP is re-planned without any change.
+pub const RECHECK: Duration = Duration::from_secs(60);
+/// The JSON pointer of the replicas override.
+const REPLICAS_PATH: &str = "/spec/replicas";
+
+/// Runs the RSP controller until dropped.
+pub async fn run(ctx: Arc<Context>) {
+    let api: Api<ReplicaSchedulingPreference> = Api::all(ctx.client.clone());
+    let cluster_changes = futures::stream::unfold(ctx.clusters.subscribe(), |mut rx| async move {
+        rx.changed().await.ok()?;
+        Some(((), rx))
+    });
+    ctx.clusters.synced().await;
+    // A federated workload appearing or changing its spec re-plans its RSP (same namespace and name);
+    // changes of objects without an RSP are dropped by the controller (nothing in its cache to reconcile).
+    let mut targets = futures::stream::SelectAll::new();
+    for kind in [
+        RspTargetKind::FederatedDeployment,
+        RspTargetKind::FederatedReplicaSet,
+    ] {
+        let Some(target) = find_default_type(target_type_name(kind)) else {
+            continue;
+        };
+        let fed_api: Api<PartialObjectMeta<DynamicObject>> =
+            Api::all_with(ctx.client.clone(), &federated_api_resource(&target));
+        let refs = watcher(fed_api, watcher::Config::default())
+            .default_backoff()
+            .applied_objects()
+            .predicate_filter(predicates::generation, PredicateConfig::default())
+            .filter_map(|o| {
+                futures::future::ready(o.ok().map(|o| {
+                    ObjectRef::<ReplicaSchedulingPreference>::new(&o.name_any())
+                        .within(o.namespace().as_deref().unwrap_or_default())
+                }))
+            });
+        targets.push(refs.boxed());
+    }
+    Controller::new(api, watcher::Config::default())
+        .reconcile_all_on(cluster_changes)
+        .reconcile_on(targets)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|res| {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "ReplicaSchedulingPreference controller");
+            }
+            futures::future::ready(())
+        })
+        .await;
+}
+
+fn error_policy(rsp: Arc<ReplicaSchedulingPreference>, err: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(rsp = rsp.name_any(), namespace = rsp.namespace().unwrap_or_default(), error = %err, "scheduling failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// The target type name of an RSP's `targetKind`.
+fn target_type_name(kind: RspTargetKind) -> &'static str {
+    match kind {
+        RspTargetKind::FederatedDeployment => "deployments.apps",
+        RspTargetKind::FederatedReplicaSet => "replicasets.apps",
+    }
+}
+
+async fn reconcile(rsp: Arc<ReplicaSchedulingPreference>, ctx: Arc<Context>) -> Result<Action> {
+    let ns = rsp.namespace().unwrap_or_default();
+    let name = rsp.name_any();
+    let Some(target) = find_default_type(target_type_name(rsp.spec.target_kind)) else {
+        return Ok(Action::await_change());
+    };
+    let fed_api: Api<FederatedObject> =
+        Api::namespaced_with(ctx.client.clone(), &ns, &federated_api_resource(&target));
+    let Some(fed) = fed_api.get_opt(&name).await.map_err(Error::host(format!(
+        "reading {} {ns}/{name}",
+        rsp.spec.target_kind.as_str()
+    )))?
+    else {
+        let msg = format!("{} {ns}/{name} does not exist", rsp.spec.target_kind.as_str());
+        write_status(&ctx, &rsp, BTreeMap::new(), false, "TargetNotFound", &msg).await?;
+        return Ok(Action::requeue(RECHECK));
+    };
+    if fed.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+
+    let clusters = ctx.clusters.current();
+    let infos = cluster_infos(&clusters);
+    let candidates = match candidate_clusters(&rsp, &fed.spec, &infos) {
+        Ok(c) => c,
+        Err(msg) => {
+            write_status(&ctx, &rsp, BTreeMap::new(), false, "ComputePlacementFailed", &msg).await?;
+            return Ok(Action::requeue(RECHECK));
+        }
+    };
+    let current = if rsp.spec.rebalance {
+        BTreeMap::new()
+    } else {
+        current_replicas(&ctx, &target, &ns, &name, &candidates).await
+    };
+    let planned = match plan(
+        &rsp.spec.preferences(),
+        &candidates,
+        &current,
+        &BTreeMap::new(),
+        &format!("{ns}/{name}"),
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            write_status(&ctx, &rsp, BTreeMap::new(), false, "PlanFailed", &e.to_string()).await?;
+            return Ok(Action::requeue(RECHECK));
+        }
+    };
+    let replicas = planned.desired_replicas(&current);
+    let (placement, overrides) = scheduled_spec(&fed.spec, &replicas);
+    if placement != fed.spec.placement || overrides != fed.spec.overrides {
+        let patch = json!({
+            "metadata": {"resourceVersion": fed.resource_version()},
+            "spec": {"placement": placement, "overrides": overrides},
+        });
+        let pp = PatchParams {
+            field_manager: Some(CONTROLLER_FIELD_MANAGER.to_string()),
+            ..Default::default()
+        };
+        match fed_api.patch(&name, &pp, &Patch::Merge(&patch)).await {
+            Ok(_) => {}
+            // Changed since we read it (the propagation controller adds its finalizer, a user edits it):
+            // plan again from the new version.
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                return Ok(Action::requeue(Duration::from_millis(200)));
+            }
+            Err(e) => {
+                let kind = fed.types.as_ref().map_or("", |t| t.kind.as_str());
+                return Err(Error::host(format!(
+                    "writing the schedule into {kind} {ns}/{name}"
+                ))(e));
+            }
+        }
+        tracing::info!(rsp = name, namespace = ns, ?replicas, "scheduled");
+    }
+    let placed: BTreeMap<String, i64> = replicas.into_iter().filter(|(_, n)| *n > 0).collect();
+    write_status(
+        &ctx,
+        &rsp,
+        placed,
+        true,
+        "Scheduled",
+        "replicas are placed as planned",
+    )
+    .await?;
+    Ok(Action::requeue(RECHECK))
+}
+
+/// The clusters an RSP may place replicas on: the ready ones, and with `intersectWithClusterSelector`
+/// only those the federated object's `clusterSelector` selects. (A decision: belongs in
+/// `kubefed_core::scheduling` next to the planner.)
+pub fn candidate_clusters(
+    rsp: &ReplicaSchedulingPreference,
+    fed: &FederatedSpec,
+    clusters: &[ClusterInfo],
+) -> Result<Vec<String>, String> {
+    let ready: Vec<ClusterInfo> = clusters.iter().filter(|c| c.ready).cloned().collect();
+    if !rsp.spec.intersect_with_cluster_selector {
+        return Ok(ready.into_iter().map(|c| c.name).collect());
+    }
+    let by_selector = Placement {
+        clusters: None,
+        cluster_selector: fed.placement.cluster_selector.clone(),
+    };
+    resolve_placement(&by_selector, &ready, "spec.placement")
+        .map(|s| s.into_iter().collect())
+        .map_err(|e| e.to_string())
+}
+
+/// The federated object's placement and overrides with `replicas` written in: `placement.clusters` are the
+/// clusters with at least one replica (the `clusterSelector`, if any, is kept), each gets a by-name override
+/// `/spec/replicas: n`, and `/spec/replicas` operations are removed from the by-name entries of every other
+/// cluster (entries left empty are dropped). Other overrides are untouched. (A decision: belongs in
+/// `kubefed_core::scheduling` next to the planner.)
+pub fn scheduled_spec(
+    spec: &FederatedSpec,
+    replicas: &BTreeMap<String, i64>,
+) -> (Placement, Vec<ClusterOverrides>) {
+    let placed: Vec<&String> = replicas.iter().filter(|(_, n)| **n > 0).map(|(c, _)| c).collect();
+    let placement = Placement {
+        clusters: Some(
+            placed
+                .iter()
+                .map(|c| kubefed_core::api::ClusterReference { name: (*c).clone() })
+                .collect(),
+        ),
+        cluster_selector: spec.placement.cluster_selector.clone(),
+    };
+    let mut overrides: Vec<ClusterOverrides> = Vec::new();
+    let mut done: Vec<&String> = Vec::new();
+    for entry in &spec.overrides {
+        let mut entry = entry.clone();
+        if let Some(cluster) = entry.cluster_name.clone() {
+            entry.cluster_overrides.retain(|o| o.path != REPLICAS_PATH);
+            if let Some((name, n)) = replicas.get_key_value(&cluster).filter(|(_, n)| **n > 0) {
+                entry.cluster_overrides.push(replicas_override(*n));
+                done.push(name);
+            }
+            if entry.cluster_overrides.is_empty() {
+                continue;
+            }
+        }
+        overrides.push(entry);
+    }
+    for c in placed {
+        if !done.contains(&c) {
+            overrides.push(ClusterOverrides {
+                cluster_name: Some(c.clone()),
+                cluster_selector: None,
+                cluster_overrides: vec![replicas_override(replicas.get(c).copied().unwrap_or(0))],
+            });
+        }
+    }
+    (placement, overrides)
+}
+
+fn replicas_override(n: i64) -> Override {
+    Override {
+        op: None,
+        path: REPLICAS_PATH.to_string(),
+        value: Some(Value::from(n)),
+    }
+}
+
+/// `spec.replicas` of the workload in each candidate cluster that runs it (unreachable clusters are left out).
+async fn current_replicas(
+    ctx: &Context,
+    target: &kubefed_core::TargetType,
+    ns: &str,
+    name: &str,
+    candidates: &[String],
+) -> BTreeMap<String, i64> {
+    let clusters = ctx.clusters.current();
+    let ar = target_api_resource(target);
+    let reads = candidates.iter().filter_map(|c| {
+        let client = clusters.get(c)?.ready_client()?.clone();
+        let api: Api<DynamicObject> = Api::namespaced_with(client, ns, &ar);
+        Some(async move {
+            let got = tokio::time::timeout(ctx.settings.member_timeout, api.get_opt(name)).await;
+            let n = match got {
+                Ok(Ok(Some(o))) => o.data["spec"]["replicas"].as_i64(),
+                _ => None,
+            };
+            n.map(|n| (c.clone(), n))
+        })
+    });
+    futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Server-side applies the RSP's status: the plan and a `Scheduled` condition.
+async fn write_status(
+    ctx: &Context,
+    rsp: &ReplicaSchedulingPreference,
+    replicas: BTreeMap<String, i64>,
+    ok: bool,
+    reason: &str,
+    message: &str,
+) -> Result<()> {
+    let previous = rsp
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Scheduled"));
+    let status_str = if ok { "True" } else { "False" };
+    let unchanged = previous
+        .is_some_and(|c| c.status == status_str && c.reason == reason && c.message == message)
+        && rsp
+            .status
+            .as_ref()
+            .is_some_and(|s| s.replicas == replicas && s.observed_generation == rsp.metadata.generation);
+    if unchanged {
+        return Ok(());
+    }
+    let transition = previous
+        .filter(|c| c.status == status_str)
+        .map_or_else(|| Time(Timestamp::now()), |c| c.last_transition_time.clone());
+    let status = ReplicaSchedulingPreferenceStatus {
+        observed_generation: rsp.metadata.generation,
+        conditions: vec![Condition {
+            type_: "Scheduled".into(),
+            status: status_str.into(),
+            reason: reason.into(),
+            message: message.into(),
+            last_transition_time: transition,
+            observed_generation: rsp.metadata.generation,
+        }],
+        replicas,
+    };
+    let body = json!({
+        "apiVersion": SCHEDULING_API_VERSION,
+        "kind": "ReplicaSchedulingPreference",
+        "metadata": {"name": rsp.name_any(), "namespace": rsp.namespace()},
+        "status": status,
+    });
+    let api: Api<ReplicaSchedulingPreference> = Api::namespaced(
+        ctx.client.clone(),
+        rsp.meta().namespace.as_deref().unwrap_or_default(),
+    );
+    api.patch_status(
+        &rsp.name_any(),
+        &PatchParams::apply(CONTROLLER_FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(Error::host(format!(
+        "writing status of ReplicaSchedulingPreference {}",
+        rsp.name_any()
+    )))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(v: Value) -> FederatedSpec {
+        serde_json::from_value(v).expect("valid spec")
+    }
+
+    #[test]
+    fn schedule_writes_placement_and_replicas_overrides_keeping_the_rest() {
+        let s = spec(json!({
+            "placement": {"clusterSelector": {"matchLabels": {"env": "prod"}}},
+            "overrides": [
+                {"clusterName": "a", "clusterOverrides": [
+                    {"path": "/spec/replicas", "value": 9},
+                    {"path": "/metadata/annotations/x", "value": "y"}]},
+                {"clusterName": "c", "clusterOverrides": [{"path": "/spec/replicas", "value": 4}]},
+                {"clusterSelector": {"matchLabels": {"env": "prod"}},
+                 "clusterOverrides": [{"path": "/spec/paused", "value": false}]}
+            ]
+        }));
+        let replicas = BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 3), ("c".to_string(), 0)]);
+        let (p, o) = scheduled_spec(&s, &replicas);
+        assert_eq!(p.cluster_names(), Some(vec!["a", "b"]));
+        assert!(p.cluster_selector.is_some(), "the selector is kept");
+        let json = serde_json::to_value(&o).expect("serializes");
+        assert_eq!(
+            json,
+            json!([
+                {"clusterName": "a", "clusterOverrides": [
+                    {"path": "/metadata/annotations/x", "value": "y"},
+                    {"path": "/spec/replicas", "value": 2}]},
+                {"clusterSelector": {"matchLabels": {"env": "prod"}},
+                 "clusterOverrides": [{"path": "/spec/paused", "value": false}]},
+                {"clusterName": "b", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]}
+            ])
+        );
+        // Idempotent: scheduling the result again changes nothing.
+        let again = FederatedSpec {
+            placement: p.clone(),
+            overrides: o.clone(),
+            ..s
+        };
+        assert_eq!(scheduled_spec(&again, &replicas), (p, o));
+    }
+
+    #[test]
+    fn candidates_are_ready_clusters_optionally_selected() {
+        let rsp: ReplicaSchedulingPreference = serde_json::from_value(json!({
+            "apiVersion": "scheduling.kubefed.io/v1alpha1", "kind": "ReplicaSchedulingPreference",
+            "metadata": {"name": "w", "namespace": "n"},
+            "spec": {"targetKind": "FederatedDeployment", "totalReplicas": 3}
+        }))
+        .expect("valid");
+        let l = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+        let clusters = vec![
+            ClusterInfo::new("a", l("env", "prod"), true),
+            ClusterInfo::new("b", l("env", "dev"), true),
+            ClusterInfo::new("c", l("env", "prod"), false),
+        ];
+        let s = spec(json!({"placement": {"clusterSelector": {"matchLabels": {"env": "prod"}}}}));
+        assert_eq!(
+            candidate_clusters(&rsp, &s, &clusters),
+            Ok(vec!["a".to_string(), "b".to_string()])
+        );
+        let mut rsp = rsp;
+        rsp.spec.intersect_with_cluster_selector = true;
+        assert_eq!(candidate_clusters(&rsp, &s, &clusters), Ok(vec!["a".to_string()]));
+    }
+}

@@ -1,0 +1,328 @@
+//! The webhook's [`Admit`]: kubefed-core's admission decisions over the current [`Snapshot`], plus the two
+//! things a pure function cannot do — the `propagate` SubjectAccessReviews ([`crate::sar`]) and writing
+//! `Audit` violations to the policies' status.
+//!
+//! Per request: take the snapshot (an `Arc` clone), run [`admission::validate`] or [`admission::mutate`],
+//! check `propagate` for the clusters the decision names (cached), hand `Audit` violations to the recorder
+//! (never for dry runs), and build the response: `allowed`, or denied with `status.reason` the first
+//! denial's [`Reason`](kubefed_core::admission::Reason) (which the `admission_denials` metric counts),
+//! `status.code` 422/403/500, and every denial's message; warnings in `warnings`.
+//!
+//! Audit violations go through a bounded channel to [`AuditWriter`], off the request path. It writes each
+//! policy's status at most once per `--audit-interval`, merging with
+//! [`kubefed_core::policy::record_violations`] into the status it has just read, with optimistic
+//! concurrency (a conflict keeps the batch for the next round). When the channel is full, violations are
+//! dropped and counted in the log: auditing must never slow admission down.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::Status;
+use kube::core::admission::{AdmissionResponse, Operation as KubeOperation};
+use kubefed_core::admission::{
+    self, AdmissionInput, AuditEntry, Decision, Denial, Operation, propagate_check_failed, propagate_denial,
+};
+use kubefed_core::api::FederationPolicy;
+use kubefed_core::api::PolicyViolation;
+use kubefed_core::api::policy::MAX_STATUS_VIOLATIONS;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::admission::{Admit, AdmitFuture, Request};
+use crate::sar::{PropagateAuthorizer, Subject};
+use crate::snapshot::SnapshotSource;
+
+/// Reason of the answer while the caches are not synced yet.
+pub const NOT_READY_REASON: &str = "ServiceUnavailable";
+
+/// The decisions the webhook serves.
+pub struct Decisions {
+    snapshots: Arc<dyn SnapshotSource>,
+    authorizer: Arc<PropagateAuthorizer>,
+    audit: Option<AuditSink>,
+}
+
+impl Decisions {
+    /// Decisions over `snapshots`, checking `propagate` with `authorizer`, recording audits to `audit`.
+    pub fn new(
+        snapshots: Arc<dyn SnapshotSource>,
+        authorizer: Arc<PropagateAuthorizer>,
+        audit: Option<AuditSink>,
+    ) -> Self {
+        Self {
+            snapshots,
+            authorizer,
+            audit,
+        }
+    }
+
+    async fn decide_validate(&self, request: &Request) -> AdmissionResponse {
+        if !self.snapshots.synced() {
+            return not_ready(request);
+        }
+        let snapshot = self.snapshots.snapshot();
+        let input = input_of(request);
+        let Decision {
+            mut denials,
+            warnings,
+            audit,
+            propagate,
+        } = admission::validate(&input, &snapshot);
+        if let Some(check) = propagate {
+            let subject = Subject::from_user_info(&request.user_info);
+            match self.authorizer.denied(&subject, &check.clusters).await {
+                Ok(denied) if denied.is_empty() => {}
+                Ok(denied) => denials.push(propagate_denial(
+                    &subject.user,
+                    check.field,
+                    &denied,
+                    &snapshot.settings.system_namespace,
+                )),
+                Err(e) => {
+                    tracing::warn!(user = %subject.user, error = %e, "propagate check failed");
+                    denials.push(propagate_check_failed(&e));
+                }
+            }
+        }
+        if !audit.is_empty()
+            && !request.dry_run
+            && let Some(sink) = &self.audit
+        {
+            sink.record(audit);
+        }
+        respond(request, denials, warnings)
+    }
+
+    fn decide_mutate(&self, request: &Request) -> AdmissionResponse {
+        if !self.snapshots.synced() {
+            return not_ready(request);
+        }
+        let snapshot = self.snapshots.snapshot();
+        let mutation = admission::mutate(&input_of(request), &snapshot);
+        let mut response = AdmissionResponse::from(request);
+        if !mutation.patch.is_empty() {
+            response = match response.with_patch(json_patch::Patch(mutation.patch)) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot encode the mutation's patch; admitting unchanged");
+                    AdmissionResponse::from(request)
+                }
+            };
+        }
+        if !mutation.warnings.is_empty() {
+            response.warnings = Some(mutation.warnings);
+        }
+        response
+    }
+}
+
+impl Admit for Decisions {
+    fn validate<'a>(&'a self, request: &'a Request) -> AdmitFuture<'a> {
+        Box::pin(self.decide_validate(request))
+    }
+
+    fn mutate<'a>(&'a self, request: &'a Request) -> AdmitFuture<'a> {
+        Box::pin(std::future::ready(self.decide_mutate(request)))
+    }
+}
+
+/// The request as kubefed-core's decisions see it.
+pub fn input_of(request: &Request) -> AdmissionInput<'_> {
+    AdmissionInput {
+        operation: match request.operation {
+            KubeOperation::Create => Operation::Create,
+            KubeOperation::Update => Operation::Update,
+            KubeOperation::Delete => Operation::Delete,
+            KubeOperation::Connect => Operation::Connect,
+        },
+        group: &request.kind.group,
+        kind: &request.kind.kind,
+        namespace: request.namespace.as_deref(),
+        name: &request.name,
+        object: request.object.as_ref(),
+        old_object: request.old_object.as_ref(),
+        user: request.user_info.username.as_deref(),
+    }
+}
+
+/// Allowed, or denied with every denial's message and the first one's reason and code; warnings attached.
+fn respond(request: &Request, denials: Vec<Denial>, warnings: Vec<String>) -> AdmissionResponse {
+    let mut response = AdmissionResponse::from(request);
+    let decision = Decision {
+        denials,
+        ..Decision::default()
+    };
+    if let Some(reason) = decision.reason() {
+        response.allowed = false;
+        response.result = Status::failure(&decision.message(), reason.as_str()).with_code(reason.code());
+    }
+    if !warnings.is_empty() {
+        response.warnings = Some(warnings);
+    }
+    response
+}
+
+fn not_ready(request: &Request) -> AdmissionResponse {
+    let mut response = AdmissionResponse::from(request);
+    response.allowed = false;
+    response.result = Status::failure(
+        "the kubefed admission webhook is starting: its caches of clusters, namespaces, type configs and policies \
+         are not synced yet; retry in a few seconds",
+        NOT_READY_REASON,
+    )
+    .with_code(503);
+    response
+}
+
+/// Where request handlers send `Audit` violations (cheap to clone).
+#[derive(Clone)]
+pub struct AuditSink {
+    tx: mpsc::Sender<AuditEntry>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl AuditSink {
+    /// Queues violations for the writer; drops them (counting) when the queue is full.
+    pub fn record(&self, entries: Vec<AuditEntry>) {
+        for entry in entries {
+            if self.tx.try_send(entry).is_err() {
+                let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_power_of_two() {
+                    tracing::warn!(dropped = n, "audit queue full; violations dropped");
+                }
+            }
+        }
+    }
+}
+
+/// Writes queued `Audit` violations to the policies' status (see the module docs).
+pub struct AuditWriter {
+    rx: mpsc::Receiver<AuditEntry>,
+    api: Api<FederationPolicy>,
+    interval: Duration,
+}
+
+/// A sink and the writer draining it into the API server; `capacity` bounds the queue.
+pub fn audit_channel(client: kube::Client, capacity: usize, interval: Duration) -> (AuditSink, AuditWriter) {
+    let (sink, rx) = audit_queue(capacity);
+    (
+        sink,
+        AuditWriter {
+            rx,
+            api: Api::all(client),
+            interval,
+        },
+    )
+}
+
+/// A sink and the receiving end of its queue (for callers that drain it themselves, e.g. tests).
+pub fn audit_queue(capacity: usize) -> (AuditSink, mpsc::Receiver<AuditEntry>) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    (
+        AuditSink {
+            tx,
+            dropped: Arc::new(AtomicU64::new(0)),
+        },
+        rx,
+    )
+}
+
+/// Pending violations of one policy: the newest ones and how many older ones were dropped.
+#[derive(Default)]
+struct Pending {
+    violations: Vec<PolicyViolation>,
+    dropped: i64,
+}
+
+impl AuditWriter {
+    /// Runs until every sink is dropped, then writes what is left.
+    pub async fn run(mut self) {
+        let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                entry = self.rx.recv() => match entry {
+                    Some(AuditEntry { policy, mut violation }) => {
+                        violation.time = Some(Time(Timestamp::now()));
+                        let p = pending.entry(policy).or_default();
+                        p.violations.push(violation);
+                        if p.violations.len() > MAX_STATUS_VIOLATIONS {
+                            let excess = p.violations.len() - MAX_STATUS_VIOLATIONS;
+                            p.violations.drain(..excess);
+                            p.dropped += i64::try_from(excess).unwrap_or(i64::MAX);
+                        }
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => self.flush(&mut pending).await,
+            }
+        }
+        self.flush(&mut pending).await;
+    }
+
+    async fn flush(&self, pending: &mut BTreeMap<String, Pending>) {
+        let names: Vec<String> = pending.keys().cloned().collect();
+        for name in names {
+            let Some(batch) = pending.remove(&name) else {
+                continue;
+            };
+            match self.write(&name, &batch).await {
+                Ok(()) => {}
+                Err(WriteError::Gone) => {
+                    tracing::debug!(policy = %name, "policy deleted; its audit violations are dropped");
+                }
+                Err(WriteError::Retry(e)) => {
+                    tracing::info!(policy = %name, error = %e, "cannot write audit violations yet; retrying");
+                    // Keep the batch (newer entries queued meanwhile go after it).
+                    pending.insert(name, batch);
+                }
+            }
+        }
+    }
+
+    async fn write(&self, name: &str, batch: &Pending) -> Result<(), WriteError> {
+        let policy = match self.api.get_opt(name).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return Err(WriteError::Gone),
+            Err(e) => return Err(WriteError::Retry(e.to_string())),
+        };
+        let now = Time(Timestamp::now());
+        let mut status = kubefed_core::policy::record_violations(
+            policy.status.as_ref(),
+            &batch.violations,
+            &now,
+            policy.metadata.generation,
+        );
+        status.violation_count = status.violation_count.saturating_add(batch.dropped);
+        let patch = json!({
+            "metadata": {"resourceVersion": policy.metadata.resource_version},
+            "status": status,
+        });
+        match self
+            .api
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => {
+                tracing::debug!(policy = %name, violations = batch.violations.len(), "audit violations recorded");
+                Ok(())
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => Err(WriteError::Gone),
+            Err(e) => Err(WriteError::Retry(e.to_string())),
+        }
+    }
+}
+
+enum WriteError {
+    Gone,
+    Retry(String),
+}
+
+#[cfg(test)]
+mod tests;
