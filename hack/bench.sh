@@ -22,7 +22,7 @@ for b in "${which[@]}"; do
       if [ -f controller/src/bin/controller-bench.rs ]; then
         echo "== controller: propagation on the testbed (host + 2 members)"
         KUBEFED_TESTBED_BIN=$(bash tests/testbed/build-bins.sh all | tail -n 1); export KUBEFED_TESTBED_BIN
-        cargo build --quiet --release -p kubefed-controller --bin kubefed-controller-bench
+        cargo build --quiet --release -p kubefed-controller --features bench --bin kubefed-controller-bench
         "$CARGO_TARGET_DIR/release/kubefed-controller-bench" --objects 1000
         "$CARGO_TARGET_DIR/release/kubefed-controller-bench" --objects 10000
       else

@@ -19,12 +19,12 @@ pub mod selector;
 pub mod status;
 pub mod typeinfo;
 
+pub use admission::{AdmissionInput, Decision, Denial, Mutation, Reason, Snapshot};
+pub use api::FederationPolicy;
 pub use api::{
     FederatedObject, FederatedSpec, FederatedStatus, FederatedTypeConfig, KubeFedCluster, KubeFedConfig,
     Placement, ReplicaSchedulingPreference, federated_api_resource,
 };
-pub use admission::{AdmissionInput, Decision, Denial, Mutation, Reason, Snapshot};
-pub use api::FederationPolicy;
 pub use convert::{
     Batch, BatchItem, ConvertError, ConvertOptions, Federated, Federator, PlacementChoice, default_resolver,
     federate, federate_all, validate_overrides,

@@ -40,25 +40,13 @@ use super::names::dns1035_label;
 use super::{
     AdmissionInput, AuditEntry, Decision, Mutation, Operation, PropagateCheck, Reason, Snapshot, TypeEntry,
 };
+use crate::api::constants::SERVER_METADATA_FIELDS;
 use crate::api::{ClusterOverrides, Enforcement, Placement, PolicyViolation};
 use crate::convert::{STRIPPED_ANNOTATIONS, validate_overrides};
 use crate::placement::resolve_placement;
 use crate::policy::{self, Subject, Targets, Violation};
 use crate::selector::validate_selector;
 use crate::typeinfo::Scope;
-
-/// `metadata` fields an API server writes, removed from templates and pod templates.
-pub const SERVER_METADATA_FIELDS: &[&str] = &[
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "managedFields",
-    "ownerReferences",
-];
 
 /// The typed parts of a federated object's spec.
 struct Spec<'a> {

@@ -55,6 +55,20 @@ pub const KUBEFED_CONFIG_NAME: &str = "kubefed";
 /// Key of the token in the Secret a KubeFedCluster's `secretRef` names.
 pub const CLUSTER_SECRET_TOKEN_KEY: &str = "token";
 
+/// `metadata` fields an API server writes (kubefedctl's `systemMetadataFields` plus the newer ones): removed
+/// from templates on conversion and admission, and never sent in an apply body to a member.
+pub const SERVER_METADATA_FIELDS: &[&str] = &[
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+    "ownerReferences",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,17 +86,3 @@ mod tests {
         );
     }
 }
-
-/// `metadata` fields an API server writes (kubefedctl's `systemMetadataFields` plus the newer ones): removed
-/// from templates on conversion and admission, and never sent in an apply body to a member.
-pub const SERVER_METADATA_FIELDS: &[&str] = &[
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "managedFields",
-    "ownerReferences",
-];
