@@ -30,13 +30,12 @@ use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Resource, ResourceExt};
 use kubefed_core::api::constants::{CONTROLLER_FIELD_MANAGER, SCHEDULING_API_VERSION};
 use kubefed_core::api::{
-    ClusterOverrides, FederatedObject, FederatedSpec, Override, Placement, ReplicaSchedulingPreference,
-    ReplicaSchedulingPreferenceStatus, RspTargetKind, federated_api_resource,
+    FederatedObject, ReplicaSchedulingPreference, ReplicaSchedulingPreferenceStatus, RspTargetKind,
+    federated_api_resource,
 };
-use kubefed_core::placement::resolve_placement;
-use kubefed_core::scheduling::plan;
-use kubefed_core::{ClusterInfo, find_default_type};
-use serde_json::{Value, json};
+use kubefed_core::find_default_type;
+use kubefed_core::scheduling::{candidate_clusters, plan, scheduled_spec};
+use serde_json::json;
 
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -45,8 +44,6 @@ use crate::propagation::cluster_infos;
 
 /// How often an RSP is re-planned without any change.
 pub const RECHECK: Duration = Duration::from_secs(60);
-/// The JSON pointer of the replicas override.
-const REPLICAS_PATH: &str = "/spec/replicas";
 
 /// Runs the RSP controller until dropped.
 pub async fn run(ctx: Arc<Context>) {
@@ -194,82 +191,6 @@ async fn reconcile(rsp: Arc<ReplicaSchedulingPreference>, ctx: Arc<Context>) -> 
     Ok(Action::requeue(RECHECK))
 }
 
-/// The clusters an RSP may place replicas on: the ready ones, and with `intersectWithClusterSelector`
-/// only those the federated object's `clusterSelector` selects. (A decision: belongs in
-/// `kubefed_core::scheduling` next to the planner.)
-pub fn candidate_clusters(
-    rsp: &ReplicaSchedulingPreference,
-    fed: &FederatedSpec,
-    clusters: &[ClusterInfo],
-) -> Result<Vec<String>, String> {
-    let ready: Vec<ClusterInfo> = clusters.iter().filter(|c| c.ready).cloned().collect();
-    if !rsp.spec.intersect_with_cluster_selector {
-        return Ok(ready.into_iter().map(|c| c.name).collect());
-    }
-    let by_selector = Placement {
-        clusters: None,
-        cluster_selector: fed.placement.cluster_selector.clone(),
-    };
-    resolve_placement(&by_selector, &ready, "spec.placement")
-        .map(|s| s.into_iter().collect())
-        .map_err(|e| e.to_string())
-}
-
-/// The federated object's placement and overrides with `replicas` written in: `placement.clusters` are the
-/// clusters with at least one replica (the `clusterSelector`, if any, is kept), each gets a by-name override
-/// `/spec/replicas: n`, and `/spec/replicas` operations are removed from the by-name entries of every other
-/// cluster (entries left empty are dropped). Other overrides are untouched. (A decision: belongs in
-/// `kubefed_core::scheduling` next to the planner.)
-pub fn scheduled_spec(
-    spec: &FederatedSpec,
-    replicas: &BTreeMap<String, i64>,
-) -> (Placement, Vec<ClusterOverrides>) {
-    let placed: Vec<&String> = replicas.iter().filter(|(_, n)| **n > 0).map(|(c, _)| c).collect();
-    let placement = Placement {
-        clusters: Some(
-            placed
-                .iter()
-                .map(|c| kubefed_core::api::ClusterReference { name: (*c).clone() })
-                .collect(),
-        ),
-        cluster_selector: spec.placement.cluster_selector.clone(),
-    };
-    let mut overrides: Vec<ClusterOverrides> = Vec::new();
-    let mut done: Vec<&String> = Vec::new();
-    for entry in &spec.overrides {
-        let mut entry = entry.clone();
-        if let Some(cluster) = entry.cluster_name.clone() {
-            entry.cluster_overrides.retain(|o| o.path != REPLICAS_PATH);
-            if let Some((name, n)) = replicas.get_key_value(&cluster).filter(|(_, n)| **n > 0) {
-                entry.cluster_overrides.push(replicas_override(*n));
-                done.push(name);
-            }
-            if entry.cluster_overrides.is_empty() {
-                continue;
-            }
-        }
-        overrides.push(entry);
-    }
-    for c in placed {
-        if !done.contains(&c) {
-            overrides.push(ClusterOverrides {
-                cluster_name: Some(c.clone()),
-                cluster_selector: None,
-                cluster_overrides: vec![replicas_override(replicas.get(c).copied().unwrap_or(0))],
-            });
-        }
-    }
-    (placement, overrides)
-}
-
-fn replicas_override(n: i64) -> Override {
-    Override {
-        op: None,
-        path: REPLICAS_PATH.to_string(),
-        value: Some(Value::from(n)),
-    }
-}
-
 /// `spec.replicas` of the workload in each candidate cluster that runs it (unreachable clusters are left out).
 async fn current_replicas(
     ctx: &Context,
@@ -358,75 +279,4 @@ async fn write_status(
         rsp.name_any()
     )))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(v: Value) -> FederatedSpec {
-        serde_json::from_value(v).expect("valid spec")
-    }
-
-    #[test]
-    fn schedule_writes_placement_and_replicas_overrides_keeping_the_rest() {
-        let s = spec(json!({
-            "placement": {"clusterSelector": {"matchLabels": {"env": "prod"}}},
-            "overrides": [
-                {"clusterName": "a", "clusterOverrides": [
-                    {"path": "/spec/replicas", "value": 9},
-                    {"path": "/metadata/annotations/x", "value": "y"}]},
-                {"clusterName": "c", "clusterOverrides": [{"path": "/spec/replicas", "value": 4}]},
-                {"clusterSelector": {"matchLabels": {"env": "prod"}},
-                 "clusterOverrides": [{"path": "/spec/paused", "value": false}]}
-            ]
-        }));
-        let replicas = BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 3), ("c".to_string(), 0)]);
-        let (p, o) = scheduled_spec(&s, &replicas);
-        assert_eq!(p.cluster_names(), Some(vec!["a", "b"]));
-        assert!(p.cluster_selector.is_some(), "the selector is kept");
-        let json = serde_json::to_value(&o).expect("serializes");
-        assert_eq!(
-            json,
-            json!([
-                {"clusterName": "a", "clusterOverrides": [
-                    {"path": "/metadata/annotations/x", "value": "y"},
-                    {"path": "/spec/replicas", "value": 2}]},
-                {"clusterSelector": {"matchLabels": {"env": "prod"}},
-                 "clusterOverrides": [{"path": "/spec/paused", "value": false}]},
-                {"clusterName": "b", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]}
-            ])
-        );
-        // Idempotent: scheduling the result again changes nothing.
-        let again = FederatedSpec {
-            placement: p.clone(),
-            overrides: o.clone(),
-            ..s
-        };
-        assert_eq!(scheduled_spec(&again, &replicas), (p, o));
-    }
-
-    #[test]
-    fn candidates_are_ready_clusters_optionally_selected() {
-        let rsp: ReplicaSchedulingPreference = serde_json::from_value(json!({
-            "apiVersion": "scheduling.kubefed.io/v1alpha1", "kind": "ReplicaSchedulingPreference",
-            "metadata": {"name": "w", "namespace": "n"},
-            "spec": {"targetKind": "FederatedDeployment", "totalReplicas": 3}
-        }))
-        .expect("valid");
-        let l = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
-        let clusters = vec![
-            ClusterInfo::new("a", l("env", "prod"), true),
-            ClusterInfo::new("b", l("env", "dev"), true),
-            ClusterInfo::new("c", l("env", "prod"), false),
-        ];
-        let s = spec(json!({"placement": {"clusterSelector": {"matchLabels": {"env": "prod"}}}}));
-        assert_eq!(
-            candidate_clusters(&rsp, &s, &clusters),
-            Ok(vec!["a".to_string(), "b".to_string()])
-        );
-        let mut rsp = rsp;
-        rsp.spec.intersect_with_cluster_selector = true;
-        assert_eq!(candidate_clusters(&rsp, &s, &clusters), Ok(vec!["a".to_string()]));
-    }
 }

@@ -50,6 +50,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::api::{
+    ClusterOverrides, ClusterReference, FederatedSpec, Override, Placement, ReplicaSchedulingPreference,
+};
+use crate::placement::{ClusterInfo, resolve_placement};
+
 /// Key in [`Preferences::clusters`] whose preferences apply to every cluster not listed by name.
 pub const ALL_CLUSTERS: &str = "*";
 
@@ -360,6 +365,84 @@ fn fnv1_32(parts: &[&[u8]]) -> u32 {
         .iter()
         .flat_map(|p| p.iter())
         .fold(OFFSET_BASIS, |h, &b| h.wrapping_mul(PRIME) ^ u32::from(b))
+}
+
+/// The JSON pointer of the replicas override written by [`scheduled_spec`].
+pub const REPLICAS_PATH: &str = "/spec/replicas";
+
+/// The clusters an RSP may place replicas on: the ready ones, and with `intersectWithClusterSelector`
+/// only those the federated object's `clusterSelector` selects.
+pub fn candidate_clusters(
+    rsp: &ReplicaSchedulingPreference,
+    fed: &FederatedSpec,
+    clusters: &[ClusterInfo],
+) -> Result<Vec<String>, String> {
+    let ready: Vec<ClusterInfo> = clusters.iter().filter(|c| c.ready).cloned().collect();
+    if !rsp.spec.intersect_with_cluster_selector {
+        return Ok(ready.into_iter().map(|c| c.name).collect());
+    }
+    let by_selector = Placement {
+        clusters: None,
+        cluster_selector: fed.placement.cluster_selector.clone(),
+    };
+    resolve_placement(&by_selector, &ready, "spec.placement")
+        .map(|s| s.into_iter().collect())
+        .map_err(|e| e.to_string())
+}
+
+/// The federated object's placement and overrides with `replicas` written in: `placement.clusters` are the
+/// clusters with at least one replica (the `clusterSelector`, if any, is kept), each gets a by-name override
+/// `/spec/replicas: n`, and `/spec/replicas` operations are removed from the by-name entries of every other
+/// cluster (entries left empty are dropped). Other overrides are untouched.
+pub fn scheduled_spec(
+    spec: &FederatedSpec,
+    replicas: &BTreeMap<String, i64>,
+) -> (Placement, Vec<ClusterOverrides>) {
+    let placed: Vec<&String> = replicas.iter().filter(|(_, n)| **n > 0).map(|(c, _)| c).collect();
+    let placement = Placement {
+        clusters: Some(
+            placed
+                .iter()
+                .map(|c| ClusterReference { name: (*c).clone() })
+                .collect(),
+        ),
+        cluster_selector: spec.placement.cluster_selector.clone(),
+    };
+    let mut overrides: Vec<ClusterOverrides> = Vec::new();
+    let mut done: Vec<&String> = Vec::new();
+    for entry in &spec.overrides {
+        let mut entry = entry.clone();
+        if let Some(cluster) = entry.cluster_name.clone() {
+            entry.cluster_overrides.retain(|o| o.path != REPLICAS_PATH);
+            if let Some((name, n)) = replicas.get_key_value(&cluster).filter(|(_, n)| **n > 0) {
+                entry.cluster_overrides.push(replicas_override(*n));
+                done.push(name);
+            }
+            if entry.cluster_overrides.is_empty() {
+                continue;
+            }
+        }
+        overrides.push(entry);
+    }
+    for c in placed {
+        if !done.contains(&c) {
+            overrides.push(ClusterOverrides {
+                cluster_name: Some(c.clone()),
+                cluster_selector: None,
+                cluster_overrides: vec![replicas_override(replicas.get(c).copied().unwrap_or(0))],
+            });
+        }
+    }
+    (placement, overrides)
+}
+
+/// The override setting `/spec/replicas` to `n`.
+pub fn replicas_override(n: i64) -> Override {
+    Override {
+        op: None,
+        path: REPLICAS_PATH.to_string(),
+        value: Some(serde_json::Value::from(n)),
+    }
 }
 
 #[cfg(test)]
@@ -1343,5 +1426,77 @@ mod tests {
             kept += 1;
         }
         assert!(kept >= 1000, "too few layouts checked: {kept}");
+    }
+}
+
+#[cfg(test)]
+mod spec_tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn spec(v: Value) -> FederatedSpec {
+        serde_json::from_value(v).expect("valid spec")
+    }
+
+    #[test]
+    fn schedule_writes_placement_and_replicas_overrides_keeping_the_rest() {
+        let s = spec(json!({
+            "placement": {"clusterSelector": {"matchLabels": {"env": "prod"}}},
+            "overrides": [
+                {"clusterName": "a", "clusterOverrides": [
+                    {"path": "/spec/replicas", "value": 9},
+                    {"path": "/metadata/annotations/x", "value": "y"}]},
+                {"clusterName": "c", "clusterOverrides": [{"path": "/spec/replicas", "value": 4}]},
+                {"clusterSelector": {"matchLabels": {"env": "prod"}},
+                 "clusterOverrides": [{"path": "/spec/paused", "value": false}]}
+            ]
+        }));
+        let replicas = BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 3), ("c".to_string(), 0)]);
+        let (p, o) = scheduled_spec(&s, &replicas);
+        assert_eq!(p.cluster_names(), Some(vec!["a", "b"]));
+        assert!(p.cluster_selector.is_some(), "the selector is kept");
+        let json = serde_json::to_value(&o).expect("serializes");
+        assert_eq!(
+            json,
+            json!([
+                {"clusterName": "a", "clusterOverrides": [
+                    {"path": "/metadata/annotations/x", "value": "y"},
+                    {"path": "/spec/replicas", "value": 2}]},
+                {"clusterSelector": {"matchLabels": {"env": "prod"}},
+                 "clusterOverrides": [{"path": "/spec/paused", "value": false}]},
+                {"clusterName": "b", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]}
+            ])
+        );
+        // Idempotent: scheduling the result again changes nothing.
+        let again = FederatedSpec {
+            placement: p.clone(),
+            overrides: o.clone(),
+            ..s
+        };
+        assert_eq!(scheduled_spec(&again, &replicas), (p, o));
+    }
+
+    #[test]
+    fn candidates_are_ready_clusters_optionally_selected() {
+        let rsp: ReplicaSchedulingPreference = serde_json::from_value(json!({
+            "apiVersion": "scheduling.kubefed.io/v1alpha1", "kind": "ReplicaSchedulingPreference",
+            "metadata": {"name": "w", "namespace": "n"},
+            "spec": {"targetKind": "FederatedDeployment", "totalReplicas": 3}
+        }))
+        .expect("valid");
+        let l = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+        let clusters = vec![
+            ClusterInfo::new("a", l("env", "prod"), true),
+            ClusterInfo::new("b", l("env", "dev"), true),
+            ClusterInfo::new("c", l("env", "prod"), false),
+        ];
+        let s = spec(json!({"placement": {"clusterSelector": {"matchLabels": {"env": "prod"}}}}));
+        assert_eq!(
+            candidate_clusters(&rsp, &s, &clusters),
+            Ok(vec!["a".to_string(), "b".to_string()])
+        );
+        let mut rsp = rsp;
+        rsp.spec.intersect_with_cluster_selector = true;
+        assert_eq!(candidate_clusters(&rsp, &s, &clusters), Ok(vec!["a".to_string()]));
     }
 }
