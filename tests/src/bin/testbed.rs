@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kubefed_tests::fixtures::{install_kubefed, join};
+use kubefed_tests::process::Process;
 use kubefed_tests::{Binaries, ClusterOptions, Testbed, TestbedOptions};
 
 #[derive(Parser)]
@@ -41,6 +42,15 @@ enum Cmd {
         /// Exit once everything is set up instead of waiting for Ctrl-C (for scripted checks).
         #[arg(long)]
         exit: bool,
+        /// The kubefed-controller binary to run against the host (hack/demo.sh builds it).
+        #[arg(long)]
+        controller: Option<PathBuf>,
+        /// The kubectl-fed binary used to federate the example app (hack/demo.sh builds it).
+        #[arg(long)]
+        kubectl_fed: Option<PathBuf>,
+        /// The example app to federate.
+        #[arg(long, default_value = "examples/app.yaml")]
+        app: PathBuf,
     },
     /// Build (if missing) the control-plane binaries and print their directory.
     Bins,
@@ -54,7 +64,12 @@ async fn main() -> anyhow::Result<()> {
             let bins = Binaries::locate().context("while building the testbed binaries")?;
             println!("{}", bins.dir.display());
         }
-        Cmd::Demo { exit } => demo(exit).await?,
+        Cmd::Demo {
+            exit,
+            controller,
+            kubectl_fed,
+            app,
+        } => demo(exit, controller, kubectl_fed, app).await?,
         Cmd::Up {
             members,
             no_controller_manager,
@@ -97,17 +112,22 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn demo(exit: bool) -> anyhow::Result<()> {
+async fn demo(
+    exit: bool,
+    controller: Option<PathBuf>,
+    kubectl_fed: Option<PathBuf>,
+    app: PathBuf,
+) -> anyhow::Result<()> {
     println!(
-        "1/4 starting a host and 2 member clusters (etcd + kube-apiserver + kube-controller-manager each)…"
+        "1/6 starting a host and 2 member clusters (etcd + kube-apiserver + kube-controller-manager each)…"
     );
     let tb = Testbed::start(TestbedOptions::default()).context("while starting the testbed")?;
     println!("    ready in {:.1}s", tb.boot_time().as_secs_f64());
-    println!("2/4 installing kubefed's CRDs and default FederatedTypeConfigs on the host…");
+    println!("2/6 installing kubefed's CRDs and default FederatedTypeConfigs on the host…");
     let host = install_kubefed(&tb)
         .await
         .context("while installing kubefed on the host")?;
-    println!("3/4 joining the members…");
+    println!("3/6 joining the members…");
     for (member, region) in [("member-1", "eu"), ("member-2", "us")] {
         let labels = [("region".to_string(), region.to_string())].into();
         join(&tb, &host, member, labels)
@@ -115,19 +135,101 @@ async fn demo(exit: bool) -> anyhow::Result<()> {
             .with_context(|| format!("while joining {member}"))?;
         println!("    joined {member} (region={region})");
     }
-    println!("4/4 the federation, as kubectl sees it:");
+    let kubeconfig = tb.kubeconfig.display().to_string();
+    let _controller = match controller {
+        Some(bin) => {
+            println!("4/6 starting kubefed-controller against the host…");
+            let log = tb.dir.join("kubefed-controller.log");
+            let args: Vec<String> = [
+                "--kubeconfig",
+                &kubeconfig,
+                "--context",
+                "host",
+                "--metrics-addr",
+                "off",
+            ]
+            .map(String::from)
+            .to_vec();
+            let p = Process::spawn("kubefed-controller", &bin, &args, &log)?;
+            println!("    logs: {}", log.display());
+            Some(p)
+        }
+        None => {
+            println!("4/6 (no --controller given: nothing will propagate)");
+            None
+        }
+    };
+    if let Some(cli) = &kubectl_fed {
+        let web = app.with_file_name("web.yaml");
+        println!("5/6 federating the example app to both members (3 replicas of web on member-2):");
+        let (app, web) = (app.display().to_string(), web.display().to_string());
+        let runs: [&[&str]; 2] = [
+            &[
+                "apply",
+                "-f",
+                &app,
+                "--clusters",
+                "member-1,member-2",
+                "--create-namespace",
+            ],
+            &[
+                "apply",
+                "-f",
+                &web,
+                "--clusters",
+                "member-1,member-2",
+                "--override",
+                "member-2:/spec/replicas=3",
+            ],
+        ];
+        for args in runs {
+            println!("    $ kubectl fed {}", args.join(" "));
+            let out = std::process::Command::new(cli)
+                .args(args)
+                .args(["--kubeconfig", &kubeconfig, "--context", "host"])
+                .output()
+                .context("while running kubectl-fed")?;
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+            anyhow::ensure!(
+                out.status.success(),
+                "kubectl fed apply failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    } else {
+        println!("5/6 (no --kubectl-fed given: no app federated)");
+    }
+    println!("6/6 the federation, as kubectl sees it:");
     let ns = kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
-    for what in ["kubefedclusters", "federatedtypeconfigs"] {
-        let out = tb.kubectl(&["--context", "host", "-n", ns, "get", what, "-o", "wide"])?;
-        anyhow::ensure!(
-            out.status.success(),
-            "kubectl get {what} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        println!(
-            "\n$ kubectl -n {ns} get {what}\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+    show(&tb, &["--context", "host", "-n", ns, "get", "kubefedclusters"])?;
+    if kubectl_fed.is_some() {
+        wait_for_member_deployment(&tb).await;
+        show(
+            &tb,
+            &[
+                "--context",
+                "host",
+                "-n",
+                "demo",
+                "get",
+                "federateddeployments,federatedservices,federatedconfigmaps",
+            ],
+        )?;
+        for member in tb.members() {
+            show(
+                &tb,
+                &[
+                    "--context",
+                    member,
+                    "-n",
+                    "demo",
+                    "get",
+                    "deploy,svc,cm",
+                    "-l",
+                    "kubefed.io/managed=true",
+                ],
+            )?;
+        }
     }
     println!(
         "kubeconfig: {}  (contexts: {})",
@@ -141,4 +243,44 @@ async fn demo(exit: bool) -> anyhow::Result<()> {
             .context("while waiting for Ctrl-C")?;
     }
     Ok(())
+}
+
+fn show(tb: &Testbed, args: &[&str]) -> anyhow::Result<()> {
+    let out = tb.kubectl(args)?;
+    anyhow::ensure!(
+        out.status.success(),
+        "kubectl {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!(
+        "\n$ kubectl {}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    Ok(())
+}
+
+/// Waits (bounded) until every federated object of the example reports `Propagation=True`.
+async fn wait_for_member_deployment(tb: &Testbed) {
+    let args = [
+        "--context",
+        "host",
+        "-n",
+        "demo",
+        "wait",
+        "--for=condition=Propagation",
+        "--timeout=60s",
+        "federateddeployments,federatedservices,federatedconfigmaps",
+        "--all",
+    ];
+    println!("\n$ kubectl {}", args.join(" "));
+    match tb.kubectl(&args) {
+        Ok(out) => print!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => println!("    kubectl wait failed: {e}"),
+    }
 }
