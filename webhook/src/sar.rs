@@ -60,17 +60,27 @@ impl Subject {
     fn cache_key(&self) -> String {
         let mut groups: Vec<&str> = self.groups.iter().map(String::as_str).collect();
         groups.sort_unstable();
-        let mut key = String::with_capacity(64);
+        let len = self.user.len()
+            + self.uid.as_deref().map_or(0, str::len)
+            + groups.iter().map(|g| g.len() + 1).sum::<usize>()
+            + 2;
+        let mut key = String::with_capacity(len);
         key.push_str(&self.user);
         key.push('\0');
         key.push_str(self.uid.as_deref().unwrap_or_default());
         key.push('\0');
-        key.push_str(&groups.join("\u{1}"));
+        for g in groups {
+            key.push_str(g);
+            key.push('\u{1}');
+        }
         for (k, values) in &self.extra {
             key.push('\0');
             key.push_str(k);
             key.push('=');
-            key.push_str(&values.join("\u{1}"));
+            for v in values {
+                key.push_str(v);
+                key.push('\u{1}');
+            }
         }
         key
     }

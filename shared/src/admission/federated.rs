@@ -210,7 +210,7 @@ pub(super) fn validate(
     // RBAC.
     let clusters = match (input.operation, input.old_object) {
         (Operation::Update, Some(old)) => changed_clusters(object, old, &targets, snapshot),
-        _ => targets.named.clone(),
+        _ => targets.named,
     };
     if !clusters.is_empty() {
         d.propagate = Some(PropagateCheck {

@@ -158,8 +158,25 @@ pub fn check(
     clusters: &[ClusterInfo],
 ) -> Vec<Violation> {
     let mut out = Vec::new();
+    if selected.is_empty() {
+        return out;
+    }
+    // Each named cluster's labels, looked up once for every policy (none for a cluster not joined).
+    let no_labels = BTreeMap::new();
+    let named: Vec<(&str, &BTreeMap<String, String>)> = targets
+        .named
+        .iter()
+        .map(|n| {
+            let labels = clusters
+                .binary_search_by(|c| c.name.as_str().cmp(n))
+                .ok()
+                .and_then(|i| clusters.get(i))
+                .map_or(&no_labels, |c| &c.labels);
+            (n.as_str(), labels)
+        })
+        .collect();
     for policy in selected {
-        check_one(policy, targets, clusters, &mut out);
+        check_one(policy, targets, &named, clusters, &mut out);
     }
     out
 }
@@ -216,6 +233,7 @@ fn in_set(
 fn check_one(
     policy: &FederationPolicy,
     targets: &Targets<'_>,
+    named: &[(&str, &BTreeMap<String, String>)],
     clusters: &[ClusterInfo],
     out: &mut Vec<Violation>,
 ) {
@@ -228,14 +246,6 @@ fn check_one(
         rule: rule.to_string(),
         reason,
         message: format!("policy {name:?}: {message}"),
-    };
-    let no_labels = BTreeMap::new();
-    let labels_of = |cluster: &str| -> &BTreeMap<String, String> {
-        clusters
-            .binary_search_by(|c| c.name.as_str().cmp(cluster))
-            .ok()
-            .and_then(|i| clusters.get(i))
-            .map_or(&no_labels, |c| &c.labels)
     };
     // Whether a joined cluster is acceptable to this policy's cluster sets (for suggestions).
     let acceptable = |c: &ClusterInfo| -> bool {
@@ -257,10 +267,10 @@ fn check_one(
 
     if let Some(set) = &spec.allowed_clusters {
         let mut outside = Vec::new();
-        for cluster in &targets.named {
-            match in_set(set, cluster, labels_of(cluster), "spec.allowedClusters") {
+        for &(cluster, labels) in named {
+            match in_set(set, cluster, labels, "spec.allowedClusters") {
                 Ok(true) => {}
-                Ok(false) => outside.push(cluster.as_str()),
+                Ok(false) => outside.push(cluster),
                 Err(field) => {
                     out.push(violation(
                         "allowedClusters",
@@ -308,10 +318,10 @@ fn check_one(
 
     if let Some(set) = &spec.denied_clusters {
         let mut denied = Vec::new();
-        for cluster in &targets.named {
-            match in_set(set, cluster, labels_of(cluster), "spec.deniedClusters") {
+        for &(cluster, labels) in named {
+            match in_set(set, cluster, labels, "spec.deniedClusters") {
                 Ok(false) => {}
-                Ok(true) => denied.push(cluster.as_str()),
+                Ok(true) => denied.push(cluster),
                 Err(field) => {
                     out.push(violation(
                         "deniedClusters",
