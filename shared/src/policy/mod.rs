@@ -422,14 +422,21 @@ fn check_one(
     }
 
     for (i, rule) in spec.spread.iter().enumerate() {
-        let values: BTreeSet<&str> = targets
-            .joined
+        // Counted without allocating: this runs on every request and target lists are short.
+        let label = rule.label.as_str();
+        let joined = &targets.joined;
+        let distinct = joined
             .iter()
-            .filter_map(|c| c.labels.get(&rule.label).map(String::as_str))
-            .collect();
-        if i64::try_from(values.len()).unwrap_or(i64::MAX) >= i64::from(rule.min_distinct) {
+            .enumerate()
+            .filter(|&(i, c)| {
+                label_value(c, label)
+                    .is_some_and(|v| !joined[..i].iter().any(|p| label_value(p, label) == Some(v)))
+            })
+            .count();
+        if i64::try_from(distinct).unwrap_or(i64::MAX) >= i64::from(rule.min_distinct) {
             continue;
         }
+        let values: BTreeSet<&str> = joined.iter().filter_map(|c| label_value(c, label)).collect();
         let mut seen = values.clone();
         let mut candidates = Vec::new();
         for c in clusters {
@@ -467,6 +474,11 @@ fn check_one(
             ),
         ));
     }
+}
+
+/// The value of `label` on cluster `c`.
+fn label_value<'c>(c: &'c ClusterInfo, label: &str) -> Option<&'c str> {
+    c.labels.get(label).map(String::as_str)
 }
 
 fn broken_policy(field: &str) -> String {

@@ -459,48 +459,6 @@ fn main() -> anyhow::Result<()> {
         bail!("--concurrency, --server-threads and --client-threads must be at least 1");
     }
     let admit = admit_for(args.scenario, args.policies)?;
-    if std::env::var_os("TMP_DECIDE").is_some() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let body = review_body("x");
-        let snapshot = bench_snapshot(args.policies);
-        let n = 200_000;
-        let t = Instant::now();
-        for _ in 0..n {
-            let r = kubefed_webhook::admission::decode_review(&body)?;
-            std::hint::black_box(r);
-        }
-        let decode = t.elapsed() / n;
-        let request = kubefed_webhook::admission::decode_review(&body)?;
-        let t = Instant::now();
-        for _ in 0..n {
-            let d =
-                kubefed_core::admission::validate(&kubefed_webhook::decisions::input_of(&request), &snapshot);
-            std::hint::black_box(d);
-        }
-        let pure = t.elapsed() / n;
-        let t = Instant::now();
-        for _ in 0..n {
-            let r = rt.block_on(admit.validate(&request));
-            std::hint::black_box(r);
-        }
-        let full = t.elapsed() / n;
-        let t = Instant::now();
-        for _ in 0..n {
-            let r = rt.block_on(AllowAll.validate(&request));
-            std::hint::black_box(r);
-        }
-        let floor = t.elapsed() / n;
-        let t = Instant::now();
-        for _ in 0..n {
-            let r = kubefed_webhook::admission::encode_review("x", rt.block_on(admit.validate(&request)))?;
-            std::hint::black_box(r);
-        }
-        let enc = t.elapsed() / n;
-        println!("decode {decode:?} pure {pure:?} admit {full:?} allowall {floor:?} admit+encode {enc:?}");
-        return Ok(());
-    }
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.server_threads)
         .thread_name("webhook")
