@@ -35,6 +35,7 @@ pub mod leader;
 pub mod member;
 pub mod metrics;
 pub mod namespaces;
+pub mod orphans;
 pub mod propagation;
 pub mod scheduling;
 pub mod server;

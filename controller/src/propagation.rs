@@ -173,6 +173,7 @@ impl TypeController {
             Some(((), rx))
         });
         let namespace_changes = namespace_triggers(&tc, store.clone());
+        let _orphans = Task::spawn(crate::orphans::run(tc.clone(), store.clone()));
 
         let config = ControllerConfig::default().concurrency(tc.ctx.settings.concurrency);
         let gauge_store = store.clone();

@@ -4,7 +4,10 @@
 //! override per cluster; the propagation controller then does the rest.
 //!
 //! Only ready clusters are candidates, so when a cluster stops being ready its replicas move to the
-//! others; when it comes back, `rebalance: true` moves them back, while without `rebalance` replicas stay
+//! others — but the cluster keeps its place in the placement with its last replicas
+//! ([`kubefed_core::scheduling::held_replicas`]): nothing is deleted because a cluster is unreachable, and
+//! when it comes back the next plan scales it instead of the propagation controller deleting and
+//! recreating it. `rebalance: true` then moves replicas back, while without `rebalance` replicas stay
 //! where they run (the planner keeps current replicas in place). Cluster readiness changes re-plan every
 //! RSP at once; otherwise each RSP is re-planned when it changes and every [`RECHECK`].
 //!
@@ -34,7 +37,7 @@ use kubefed_core::api::{
     federated_api_resource,
 };
 use kubefed_core::find_default_type;
-use kubefed_core::scheduling::{candidate_clusters, plan, scheduled_spec};
+use kubefed_core::scheduling::{candidate_clusters, held_replicas, plan, scheduled_spec};
 use serde_json::json;
 
 use crate::context::Context;
@@ -152,7 +155,12 @@ async fn reconcile(rsp: Arc<ReplicaSchedulingPreference>, ctx: Arc<Context>) -> 
         }
     };
     let replicas = planned.desired_replicas(&current);
-    let (placement, overrides) = scheduled_spec(&fed.spec, &replicas);
+    // Unready clusters keep their place and replicas (see `held_replicas`): their return is scaled by
+    // the next plan, never deleted-then-recreated by the propagation controller in between.
+    let held = held_replicas(&fed.spec, &infos);
+    let mut written = replicas.clone();
+    written.extend(held.iter().map(|(c, n)| (c.clone(), *n)));
+    let (placement, overrides) = scheduled_spec(&fed.spec, &written);
     if placement != fed.spec.placement || overrides != fed.spec.overrides {
         let patch = json!({
             "metadata": {"resourceVersion": fed.resource_version()},
@@ -179,16 +187,49 @@ async fn reconcile(rsp: Arc<ReplicaSchedulingPreference>, ctx: Arc<Context>) -> 
         tracing::info!(rsp = name, namespace = ns, ?replicas, "scheduled");
     }
     let placed: BTreeMap<String, i64> = replicas.into_iter().filter(|(_, n)| *n > 0).collect();
-    write_status(
-        &ctx,
-        &rsp,
-        placed,
-        true,
-        "Scheduled",
-        "replicas are placed as planned",
-    )
-    .await?;
+    let (reason, message) = schedule_summary(&placed, &held, &infos);
+    write_status(&ctx, &rsp, placed, true, reason, &message).await?;
     Ok(Action::requeue(RECHECK))
+}
+
+/// The `Scheduled` condition's reason and message: where the plan put replicas, and which joined
+/// clusters it left out and why, so an operator sees a failover on the RSP itself.
+fn schedule_summary(
+    placed: &BTreeMap<String, i64>,
+    held: &BTreeMap<String, i64>,
+    clusters: &[kubefed_core::ClusterInfo],
+) -> (&'static str, String) {
+    let list = |m: &BTreeMap<String, i64>| {
+        m.iter()
+            .map(|(c, n)| format!("{c}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut message = if placed.is_empty() {
+        "no replicas are planned".to_string()
+    } else {
+        format!("replicas are placed as planned ({})", list(placed))
+    };
+    let unready: Vec<&str> = clusters
+        .iter()
+        .filter(|c| !c.ready && !held.contains_key(&c.name))
+        .map(|c| c.name.as_str())
+        .collect();
+    if !held.is_empty() {
+        message.push_str(&format!(
+            "; not ready, kept in place with their last replicas until they return: {}",
+            list(held)
+        ));
+    }
+    if !unready.is_empty() {
+        message.push_str(&format!("; not ready, left out: {}", unready.join(", ")));
+    }
+    let reason = if held.is_empty() && unready.is_empty() {
+        "Scheduled"
+    } else {
+        "ClustersNotReady"
+    };
+    (reason, message)
 }
 
 /// `spec.replicas` of the workload in each candidate cluster that runs it (unreachable clusters are left out).

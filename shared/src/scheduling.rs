@@ -436,6 +436,43 @@ pub fn scheduled_spec(
     (placement, overrides)
 }
 
+/// Clusters that keep their place while they are not ready: each cluster named in the federated object's
+/// `placement.clusters` that is joined (in `clusters`) but not ready, with the replicas it was last given
+/// (its by-name `/spec/replicas` override, else the template's `spec.replicas`, else 1 as Kubernetes
+/// defaults). Clusters with 0 replicas are not held.
+///
+/// Why: if the planner dropped an unreachable cluster from the placement, the propagation controller
+/// would delete that cluster's workload the moment it answers again — before the next plan puts it back —
+/// and every pod that kept serving through a partition would restart. Holding the cluster in the
+/// placement makes its return one decision: the next plan scales it (up or down), never recreates it.
+/// The cost is a bounded surge on return: at most the held replicas run on top of the total until the
+/// re-plan lands (see docs/operations.md).
+pub fn held_replicas(spec: &FederatedSpec, clusters: &[ClusterInfo]) -> BTreeMap<String, i64> {
+    let Some(placed) = &spec.placement.clusters else {
+        return BTreeMap::new();
+    };
+    let template_replicas = spec
+        .template
+        .pointer(REPLICAS_PATH)
+        .and_then(serde_json::Value::as_i64);
+    placed
+        .iter()
+        .filter(|c| clusters.iter().any(|i| i.name == c.name && !i.ready))
+        .filter_map(|c| {
+            let by_override = spec
+                .overrides
+                .iter()
+                .filter(|o| o.cluster_name.as_deref() == Some(c.name.as_str()))
+                .flat_map(|o| &o.cluster_overrides)
+                .filter(|o| o.path == REPLICAS_PATH)
+                .filter_map(|o| o.value.as_ref().and_then(serde_json::Value::as_i64))
+                .next_back();
+            let n = by_override.or(template_replicas).unwrap_or(1);
+            (n > 0).then(|| (c.name.clone(), n))
+        })
+        .collect()
+}
+
 /// The override setting `/spec/replicas` to `n`.
 pub fn replicas_override(n: i64) -> Override {
     Override {
@@ -1498,5 +1535,82 @@ mod spec_tests {
         let mut rsp = rsp;
         rsp.spec.intersect_with_cluster_selector = true;
         assert_eq!(candidate_clusters(&rsp, &s, &clusters), Ok(vec!["a".to_string()]));
+    }
+}
+
+#[cfg(test)]
+mod hold_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn info(name: &str, ready: bool) -> ClusterInfo {
+        ClusterInfo::new(name, BTreeMap::new(), ready)
+    }
+
+    fn spec(v: serde_json::Value) -> FederatedSpec {
+        serde_json::from_value(v).expect("valid spec")
+    }
+
+    #[test]
+    fn unready_placed_clusters_are_held_with_their_last_replicas() {
+        let s = spec(json!({
+            "template": {"spec": {"replicas": 7}},
+            "placement": {"clusters": [{"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "gone"}]},
+            "overrides": [
+                {"clusterName": "a", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]},
+                {"clusterName": "b", "clusterOverrides": [{"path": "/metadata/labels/x", "value": "y"}]}
+            ]
+        }));
+        let clusters = [
+            info("a", false),
+            info("b", false),
+            info("c", true),
+            info("d", false),
+        ];
+        // a: its override; b: the template's replicas; c is ready (planned, not held); d is not placed;
+        // "gone" is no longer joined (dropped like any unknown cluster).
+        assert_eq!(
+            held_replicas(&s, &clusters),
+            BTreeMap::from([("a".to_string(), 3), ("b".to_string(), 7)])
+        );
+    }
+
+    #[test]
+    fn nothing_is_held_without_a_by_name_placement_or_with_zero_replicas() {
+        let by_selector = spec(json!({"placement": {"clusterSelector": {}}}));
+        assert!(held_replicas(&by_selector, &[info("a", false)]).is_empty());
+        let zero = spec(json!({
+            "placement": {"clusters": [{"name": "a"}]},
+            "overrides": [{"clusterName": "a", "clusterOverrides": [{"path": "/spec/replicas", "value": 0}]}]
+        }));
+        assert!(held_replicas(&zero, &[info("a", false)]).is_empty());
+        let default_one = spec(json!({"placement": {"clusters": [{"name": "a"}]}}));
+        assert_eq!(
+            held_replicas(&default_one, &[info("a", false)]),
+            BTreeMap::from([("a".to_string(), 1)])
+        );
+    }
+
+    #[test]
+    fn a_held_cluster_keeps_its_place_and_replicas_through_a_re_plan() {
+        // 3/3/3 over a, b, c; then b goes unready and the plan moves its share to a and c.
+        let s = spec(json!({
+            "placement": {"clusters": [{"name": "a"}, {"name": "b"}, {"name": "c"}]},
+            "overrides": [
+                {"clusterName": "a", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]},
+                {"clusterName": "b", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]},
+                {"clusterName": "c", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]}
+            ]
+        }));
+        let clusters = [info("a", true), info("b", false), info("c", true)];
+        let mut replicas = BTreeMap::from([("a".to_string(), 5), ("c".to_string(), 4)]);
+        replicas.extend(held_replicas(&s, &clusters));
+        let (p, o) = scheduled_spec(&s, &replicas);
+        assert_eq!(p.cluster_names(), Some(vec!["a", "b", "c"]));
+        let b = o
+            .iter()
+            .find(|e| e.cluster_name.as_deref() == Some("b"))
+            .expect("b keeps its override");
+        assert_eq!(b.cluster_overrides, vec![replicas_override(3)]);
     }
 }

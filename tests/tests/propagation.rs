@@ -1067,6 +1067,9 @@ async fn member_outage_reports_cluster_not_ready_and_converges_after_restart() -
         .await?;
     }
 
+    // Failback without churn: member-1's Deployment is scaled, never deleted and recreated.
+    let m1_deploy = Api::<DynamicObject>::namespaced_with(tb.client(M1).await?, &ns, &deploy);
+    let uid_before = m1_deploy.get("moves").await?.metadata.uid;
     tb.stop_apiserver(M1)?;
     let outage = async {
         let kfcs: Api<KubeFedCluster> = Api::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE);
@@ -1107,6 +1110,18 @@ async fn member_outage_reports_cluster_not_ready_and_converges_after_restart() -
             "all 4 replicas on member-2",
             |o| replicas(o) == Some(4),
         )
+        .await?;
+        let rsps: Api<DynamicObject> = Api::namespaced_with(host.clone(), &ns, &rsp_resource());
+        wait_for("the RSP status to name the unready member", WAIT, || {
+            let rsps = rsps.clone();
+            async move {
+                let r = rsps.get("moves").await?;
+                let cond = &r.data["status"]["conditions"][0];
+                Ok((cond["reason"] == "ClustersNotReady"
+                    && cond["message"].as_str().is_some_and(|m| m.contains(M1)))
+                .then_some(()))
+            }
+        })
         .await?;
         for name in ["a", "b"] {
             fed_status(&fcm, name, "False", |s| {
@@ -1160,13 +1175,20 @@ async fn member_outage_reports_cluster_not_ready_and_converges_after_restart() -
     for name in ["a", "b"] {
         fed_status(&fcm, name, "True", |s| cluster_statuses(s).len() == 2).await?;
     }
-    let left = Api::<DynamicObject>::namespaced_with(tb.client(M1).await?, &ns, &cms)
-        .get_opt("c")
+    for m in [M1, M2] {
+        member_obj(m, &deploy, &ns, "moves", "2 of 4 replicas again", |o| {
+            replicas(o) == Some(2)
+        })
         .await?;
-    assert!(
-        left.is_some(),
-        "the copy in the unreachable cluster is left behind (and was reported)"
+    }
+    let m1_deploy = Api::<DynamicObject>::namespaced_with(tb.client(M1).await?, &ns, &deploy);
+    assert_eq!(
+        m1_deploy.get("moves").await?.metadata.uid,
+        uid_before,
+        "member-1's Deployment was scaled back, not deleted and recreated, when member-1 returned"
     );
+    // The copy the timed-out deletion left in member-1 is removed once member-1 is back: nothing leaks.
+    member_gone(M1, &cms, &ns, "c").await?;
     Ok(())
 }
 
