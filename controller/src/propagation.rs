@@ -152,10 +152,17 @@ impl TypeController {
         let writer = reflector::store::Writer::<CachedFederated>::new(tc.fed_ar.clone());
         let store = writer.as_reader();
         let objects_gauge = tc.ctx.metrics.objects(&tc.ftc_name);
+        // Listed once = the cache is complete enough for the orphan sweep to trust an absence.
+        let (listed_tx, listed) = tokio::sync::watch::channel(false);
         let stream = watcher(api, watcher::Config::default())
             .default_backoff()
             .modify(|o| o.managed_fields_mut().clear())
             .reflect(writer)
+            .inspect(move |e| {
+                if matches!(e, Ok(watcher::Event::InitDone)) {
+                    listed_tx.send_replace(true);
+                }
+            })
             .applied_objects()
             .predicate_filter(reconcile_relevant, PredicateConfig::default());
 
@@ -173,7 +180,7 @@ impl TypeController {
             Some(((), rx))
         });
         let namespace_changes = namespace_triggers(&tc, store.clone());
-        let _orphans = Task::spawn(crate::orphans::run(tc.clone(), store.clone()));
+        let _orphans = Task::spawn(crate::orphans::run(tc.clone(), store.clone(), listed));
 
         let config = ControllerConfig::default().concurrency(tc.ctx.settings.concurrency);
         let gauge_store = store.clone();
