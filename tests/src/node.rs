@@ -61,15 +61,8 @@ if [ "$1" = watch ]; then
   while read -r line; do [ "$line" = done ] && exit 0; done
 fi
 node_pids() {
-  local p c
-  for p in /proc/[0-9]*; do
-    c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
-    case "$(cat "$p/comm" 2>/dev/null)" in
-      kubelet|kube-scheduler|containerd|containerd-shim*|unshare|sh) ;;
-      *) continue ;;
-    esac
-    case "$c" in *"$KF_RUN/"*|*"$KF_DATA/"*) echo "${p#/proc/}" ;; esac
-  done
+  ps -eo pid=,comm=,args= | awk -v r="$KF_RUN/" -v d="$KF_DATA/" \
+    '$2 ~ /^(kubelet|kube-scheduler|containerd|containerd-shim.*|unshare|sh)$/ && (index($0, r) || index($0, d)) {print $1}'
 }
 pids=$(node_pids)
 [ -n "$pids" ] && kill -TERM $pids 2>/dev/null
@@ -183,6 +176,7 @@ impl Node {
             ("runc", "runc"),
             ("ip", "iproute2"),
             ("ss", "iproute2"),
+            ("ps", "procps"),
             ("unshare", "util-linux"),
             ("mount", "mount"),
             ("gcc", "gcc"),
@@ -263,12 +257,18 @@ impl Node {
             .first()
             .ok_or_else(|| Error::Other("hack/images.sh built no pause image".into()))?;
         self.pause_image = images::normalize(&pause.reference);
-        write(&data.join("containerd.toml"), &containerd_config(&self.pause_image))?;
+        write(
+            &data.join("containerd.toml"),
+            &containerd_config(&self.pause_image),
+        )?;
         write(&run.join("cni-conf/10-kubefed.conflist"), &cni_config())?;
         self.containerd = Some(Process::spawn(
             "node/containerd",
             Path::new("containerd"),
-            &["--config".into(), data.join("containerd.toml").display().to_string()],
+            &[
+                "--config".into(),
+                data.join("containerd.toml").display().to_string(),
+            ],
             &self.dir.join("containerd.log"),
         )?);
         self.wait_containerd(Duration::from_secs(30))?;
@@ -288,8 +288,10 @@ impl Node {
         write(&data.join("resolv.conf"), "")?;
         write(&data.join("kubelet.yaml"), &kubelet_config())?;
         let kubeconfig = data.join("host.kubeconfig");
-        std::fs::copy(&t.host_kubeconfig, &kubeconfig)
-            .map_err(io_err(format!("copying the kubeconfig to {}", kubeconfig.display())))?;
+        std::fs::copy(&t.host_kubeconfig, &kubeconfig).map_err(io_err(format!(
+            "copying the kubeconfig to {}",
+            kubeconfig.display()
+        )))?;
         let mut args: Vec<String> = vec![
             "--mount".into(),
             "--propagation".into(),
@@ -495,7 +497,8 @@ fn claim() -> Result<()> {
             Ok(mut f) => {
                 // A node left without an owner file (crash while tearing down) is stale too.
                 let leftovers = Path::new(&format!("/sys/class/net/{BRIDGE}")).exists();
-                writeln!(f, "{}", std::process::id()).map_err(io_err(format!("writing {}", owner.display())))?;
+                writeln!(f, "{}", std::process::id())
+                    .map_err(io_err(format!("writing {}", owner.display())))?;
                 if leftovers {
                     eprintln!("[testbed node] removing a stale node (bridge {BRIDGE} exists)");
                     let _ = std::fs::remove_file(&owner);
