@@ -760,3 +760,52 @@ fn spawn_env(
 ) -> Result<Process> {
     Process::spawn_with_env(name, program, args, log, env)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bridge_exists() -> bool {
+        Path::new(&format!("/sys/class/net/{BRIDGE}")).exists()
+    }
+
+    fn blackhole_exists() -> bool {
+        Command::new("ip")
+            .args(["route", "show", "type", "blackhole"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(SERVICE_CIDR))
+    }
+
+    /// Root only (`cargo test -p kubefed-tests --lib -- --ignored node::`): the network phase comes up and
+    /// dropping the node removes it without touching ip_forward. With `KUBEFED_NODE_HOLD=<secs>` it waits
+    /// that long first, for a manual `kill -9` check of the crash cleanup.
+    #[test]
+    #[ignore = "needs root; changes the machine's network while it runs"]
+    fn network_phase_is_undone_on_drop() {
+        let forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
+        let fake = tempfile::tempdir().expect("temp dir");
+        for b in ["kubelet", "kube-scheduler"] {
+            std::fs::write(fake.path().join(b), "").expect("fake binary");
+        }
+        let bins = Binaries {
+            dir: fake.path().to_path_buf(),
+        };
+        let node = Node::prepare(&fake.path().join("node"), &bins).expect("prepare");
+        assert!(bridge_exists() && blackhole_exists(), "bridge or route missing");
+        let relay = Relay::start(SocketAddr::from((NODE_IP, 0)), 1);
+        assert!(relay.is_ok(), "cannot bind on the node IP: {:?}", relay.err());
+        if let Some(secs) = std::env::var("KUBEFED_NODE_HOLD")
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
+            eprintln!("holding the node for {secs}s (pid {})", std::process::id());
+            std::thread::sleep(Duration::from_secs(secs));
+        }
+        drop(node);
+        assert!(!bridge_exists(), "bridge {BRIDGE} left behind");
+        assert!(!blackhole_exists(), "blackhole route left behind");
+        assert!(!Path::new(RUN_DIR).exists(), "{RUN_DIR} left behind");
+        let after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
+        assert_eq!(forward, after, "ip_forward changed");
+    }
+}

@@ -111,6 +111,17 @@ spec:
 "#,
         kc = indent(&kubeconfig)
     );
+    // Pods are refused until the namespace's default ServiceAccount exists (kube-controller-manager makes it).
+    for _ in 0..120 {
+        if tb
+            .kubectl(&["-n", &ns, "get", "serviceaccount", "default"])?
+            .status
+            .success()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     let file = tb.dir.join(format!("{ns}.yaml"));
     std::fs::write(&file, manifest)?;
     let file = file.display().to_string();
@@ -145,16 +156,7 @@ spec:
     // the kubernetes Service IP (relayed to the host apiserver) with its service-account token.
     let wait = kubectl(
         &tb,
-        &[
-            "-n",
-            &ns,
-            "wait",
-            "--for=condition=Ready",
-            "pod",
-            "-l",
-            "app=webhook",
-            "--timeout=120s",
-        ],
+        &["-n", &ns, "rollout", "status", "deploy/webhook", "--timeout=120s"],
     );
     if let Err(e) = wait {
         let logs = tb.kubectl(&["-n", &ns, "logs", "deploy/webhook"])?;
