@@ -95,7 +95,13 @@ impl Cluster {
                 "kubernetes.default".into(),
                 "kubernetes.default.svc".into(),
             ],
-            &[IpAddr::from([127, 0, 0, 1]), IpAddr::from([10, 0, 0, 1])],
+            // 10.0.0.1: the kubernetes Service (in-cluster clients); the node IP: pods on the testbed's node
+            // reach every apiserver there (see node.rs).
+            &[
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from(crate::node::KUBERNETES_SERVICE_IP),
+                IpAddr::from(crate::node::NODE_IP),
+            ],
             YEAR,
         )?;
         let ca_file = dir.join("ca.crt");
@@ -193,7 +199,10 @@ impl Cluster {
                 "--service-account-signing-key-file={}",
                 d.join("sa.key").display()
             ),
-            "--service-cluster-ip-range=10.0.0.0/24".into(),
+            format!("--service-cluster-ip-range={}", crate::node::SERVICE_CIDR),
+            // Webhooks and APIServices are called on their endpoints' IPs, never a ClusterIP: there is no
+            // kube-proxy, and a ClusterIP would follow the default route off the machine.
+            "--enable-aggregator-routing=true".into(),
             "--allow-privileged=true".into(),
             // Saves CPU on a 2-core machine; fairness between tenants is not what these tests are about.
             "--enable-priority-and-fairness=false".into(),
@@ -217,6 +226,11 @@ impl Cluster {
         )?;
         self.apiserver = Some(p);
         Ok(())
+    }
+
+    /// The API server's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.apiserver_port
     }
 
     /// Stops the API server (etcd keeps the data), e.g. to test a member outage.

@@ -8,11 +8,14 @@
 pub mod bins;
 pub mod cluster;
 pub mod fixtures;
+pub mod images;
+pub mod node;
 pub mod process;
 pub mod testbed;
 
 pub use bins::Binaries;
 pub use cluster::{Cluster, ClusterOptions, User};
+pub use node::Node;
 pub use testbed::{Testbed, TestbedOptions, shared_testbed};
 
 /// Errors of the testbed. The message names the process and points at its log file.
@@ -44,6 +47,10 @@ pub enum Error {
     },
     #[error("kube client for {context}: {message}")]
     Client { context: String, message: String },
+    /// This machine cannot run the testbed's node (not root, no cgroups, packages missing). Tests that need a
+    /// node skip on this error only, saying why.
+    #[error("this machine cannot run a testbed node: {0}")]
+    NodeUnavailable(String),
     #[error("{0}")]
     Other(String),
 }

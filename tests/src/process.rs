@@ -44,6 +44,17 @@ pub struct Process {
 impl Process {
     /// Starts `program args…` under the watchdog, appending its output to `log`.
     pub fn spawn(name: &str, program: &Path, args: &[String], log: &Path) -> Result<Self> {
+        Self::spawn_with_env(name, program, args, log, &[])
+    }
+
+    /// [`Process::spawn`] with extra environment variables for the program.
+    pub fn spawn_with_env(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        log: &Path,
+        env: &[(&str, String)],
+    ) -> Result<Self> {
         let mut child = Command::new("bash")
             .arg("-c")
             .arg(WATCHDOG)
@@ -51,6 +62,7 @@ impl Process {
             .arg(log)
             .arg(program)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

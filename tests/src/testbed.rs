@@ -13,6 +13,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::bins::Binaries;
 use crate::cluster::{Cluster, ClusterOptions, USERS, token};
+use crate::node::{NODE_IP, Node, NodeTargets};
 use crate::{Error, Result, io_err};
 
 /// Name of the host cluster (and of its kubeconfig context).
@@ -26,6 +27,9 @@ pub struct TestbedOptions {
     pub cluster: ClusterOptions,
     /// How long each API server may take to become ready (start-up is CPU-bound on 2 cores).
     pub ready_timeout: Duration,
+    /// Give the host cluster a real worker node (containerd, kubelet, kube-scheduler) so pods run; see
+    /// [`crate::node`]. Needs root; fails with [`Error::NodeUnavailable`] when the machine cannot.
+    pub node: bool,
 }
 
 impl Default for TestbedOptions {
@@ -34,6 +38,7 @@ impl Default for TestbedOptions {
             members: 2,
             cluster: ClusterOptions::default(),
             ready_timeout: Duration::from_secs(180),
+            node: false,
         }
     }
 }
@@ -44,6 +49,8 @@ pub struct Testbed {
     /// A kubeconfig with contexts `host`, `member-1`, … (as admin) and `<user>@<cluster>` for each test user.
     pub kubeconfig: PathBuf,
     pub bins: Binaries,
+    // Declared before the clusters: dropped (torn down) while their apiservers still answer.
+    node: Option<Node>,
     clusters: Mutex<Vec<Cluster>>,
     names: Vec<String>,
     boot: Duration,
@@ -83,6 +90,12 @@ impl Testbed {
         let names: Vec<String> = std::iter::once(HOST.to_string())
             .chain((1..=opts.members).map(|i| format!("member-{i}")))
             .collect();
+        // The node's network (and the Service-CIDR blackhole) must exist before any apiserver creates a Service.
+        let mut node = if opts.node {
+            Some(Node::prepare(&dir.join("node"), &bins)?)
+        } else {
+            None
+        };
         let started = Instant::now();
         let mut clusters = Vec::new();
         for name in &names {
@@ -95,10 +108,20 @@ impl Testbed {
         let kubeconfig = dir.join("kubeconfig");
         std::fs::write(&kubeconfig, render_kubeconfig(&clusters))
             .map_err(io_err(format!("writing {}", kubeconfig.display())))?;
+        if let Some(n) = node.as_mut() {
+            let targets = NodeTargets {
+                host_port: clusters[0].port(),
+                all_ports: clusters.iter().map(Cluster::port).collect(),
+                host_kubeconfig: clusters[0].dir.join("kcm.kubeconfig"),
+                kubectl: bins.path("kubectl"),
+            };
+            n.start(&bins, &targets, opts.ready_timeout)?;
+        }
         Ok(Self {
             dir,
             kubeconfig,
             bins,
+            node,
             clusters: Mutex::new(clusters),
             names,
             boot,
@@ -137,6 +160,23 @@ impl Testbed {
     /// `https://127.0.0.1:PORT` of a cluster's API server.
     pub fn endpoint(&self, cluster: &str) -> Result<String> {
         self.with_cluster(cluster, |c| Ok(c.endpoint.clone()))
+    }
+
+    /// The host's worker node, when started with `TestbedOptions { node: true, .. }`.
+    pub fn node(&self) -> Option<&Node> {
+        self.node.as_ref()
+    }
+
+    /// The endpoint pods on the node reach a cluster's API server on: `https://<node IP>:PORT` (relayed to its
+    /// loopback port; the serving certificate has the node IP). Use it for KubeFedClusters the controller
+    /// reads from inside a pod. Errors when the testbed has no node.
+    pub fn pod_endpoint(&self, cluster: &str) -> Result<String> {
+        if self.node.is_none() {
+            return Err(Error::Other(
+                "pod_endpoint needs a testbed started with TestbedOptions { node: true, .. }".into(),
+            ));
+        }
+        self.with_cluster(cluster, |c| Ok(format!("https://{NODE_IP}:{}", c.port())))
     }
 
     /// PEM of the CA a cluster's API server certificate chains to (for a KubeFedCluster `caBundle`).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the testbed's real control-plane binaries from the Go module proxy into a cache outside the repo:
-#   kube-apiserver, kube-controller-manager, kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3), helm.
+#   kube-apiserver, kube-controller-manager, kubectl, and for the testbed's optional node kubelet and
+#   kube-scheduler (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3), helm.
 # `go install pkg@version` refuses modules with replace directives (kubernetes and etcd have them), so each is
 # built inside a small wrapper module of ours that requires it and pins its staging modules.
 # Skips what is already built. Prints the bin directory on its last line of stdout.
@@ -23,7 +24,7 @@ staging="0.$minor.${K8S_VERSION##*.}"
 
 build_kubernetes() {
   local want=() b
-  for b in kube-apiserver kube-controller-manager kubectl; do have "$b" || want+=("$b"); done
+  for b in kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler; do have "$b" || want+=("$b"); done
   [ ${#want[@]} -eq 0 ] && { log "kubernetes v$K8S_VERSION binaries already built"; return; }
   local mod="$CACHE/src/k8s-v$K8S_VERSION"
   mkdir -p "$mod"
@@ -47,19 +48,29 @@ build_kubernetes() {
       for m in $mods; do echo "	$m => $m v$staging"; done
       echo ")"
     } > "$mod/go.mod"
-    cat > "$mod/tools.go" <<'GO'
+  fi
+  # tools.go lists what tidy must keep. A module dir made before kubelet and kube-scheduler were added has a
+  # go.sum without their dependencies: rewriting tools.go re-runs tidy.
+  local tools
+  tools=$(cat <<'GO'
 //go:build tools
 
 // Package tools makes `go mod tidy` keep what the testbed builds.
 package tools
 
 import (
+	_ "k8s.io/kubectl/pkg/cmd"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
-	_ "k8s.io/kubectl/pkg/cmd"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	_ "k8s.io/kubernetes/cmd/kubelet/app"
 )
 GO
-    (cd "$mod" && go mod tidy) || { rm -f "$mod/go.sum"; log "go mod tidy failed"; exit 1; }
+)
+  if [ ! -f "$mod/go.sum" ] || [ "$(cat "$mod/tools.go" 2>/dev/null)" != "$tools" ]; then
+    log "go mod tidy for kubernetes v$K8S_VERSION"
+    printf '%s\n' "$tools" > "$mod/tools.go"
+    (cd "$mod" && go mod tidy) || { rm -f "$mod/go.sum" "$mod/tools.go"; log "go mod tidy failed"; exit 1; }
   fi
   local ld="-s -w"
   local v

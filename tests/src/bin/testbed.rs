@@ -36,6 +36,10 @@ enum Cmd {
         /// Also copy the kubeconfig to this path.
         #[arg(long)]
         kubeconfig_out: Option<PathBuf>,
+        /// Give the host a real worker node (containerd, kubelet, kube-scheduler; needs root), and load the
+        /// pause image; load more with `hack/images.sh load`. See docs/testbed.md.
+        #[arg(long)]
+        node: bool,
     },
     /// The demo: a host + 2 members, kubefed installed on the host and both members joined; runs until Ctrl-C.
     Demo {
@@ -74,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
             members,
             no_controller_manager,
             kubeconfig_out,
+            node,
         } => {
             eprintln!("starting host + {members} member cluster(s)…");
             let opts = TestbedOptions {
@@ -81,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
                 cluster: ClusterOptions {
                     controller_manager: !no_controller_manager,
                 },
+                node,
                 ..Default::default()
             };
             let tb = Testbed::start(opts).context("while starting the testbed")?;
@@ -94,6 +100,20 @@ async fn main() -> anyhow::Result<()> {
                     "  {name:<10} {}  {} MiB resident",
                     tb.endpoint(&name)?,
                     mem / (1024 * 1024)
+                );
+            }
+            if let Some(n) = tb.node() {
+                println!(
+                    "  node {} Ready (logs in {}); pods reach the apiservers at:",
+                    n.name(),
+                    n.log_dir().display()
+                );
+                for name in tb.cluster_names() {
+                    println!("    {name:<10} {}", tb.pod_endpoint(name)?);
+                }
+                println!(
+                    "  load images: hack/images.sh load [kubefed-rs|pause]  (containerd: {})",
+                    kubefed_tests::node::CONTAINERD_SOCKET
                 );
             }
             println!("kubeconfig: {}", tb.kubeconfig.display());
