@@ -959,3 +959,40 @@ async fn service_accounts_can_do_what_the_binaries_do_and_no_more() -> TestResul
     assert!(!all.status.success(), "the webhook may list every Secret");
     Ok(())
 }
+
+/// Every value (each leaf of values.yaml: a scalar, a list or an empty map) is in the chart README's table.
+#[test]
+fn every_value_is_documented_in_the_readme() -> TestResult {
+    fn leaves(prefix: &str, v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) if !map.is_empty() => {
+                for (k, child) in map {
+                    let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    leaves(&path, child, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    let values: Value = serde_saphyr::from_str(&std::fs::read_to_string(chart_dir().join("values.yaml"))?)?;
+    let readme = std::fs::read_to_string(chart_dir().join("README.md"))?;
+    let mut paths = Vec::new();
+    leaves("", &values, &mut paths);
+    // Security contexts and resources are documented as a whole.
+    let documented = |p: &str| {
+        let mut prefix = p;
+        loop {
+            if readme.contains(&format!("| `{prefix}` |")) {
+                return true;
+            }
+            match prefix.rsplit_once('.') {
+                Some((parent, _)) => prefix = parent,
+                None => return false,
+            }
+        }
+    };
+    let missing: Vec<&String> = paths.iter().filter(|p| !documented(p)).collect();
+    assert!(paths.len() > 50, "found only {} values", paths.len());
+    assert!(missing.is_empty(), "values missing from charts/kubefed/README.md: {missing:?}");
+    Ok(())
+}
