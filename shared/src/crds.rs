@@ -457,7 +457,10 @@ mod tests {
         assert_eq!(docs.len(), types.len());
         for (doc, target) in docs.iter().zip(&types) {
             let ftc: FederatedTypeConfig = serde_saphyr::from_str(doc).expect("each document decodes");
-            assert_eq!(ftc.metadata.name.as_deref(), Some(target.type_config_name().as_str()));
+            assert_eq!(
+                ftc.metadata.name.as_deref(),
+                Some(target.type_config_name().as_str())
+            );
             assert_eq!(ftc.metadata.namespace, None, "the chart sets the namespace");
             assert_eq!(ftc.spec, FederatedTypeConfig::for_target(target, "x").spec);
             assert!(!doc.contains("status"), "no status in a chart file:\n{doc}");

@@ -109,7 +109,9 @@ fn chart_crds_match_the_rust_types() {
 fn chart_type_configs_match_the_rust_types() {
     let path = type_configs_file();
     let generated = kubefed_core::chart_type_configs_file();
-    let current = fs::read(&path).ok().map(|b| String::from_utf8_lossy(&b).into_owned());
+    let current = fs::read(&path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
     if updating() {
         if current.as_deref() != Some(generated.as_str()) {
             if let Some(dir) = path.parent() {

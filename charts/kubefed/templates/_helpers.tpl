@@ -157,7 +157,7 @@ subresources, so status writes never reach the webhook.
 Everything a webhook entry shares between the two configurations: (dict "ctx" $ "path" "/validate").
 */}}
 {{- define "kubefed.webhook.common" -}}
-{{- $ctx := .ctx }}
+{{- $ctx := .ctx -}}
 admissionReviewVersions: ["v1"]
 clientConfig:
   service:
