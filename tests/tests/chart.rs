@@ -102,14 +102,19 @@ fn set_args(values: &[String]) -> Vec<String> {
 
 /// `helm template` of the chart with `values`: its output, or its stderr as the error.
 fn template(values: &[String]) -> TestResult<String> {
+    template_as(RELEASE, NAMESPACE, values)
+}
+
+/// `helm template` as release `release` in namespace `namespace`.
+fn template_as(release: &str, namespace: &str, values: &[String]) -> TestResult<String> {
     let chart = chart_dir();
     let chart = chart.to_string_lossy();
     let mut args = vec![
         "template",
-        RELEASE,
+        release,
         &chart,
         "--namespace",
-        NAMESPACE,
+        namespace,
         "--kube-version",
         KUBE_VERSION,
     ];
@@ -715,8 +720,8 @@ fn foreign_crds() -> TestResult<
 }
 
 /// A host API server (no members) with kubefed's CRDs, the foreign ones, and the release namespace; shared
-/// by this file's tests.
-async fn host() -> TestResult<&'static Testbed> {
+/// by this file's tests (each with its own release namespace, as they apply the same names).
+async fn host(namespace: &str) -> TestResult<&'static Testbed> {
     static TB: OnceLock<Result<Testbed, String>> = OnceLock::new();
     let tb = TB
         .get_or_init(|| {
@@ -733,11 +738,11 @@ async fn host() -> TestResult<&'static Testbed> {
     crds.extend(kubefed_core::crds::default_federated_crds());
     crds.extend(foreign_crds()?);
     install_crds(&client, &crds).await?;
-    let namespace =
-        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}});
+    let manifest =
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("namespace.json");
-    std::fs::write(&file, serde_json::to_vec(&namespace)?)?;
+    std::fs::write(&file, serde_json::to_vec(&manifest)?)?;
     let out = tb.kubectl(&["--context", HOST, "apply", "-f", &file.to_string_lossy()])?;
     if !out.status.success() {
         return Err(format!(
@@ -751,7 +756,7 @@ async fn host() -> TestResult<&'static Testbed> {
 
 #[tokio::test]
 async fn every_rendered_object_is_accepted_by_the_api_server() -> TestResult {
-    let tb = host().await?;
+    let tb = host(NAMESPACE).await?;
 
     let dir = tempfile::tempdir()?;
     for (mode, values) in modes() {
@@ -777,9 +782,14 @@ async fn every_rendered_object_is_accepted_by_the_api_server() -> TestResult {
 /// requests impersonating its ServiceAccounts: allowed where the code needs it, refused just beside.
 #[tokio::test]
 async fn service_accounts_can_do_what_the_binaries_do_and_no_more() -> TestResult {
-    let tb = host().await?;
-
-    let objects = render(&[])?;
+    // Its own release and namespace: the objects are created for real, beside the dry runs of the other test.
+    const NS: &str = "kubefed-rbac-test";
+    let tb = host(NS).await?;
+    let yaml = template_as("rbac", NS, &[])?;
+    let objects: Vec<Value> = parse_manifests("helm template", &yaml, &ParseLimits::default())?
+        .into_iter()
+        .map(|m| m.object)
+        .collect();
     let rbac: Vec<&Value> = objects
         .iter()
         .filter(|o| {
@@ -799,16 +809,20 @@ async fn service_accounts_can_do_what_the_binaries_do_and_no_more() -> TestResul
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let can = |sa: &str, args: &[&str]| -> TestResult<bool> {
-        let who = format!("--as=system:serviceaccount:{NAMESPACE}:{sa}");
+        let who = format!("--as=system:serviceaccount:{NS}:{sa}");
         let mut all = vec!["--context", HOST, "auth", "can-i", who.as_str()];
         all.extend_from_slice(args);
         let out = tb.kubectl(&all)?;
         Ok(String::from_utf8_lossy(&out.stdout).trim() == "yes")
     };
-    let ns = format!("--namespace={NAMESPACE}");
+    let ns = format!("--namespace={NS}");
     let ns = ns.as_str();
-    let webhook = "kubefed-webhook";
-    let controller = "kubefed-controller";
+    // Release "rbac" in a namespace without "kubefed" in the release name: <release>-kubefed-<component>.
+    let webhook = "rbac-kubefed-webhook";
+    let controller = "rbac-kubefed-controller";
+    let tls_secret = format!("secret/{webhook}-tls");
+    let mutating = format!("mutatingwebhookconfiguration/{webhook}");
+    let validating = format!("validatingwebhookconfiguration/{webhook}");
     let cases: &[(&str, &[&str], bool)] = &[
         // webhook/src/snapshot.rs
         (webhook, &["watch", "kubefedclusters.core.kubefed.io", ns], true),
@@ -840,31 +854,19 @@ async fn service_accounts_can_do_what_the_binaries_do_and_no_more() -> TestResul
             true,
         ),
         // tls/self_managed.rs: its Secret and configurations only
-        (webhook, &["get", "secret/kubefed-webhook-tls", ns], true),
-        (webhook, &["patch", "secret/kubefed-webhook-tls", ns], true),
+        (webhook, &["get", &tls_secret, ns], true),
+        (webhook, &["patch", &tls_secret, ns], true),
         (webhook, &["create", "secrets", ns], true),
         (webhook, &["get", "secret/cluster-credentials", ns], false),
         (webhook, &["list", "secrets", ns], false),
-        (
-            webhook,
-            &["patch", "mutatingwebhookconfiguration/kubefed-webhook"],
-            true,
-        ),
-        (
-            webhook,
-            &["get", "validatingwebhookconfiguration/kubefed-webhook"],
-            true,
-        ),
+        (webhook, &["patch", &mutating], true),
+        (webhook, &["get", &validating], true),
         (
             webhook,
             &["patch", "validatingwebhookconfiguration/other-webhook"],
             false,
         ),
-        (
-            webhook,
-            &["delete", "validatingwebhookconfiguration/kubefed-webhook"],
-            false,
-        ),
+        (webhook, &["delete", &validating], false),
         (
             webhook,
             &["create", "federateddeployments.types.kubefed.io", "-A"],
@@ -970,23 +972,23 @@ async fn service_accounts_can_do_what_the_binaries_do_and_no_more() -> TestResul
 
     // The webhook watches its Secret with a metadata.name field selector: RBAC checks that against
     // resourceNames, so a list of just that Secret is allowed and a list of all is not.
-    let who = format!("--as=system:serviceaccount:{NAMESPACE}:{webhook}");
+    let who = format!("--as=system:serviceaccount:{NS}:{webhook}");
     let named = tb.kubectl(&[
         "--context",
         HOST,
         &who,
         "-n",
-        NAMESPACE,
+        NS,
         "get",
         "secrets",
-        "--field-selector=metadata.name=kubefed-webhook-tls",
+        &format!("--field-selector=metadata.name={webhook}-tls"),
     ])?;
     assert!(
         named.status.success(),
         "{}",
         String::from_utf8_lossy(&named.stderr)
     );
-    let all = tb.kubectl(&["--context", HOST, &who, "-n", NAMESPACE, "get", "secrets"])?;
+    let all = tb.kubectl(&["--context", HOST, &who, "-n", NS, "get", "secrets"])?;
     assert!(!all.status.success(), "the webhook may list every Secret");
     Ok(())
 }
