@@ -1036,3 +1036,148 @@ fn every_value_is_documented_in_the_readme() -> TestResult {
     );
     Ok(())
 }
+
+/// The chart's webhook entries (rules, namespaceSelector, matchConditions) registered for real, but pointing
+/// at a loopback port nobody listens on: the webhook is down. Creating and changing `spec` is refused (fail
+/// closed); a label edit, a delete and the removal of a finalizer still go through, because the API server
+/// never calls the webhook for them — what lets the controller finish deletions during an outage.
+#[tokio::test]
+async fn with_the_webhook_down_only_spec_changes_are_refused() -> TestResult {
+    use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+    use kube::core::{ApiResource, GroupVersionKind};
+
+    const NS: &str = "kubefed-down-test";
+    let tb = host(NS).await?;
+    let client = tb.client(HOST).await?;
+    let app_ns = tb.namespace("chart-webhook-down", &[HOST]).await?;
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("types.kubefed.io", "v1beta1", "FederatedConfigMap"),
+        "federatedconfigmaps",
+    );
+    let cms: Api<DynamicObject> = Api::namespaced_with(client.clone(), &app_ns, &ar);
+    let cm = |name: &str| -> TestResult<DynamicObject> {
+        Ok(serde_json::from_value(serde_json::json!({
+            "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap",
+            "metadata": {"name": name, "finalizers": ["kubefed.io/sync-controller"]},
+            "spec": {"template": {"data": {"a": "1"}}, "placement": {"clusters": []}}
+        }))?)
+    };
+    cms.create(&PostParams::default(), &cm("existing")?).await?;
+
+    // Register the rendered entries under names of this test, calling a closed port.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let closed = listener.local_addr()?.port();
+    drop(listener);
+    let yaml = template_as("down", NS, &[])?;
+    let pp = PatchParams::apply("chart-test").force();
+    for m in parse_manifests("helm template", &yaml, &ParseLimits::default())? {
+        let kind = m.kind().to_string();
+        if !kind.ends_with("WebhookConfiguration") {
+            continue;
+        }
+        let mut config = m.object;
+        let plural = format!("{}s", kind.to_lowercase());
+        for hook in config["webhooks"].as_array_mut().ok_or("webhooks is a list")? {
+            let path = hook["clientConfig"]["service"]["path"].clone();
+            let path = path.as_str().unwrap_or_default();
+            hook["clientConfig"] = serde_json::json!({"url": format!("https://127.0.0.1:{closed}{path}")});
+        }
+        let name = config["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", &kind),
+            &plural,
+        );
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        api.patch(&name, &pp, &Patch::Apply(&config)).await?;
+    }
+
+    // The API server picks configurations up within a second or so.
+    let refused = |e: &kube::Error| e.to_string().contains("failed calling webhook");
+    let mut n = 0;
+    loop {
+        n += 1;
+        match cms
+            .create(&PostParams::default(), &cm(&format!("probe-{n}"))?)
+            .await
+        {
+            Err(e) if refused(&e) => break,
+            Err(e) => return Err(format!("creating a probe: {e}").into()),
+            Ok(_) if n > 60 => return Err("the webhook configurations never took effect".into()),
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+        }
+    }
+
+    let merge = |v: serde_json::Value| Patch::Merge(v);
+    let spec_change = cms
+        .patch(
+            "existing",
+            &PatchParams::default(),
+            &merge(serde_json::json!({"spec": {"template": {"data": {"a": "2"}}}})),
+        )
+        .await;
+    assert!(
+        spec_change.as_ref().is_err_and(refused),
+        "a spec change must be refused while the webhook is down: {spec_change:?}"
+    );
+    cms.patch(
+        "existing",
+        &PatchParams::default(),
+        &merge(serde_json::json!({"metadata": {"labels": {"team": "shop"}}})),
+    )
+    .await
+    .map_err(|e| format!("a label edit is refused while the webhook is down: {e}"))?;
+    cms.delete("existing", &DeleteParams::default())
+        .await
+        .map_err(|e| format!("a delete is refused while the webhook is down: {e}"))?;
+    let deleting = cms.get("existing").await?;
+    assert!(
+        deleting.metadata.deletion_timestamp.is_some(),
+        "held by its finalizer"
+    );
+    cms.patch(
+        "existing",
+        &PatchParams::default(),
+        &merge(serde_json::json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .map_err(|e| format!("removing the finalizer is refused while the webhook is down: {e}"))?;
+    assert!(
+        cms.get_opt("existing").await?.is_none(),
+        "deleted once the finalizer is gone"
+    );
+
+    // Objects in the release namespace are not sent to the webhook (the chart creates some before it runs).
+    let in_release_ns: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ar);
+    in_release_ns
+        .create(&PostParams::default(), &cm("in-release-namespace")?)
+        .await
+        .map_err(|e| format!("the release namespace must be excluded: {e}"))?;
+    in_release_ns
+        .patch(
+            "in-release-namespace",
+            &PatchParams::default(),
+            &merge(serde_json::json!({"metadata": {"finalizers": null}})),
+        )
+        .await?;
+
+    // Remove the configurations, so nothing else in this process is blocked.
+    for (kind, plural) in [
+        ("MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
+        (
+            "ValidatingWebhookConfiguration",
+            "validatingwebhookconfigurations",
+        ),
+    ] {
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", kind),
+            plural,
+        );
+        Api::<DynamicObject>::all_with(client.clone(), &ar)
+            .delete("down-kubefed-webhook", &DeleteParams::default())
+            .await?;
+    }
+    Ok(())
+}
