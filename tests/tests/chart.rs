@@ -778,6 +778,45 @@ async fn every_rendered_object_is_accepted_by_the_api_server() -> TestResult {
     Ok(())
 }
 
+/// `helm install --dry-run` against the testbed: the chart's kubeVersion accepts the real server, and the
+/// NOTES end with the command the user runs next.
+#[tokio::test]
+async fn install_dry_run_prints_notes_ending_with_the_next_command() -> TestResult {
+    let tb = host(NAMESPACE).await?;
+    let chart = chart_dir();
+    let kubeconfig = tb.kubeconfig.to_string_lossy().into_owned();
+    let out = helm(&[
+        "install",
+        RELEASE,
+        &chart.to_string_lossy(),
+        "--namespace",
+        NAMESPACE,
+        "--dry-run=client",
+        "--kubeconfig",
+        &kubeconfig,
+        "--kube-context",
+        HOST,
+    ])?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "helm install --dry-run failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let notes = stdout.split("NOTES:").nth(1).ok_or("helm printed no NOTES")?;
+    let last = notes
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(
+        last.trim_start()
+            .starts_with("kubectl fed join <cluster-name> --cluster-context <member-context> --kubefed-namespace kube-federation-system"),
+        "NOTES end with {last:?}:\n{notes}"
+    );
+    Ok(())
+}
+
 /// What each binary does on the API server, checked with the chart's RBAC applied for real and the
 /// requests impersonating its ServiceAccounts: allowed where the code needs it, refused just beside.
 #[tokio::test]

@@ -222,3 +222,14 @@ annotations:
 {{- define "kubefed.controller.leaseName" -}}
 kubefed-controller-manager
 {{- end }}
+
+{{/* The ClusterRoles handed out to users. */}}
+{{- define "kubefed.editRoleName" -}}
+{{- printf "%s-edit" (include "kubefed.fullname" .) }}
+{{- end }}
+{{- define "kubefed.viewRoleName" -}}
+{{- printf "%s-view" (include "kubefed.fullname" .) }}
+{{- end }}
+{{- define "kubefed.propagateAllRoleName" -}}
+{{- printf "%s-propagate-all" (include "kubefed.fullname" .) }}
+{{- end }}
