@@ -83,12 +83,12 @@ fn modes() -> Vec<(&'static str, Vec<String>)> {
 /// Runs the testbed's helm with its own (empty) config, cache and data directories.
 fn helm(args: &[&str]) -> TestResult<Output> {
     let bins = Binaries::locate()?;
-    let home = std::env::temp_dir().join(format!("kubefed-chart-test-helm-{}", std::process::id()));
+    let home = tempfile::tempdir()?;
     Ok(Command::new(bins.path("helm"))
         .args(args)
-        .env("HELM_CONFIG_HOME", home.join("config"))
-        .env("HELM_CACHE_HOME", home.join("cache"))
-        .env("HELM_DATA_HOME", home.join("data"))
+        .env("HELM_CONFIG_HOME", home.path().join("config"))
+        .env("HELM_CACHE_HOME", home.path().join("cache"))
+        .env("HELM_DATA_HOME", home.path().join("data"))
         .env_remove("KUBECONFIG")
         .output()?)
 }
