@@ -16,7 +16,7 @@ fmt:
 lint:
 	. hack/env.sh && cargo clippy --workspace --all-targets -- -D warnings
 
-crds:        ## Regenerate charts/kubefed/crds from the Rust types.
+crds:        ## Regenerate charts/kubefed/crds and files/federatedtypeconfigs.yaml from the Rust types.
 	. hack/env.sh && UPDATE_CRDS=1 cargo test -p kubefed-core --test crds_in_sync
 
 testbed-bins: ## Build kube-apiserver, kube-controller-manager, kubectl, etcd and helm into the cache.

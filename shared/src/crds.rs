@@ -9,6 +9,9 @@
 //! * [`chart_crd_files`]: every CRD the chart installs (the core ones and one per
 //!   [`default_types`]), one YAML file each, byte-for-byte deterministic. The
 //!   `crds_in_sync` test compares them with `charts/kubefed/crds/`.
+//! * [`chart_type_configs_file`]: the default FederatedTypeConfigs (one per [`default_types`]) as one YAML
+//!   stream, without a namespace: the chart's `federatedtypeconfigs.yaml` template renders it into the
+//!   release namespace. The same test compares it with `charts/kubefed/files/federatedtypeconfigs.yaml`.
 //!
 //! Schemas must be *structural* or a kube-apiserver refuses the CRD: every node typed (free-form values
 //! use `x-kubernetes-preserve-unknown-fields`), no `$ref`, `nullable` rather than `type: [x, null]`.
@@ -223,6 +226,25 @@ pub fn chart_crd_files() -> Vec<(String, String)> {
     files
 }
 
+/// The chart's default FederatedTypeConfigs: [`FederatedTypeConfig::for_target`] of every
+/// [`default_types`] entry, in that order, as one YAML stream (`---` before each document) after
+/// [`GENERATED_HEADER`]. They carry no namespace: the chart puts them in the release namespace.
+///
+/// # Panics
+///
+/// Only if a FederatedTypeConfig cannot be written as YAML — a bug in this crate, caught by its tests.
+pub fn chart_type_configs_file() -> String {
+    let mut out = GENERATED_HEADER.to_string();
+    for target in default_types() {
+        let mut ftc = FederatedTypeConfig::for_target(&target, "");
+        ftc.metadata.namespace = None;
+        let yaml = serde_saphyr::to_string(&ftc).expect("a FederatedTypeConfig serializes to YAML");
+        out.push_str("---\n");
+        out.push_str(&yaml);
+    }
+    out
+}
+
 /// Why a CRD would be refused by a kube-apiserver, or served with a schema that does not do what we mean:
 /// one message per problem, naming the version and the JSON path of the schema node. Empty when fine.
 ///
@@ -421,6 +443,29 @@ mod tests {
             .as_ref()
             .and_then(|s| s.open_api_v3_schema.as_ref());
         serde_json::to_value(schema).expect("schema serializes")
+    }
+
+    #[test]
+    fn chart_type_configs_are_the_default_types_without_namespace() {
+        let file = chart_type_configs_file();
+        assert!(file.starts_with(GENERATED_HEADER));
+        let docs: Vec<&str> = file[GENERATED_HEADER.len()..]
+            .split("---\n")
+            .filter(|d| !d.trim().is_empty())
+            .collect();
+        let types = default_types();
+        assert_eq!(docs.len(), types.len());
+        for (doc, target) in docs.iter().zip(&types) {
+            let ftc: FederatedTypeConfig = serde_saphyr::from_str(doc).expect("each document decodes");
+            assert_eq!(
+                ftc.metadata.name.as_deref(),
+                Some(target.type_config_name().as_str())
+            );
+            assert_eq!(ftc.metadata.namespace, None, "the chart sets the namespace");
+            assert_eq!(ftc.spec, FederatedTypeConfig::for_target(target, "x").spec);
+            assert!(!doc.contains("status"), "no status in a chart file:\n{doc}");
+        }
+        assert_eq!(file, chart_type_configs_file(), "deterministic");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use convert::{
     Batch, BatchItem, ConvertError, ConvertOptions, Federated, Federator, PlacementChoice, default_resolver,
     federate, federate_all, validate_overrides,
 };
-pub use crds::{chart_crd_files, core_crds, default_federated_crds, federated_crd};
+pub use crds::{chart_crd_files, chart_type_configs_file, core_crds, default_federated_crds, federated_crd};
 pub use manifest::{ManifestError, ManifestObject, Manifests, ParseLimits, Source, parse_manifests};
 pub use overrides::{
     OverridesError, ResolvedOverride, apply_overrides, overrides_for_cluster, validate_cluster_overrides,

@@ -1,8 +1,9 @@
-//! The chart's CRDs (`charts/kubefed/crds/`) are generated from the Rust types; this test fails when they
-//! drift, naming each drifted, missing or extra file and the command that regenerates them.
+//! The chart's CRDs (`charts/kubefed/crds/`) and default FederatedTypeConfigs
+//! (`charts/kubefed/files/federatedtypeconfigs.yaml`) are generated from the Rust types; these tests fail
+//! when they drift, naming each drifted, missing or extra file and the command that regenerates them.
 //!
-//! With `UPDATE_CRDS=1` it rewrites the directory instead: writes every generated file and removes
-//! files that are no longer generated.
+//! With `UPDATE_CRDS=1` they rewrite the files instead: write every generated file and remove CRD files
+//! that are no longer generated.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,6 +13,14 @@ const FIX: &str = "UPDATE_CRDS=1 cargo test -p kubefed-core --test crds_in_sync"
 
 fn crds_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/kubefed/crds")
+}
+
+fn type_configs_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/kubefed/files/federatedtypeconfigs.yaml")
+}
+
+fn updating() -> bool {
+    std::env::var_os("UPDATE_CRDS").is_some_and(|v| v == "1")
 }
 
 /// The files now in the directory: name → content (non-UTF-8 content is read lossily, so it differs).
@@ -58,7 +67,7 @@ fn chart_crds_match_the_rust_types() {
     let generated: BTreeMap<String, String> = kubefed_core::chart_crd_files().into_iter().collect();
     let current = current_files(&dir);
 
-    if std::env::var_os("UPDATE_CRDS").is_some_and(|v| v == "1") {
+    if updating() {
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
         for name in current.keys().filter(|n| !generated.contains_key(*n)) {
             let path = dir.join(name);
@@ -94,6 +103,33 @@ fn chart_crds_match_the_rust_types() {
         "the chart's CRDs are out of sync with shared/src/api:\n  {}\nRegenerate them with:\n  {FIX}\n",
         problems.join("\n  ")
     );
+}
+
+#[test]
+fn chart_type_configs_match_the_rust_types() {
+    let path = type_configs_file();
+    let generated = kubefed_core::chart_type_configs_file();
+    let current = fs::read(&path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    if updating() {
+        if current.as_deref() != Some(generated.as_str()) {
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+            }
+            fs::write(&path, &generated).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        }
+        return;
+    }
+    let problem = match current {
+        None => "is missing".to_string(),
+        Some(existing) if existing != generated => format!(
+            "differs from FederatedTypeConfig::for_target of the default types ({})",
+            first_difference(&existing, &generated)
+        ),
+        Some(_) => return,
+    };
+    panic!("charts/kubefed/files/federatedtypeconfigs.yaml {problem}\nRegenerate it with:\n  {FIX}\n");
 }
 
 #[test]
