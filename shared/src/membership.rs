@@ -32,6 +32,12 @@ pub const CLUSTER_NAME_LABEL: &str = "kubefed.io/cluster-name";
 /// Annotation on a KubeFedCluster: the member-side ServiceAccount as `namespace/name`, so `unjoin` removes
 /// the identity `join` made whatever host name was used.
 pub const MEMBER_IDENTITY_ANNOTATION: &str = "kubefed.io/member-service-account";
+/// Annotation on a KubeFedCluster: the kubeconfig context join reached the member with, so `enable` and
+/// `disable` can update the member's grant from the same kubeconfig.
+pub const MEMBER_CONTEXT_ANNOTATION: &str = "kubefed.io/member-context";
+/// Annotation on a KubeFedCluster: `minimal` or `admin`, the `--rbac` join used (an admin grant is never
+/// narrowed by `enable`/`disable`).
+pub const MEMBER_RBAC_ANNOTATION: &str = "kubefed.io/member-rbac";
 
 /// Verbs on each enabled type's target resource.
 pub const TARGET_VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
@@ -265,7 +271,12 @@ pub fn normalize_endpoint(endpoint: &str) -> String {
 /// Whether a cluster registered with (`endpoint`, `ca`) is the one at (`other_endpoint`, `other_ca`): same
 /// normalized endpoint and same CA bundle (surrounding whitespace ignored). Two API servers behind one URL
 /// with one CA cannot be told apart, and are treated as one.
-pub fn same_cluster(endpoint: &str, ca: Option<&[u8]>, other_endpoint: &str, other_ca: Option<&[u8]>) -> bool {
+pub fn same_cluster(
+    endpoint: &str,
+    ca: Option<&[u8]>,
+    other_endpoint: &str,
+    other_ca: Option<&[u8]>,
+) -> bool {
     let trim = |b: Option<&[u8]>| b.map(|b| b.trim_ascii().to_vec()).unwrap_or_default();
     normalize_endpoint(endpoint) == normalize_endpoint(other_endpoint) && trim(ca) == trim(other_ca)
 }
@@ -277,8 +288,12 @@ mod tests {
 
     fn rule_for<'a>(rules: &'a [PolicyRule], group: &str, resource: &str) -> Option<&'a PolicyRule> {
         rules.iter().find(|r| {
-            r.api_groups.as_ref().is_some_and(|g| g.iter().any(|g| g == group))
-                && r.resources.as_ref().is_some_and(|res| res.iter().any(|x| x == resource))
+            r.api_groups
+                .as_ref()
+                .is_some_and(|g| g.iter().any(|g| g == group))
+                && r.resources
+                    .as_ref()
+                    .is_some_and(|res| res.iter().any(|x| x == resource))
         })
     }
 
@@ -334,7 +349,11 @@ mod tests {
         assert!(!core.verbs.iter().any(|v| v == "escalate"));
         let warnings = grant_warnings(&all);
         assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].contains("clusterroles.rbac.authorization.k8s.io needs the escalate"), "{}", warnings[0]);
+        assert!(
+            warnings[0].contains("clusterroles.rbac.authorization.k8s.io needs the escalate"),
+            "{}",
+            warnings[0]
+        );
         assert!(grant_warnings(&[find_default_type("cm").expect("default")]).is_empty());
     }
 
@@ -342,17 +361,26 @@ mod tests {
     fn names_follow_kubefedctl() {
         let n = JoinNames::new("member-1", "Host_Ctx@Admin", "kube-federation-system");
         assert_eq!(n.service_account, "member-1-host-ctx-admin");
-        assert_eq!(n.cluster_role, "kubefed-controller-manager:member-1-host-ctx-admin");
+        assert_eq!(
+            n.cluster_role,
+            "kubefed-controller-manager:member-1-host-ctx-admin"
+        );
         assert_eq!(n.member_secret, "member-1-host-ctx-admin-token");
         assert_eq!(n.host_secret, "member-1-token");
-        assert_eq!(n.identity_annotation(), "kube-federation-system/member-1-host-ctx-admin");
+        assert_eq!(
+            n.identity_annotation(),
+            "kube-federation-system/member-1-host-ctx-admin"
+        );
         let b = n.cluster_role_binding();
         assert_eq!(b.role_ref.name, n.cluster_role);
         assert_eq!(
             b.subjects.as_ref().and_then(|s| s[0].namespace.as_deref()),
             Some("kube-federation-system")
         );
-        assert_eq!(n.labels().get(CLUSTER_NAME_LABEL).map(String::as_str), Some("member-1"));
+        assert_eq!(
+            n.labels().get(CLUSTER_NAME_LABEL).map(String::as_str),
+            Some("member-1")
+        );
     }
 
     #[test]
@@ -375,9 +403,24 @@ mod tests {
     fn same_cluster_ignores_spelling() {
         let ca = Some(&b"-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n"[..]);
         assert!(same_cluster("https://10.0.0.1:443/", ca, "10.0.0.1", ca));
-        assert!(same_cluster("HTTPS://Example.com:6443", ca, "https://example.com:6443/", ca));
-        assert!(!same_cluster("https://example.com:6443", ca, "https://example.com:6444", ca));
-        assert!(!same_cluster("https://example.com:6443", ca, "https://example.com:6443", None));
+        assert!(same_cluster(
+            "HTTPS://Example.com:6443",
+            ca,
+            "https://example.com:6443/",
+            ca
+        ));
+        assert!(!same_cluster(
+            "https://example.com:6443",
+            ca,
+            "https://example.com:6444",
+            ca
+        ));
+        assert!(!same_cluster(
+            "https://example.com:6443",
+            ca,
+            "https://example.com:6443",
+            None
+        ));
         assert_eq!(normalize_endpoint("http://a:443"), "http://a:443");
     }
 }
