@@ -180,7 +180,8 @@ where
 
 /// An API error while writing `what` in `cluster`; "forbidden" says which rights join needs.
 pub fn write_error(cluster: &Host, what: &str, e: &kube::Error) -> anyhow::Error {
-    if is_forbidden(e) {
+    // RBAC denials say "User … cannot <verb> resource …"; other 403s (a terminating namespace) are not rights.
+    if is_forbidden(e) && message(e).contains(" cannot ") {
         anyhow::anyhow!(
             "{}; context {:?} lacks the rights to write {what} — join needs an admin of each cluster (in the \
              member: namespaces, serviceaccounts, secrets, clusterroles and clusterrolebindings)",

@@ -86,6 +86,8 @@ pub async fn run(global: &GlobalArgs, args: &JoinArgs) -> anyhow::Result<()> {
 
     let configs = members::type_configs(&host, ns).await?;
     let enabled = members::enabled_targets(&configs);
+    let names = JoinNames::new(name, &host_context, ns);
+    check_not_joined_elsewhere(&host, &names, &api_endpoint, &endpoint, args.error_on_existing).await?;
     let rules = match args.rbac {
         Rbac::Minimal => {
             for w in grant_warnings(&enabled) {
@@ -100,8 +102,6 @@ pub async fn run(global: &GlobalArgs, args: &JoinArgs) -> anyhow::Result<()> {
             admin_rules()
         }
     };
-    let names = JoinNames::new(name, &host_context, ns);
-    check_not_joined_elsewhere(&host, &names, &api_endpoint, &endpoint, args.error_on_existing).await?;
 
     if args.dry_run {
         return print_plan(&host, &member, &names, &api_endpoint, &enabled, args.rbac);
@@ -216,14 +216,9 @@ async fn write_all(
         labels: Some(names.labels()),
         ..ObjectMeta::default()
     };
-    // The namespace only if missing: it may be shared with other hosts' identities.
-    let namespaces: Api<Namespace> = Api::all(member.client.clone());
-    let exists = namespaces
-        .get_opt(ns)
-        .await
-        .map_err(|e| members::write_error(member, &format!("namespace/{ns}"), &e))?
-        .is_some();
-    if !exists {
+    // The namespace only if missing: it may be shared with other hosts' identities. One still terminating
+    // (an unjoin just before) must be gone first, or nothing can be created in it.
+    if !namespace_exists(member, ns, timeout).await? {
         let namespace = Namespace {
             metadata: meta(ns, None),
             ..Namespace::default()
@@ -324,6 +319,30 @@ async fn write_all(
     }
     members::apply(host, &Api::namespaced(host.client.clone(), ns), &kfc, ledger).await?;
     Ok(())
+}
+
+/// Whether namespace `ns` exists in the member; waits (up to `timeout`) for a terminating one to go.
+async fn namespace_exists(member: &Host, ns: &str, timeout: Duration) -> anyhow::Result<bool> {
+    let namespaces: Api<Namespace> = Api::all(member.client.clone());
+    let deadline = Instant::now() + timeout;
+    loop {
+        let found = namespaces
+            .get_opt(ns)
+            .await
+            .map_err(|e| members::write_error(member, &format!("namespace/{ns}"), &e))?;
+        match found {
+            None => return Ok(false),
+            Some(n) if n.metadata.deletion_timestamp.is_none() => return Ok(true),
+            Some(_) if Instant::now() >= deadline => anyhow::bail!(
+                "namespace {ns} in the member (context {:?}) is still being deleted after {}s; wait until \
+                 `kubectl --context {} get namespace {ns}` finds nothing, then join again",
+                member.context,
+                timeout.as_secs(),
+                member.context
+            ),
+            Some(_) => tokio::time::sleep(POLL).await,
+        }
+    }
 }
 
 /// Waits until the member's token controller has filled the token Secret.
