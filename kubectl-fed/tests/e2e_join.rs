@@ -439,6 +439,32 @@ async fn join_get_grant_propagate_unjoin() -> TestResult {
         "namespace rolled back"
     );
     assert!(kfcs.get_opt("alice-m1").await?.is_none());
+
+    // An unreachable member: nothing is removed without --force; with it the host side goes and what is
+    // left in the member is listed.
+    let r = fed(&["unjoin", M2, "--cluster-context", "nowhere"]).await?;
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr.contains("nothing was removed; pass --force"),
+        "{}",
+        r.stderr
+    );
+    assert!(kfcs.get_opt(M2).await?.is_some());
+    let r = fed(&["unjoin", M2, "--cluster-context", "nowhere", "--force"]).await?;
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stdout
+            .contains("host: kubefedcluster.core.kubefed.io/member-2 deleted"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr
+            .contains("not removed: nowhere: serviceaccount/member-2-host in kube-federation-system"),
+        "{}",
+        r.stderr
+    );
+    assert!(kfcs.get_opt(M2).await?.is_none());
     Ok(())
 }
 
