@@ -99,6 +99,9 @@ pub enum Command {
     /// List joined clusters (`get clusters`): name, ready, Kubernetes version, labels, age.
     #[command(after_help = GET_EXAMPLES)]
     Get(GetArgs),
+    /// Show where a federated object runs: one row per cluster, and the overall Propagation condition.
+    #[command(after_help = STATUS_EXAMPLES)]
+    Status(StatusArgs),
     /// Print the client version and, when the host is reachable, its server version.
     #[command(after_help = VERSION_EXAMPLES)]
     Version(VersionArgs),
@@ -198,6 +201,18 @@ Examples:
   kubectl fed get clusters
   kubectl fed get clusters -o wide
   kubectl fed get clusters -o yaml";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  # Where the web Deployment of namespace shop runs
+  kubectl fed status deploy/web -n shop
+
+  # Every object of an app, as applied with kubectl fed apply -f app.yaml
+  kubectl fed status -f app.yaml
+
+Rows: every joined cluster — PLACED (the placement selects it), STATUS (OK, Pending, ClusterNotReady, or the
+controller's per-cluster error such as CreationFailed), READY/DESIRED replicas for workloads (desired after the
+cluster's overrides), and what the problem means. Exit code 1 when an object is not found on the host.";
 
 const VERSION_EXAMPLES: &str = "\
 Examples:
@@ -452,6 +467,32 @@ pub struct GetArgs {
     /// Output format (default: a table).
     #[arg(short = 'o', long, value_enum)]
     pub output: Option<GetFormat>,
+}
+
+/// `kubectl fed status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// KIND/NAME, e.g. deploy/web, deployment/web or federateddeployment/web.
+    #[arg(
+        value_name = "KIND/NAME",
+        conflicts_with = "filenames",
+        required_unless_present = "filenames"
+    )]
+    pub target: Option<String>,
+    /// Files, folders or `-` with the plain manifests of the objects to show.
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR|-",
+        value_delimiter = ','
+    )]
+    pub filenames: Vec<String>,
+    /// Read folders given with -f recursively.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Namespace of namespaced objects that have none (default: the kubeconfig context's, else default).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
 }
 
 /// Shells `completion` writes scripts for.
