@@ -464,6 +464,7 @@ fn every_command_has_help_with_an_example() {
         &["join"],
         &["unjoin"],
         &["get"],
+        &["status"],
     ] {
         let mut args = cmd.to_vec();
         args.push("--help");

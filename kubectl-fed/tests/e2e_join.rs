@@ -344,6 +344,42 @@ async fn join_get_grant_propagate_unjoin() -> TestResult {
     })
     .await?;
 
+    // status: one row per cluster, matching the members.
+    let settings = "cm/settings".to_string();
+    let shown = wait_for("status to show member-1 OK", Duration::from_secs(60), || {
+        let (ns, settings) = (ns.clone(), settings.clone());
+        async move {
+            let r = fed(&["status", &settings, "-n", &ns]).await?;
+            Ok((r.code == Some(0) && r.stdout.contains("Propagation: True")).then_some(r.stdout))
+        }
+    })
+    .await?;
+    let row = |name: &str| -> Vec<String> {
+        shown
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(row(M1)[..3], ["member-1", "yes", "OK"], "{shown}");
+    assert_eq!(row(M2)[..3], ["member-2", "no", "-"], "{shown}");
+    let r = fed(&["status", "-f", &path]).await?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stdout.contains("federatedpodtemplate/tpl (namespace "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("federatednamespace/{ns} (namespace {ns})")),
+        "{}",
+        r.stdout
+    );
+    let r = fed(&["status", "deploy/missing", "-n", &ns]).await?;
+    assert_eq!(r.code, Some(1));
+    assert!(r.stdout.contains("not found on the host"), "{}", r.stdout);
+
     // unjoin --cleanup: warns about the placement, deletes what we propagated and the identity.
     let r = fed(&["unjoin", M1, "--cleanup"]).await?;
     assert_eq!(r.code, Some(0), "{}", r.stderr);
