@@ -177,6 +177,27 @@ async fn join_get_grant_propagate_unjoin() -> TestResult {
     let host = tb.client(HOST).await?;
     let member1 = tb.client(M1).await?;
 
+    // --dry-run checks and prints the plan, and writes nothing.
+    let r = fed(&["join", M1, "--dry-run"]).await?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("host: kubefedcluster.core.kubefed.io/member-1 in kube-federation-system"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("grant: clusterroles.rbac.authorization.k8s.io, configmaps,"),
+        "{}",
+        r.stdout
+    );
+    let sas: Api<ServiceAccount> = Api::namespaced(member1.clone(), DEFAULT_SYSTEM_NAMESPACE);
+    assert!(
+        sas.get_opt("member-1-host").await?.is_none(),
+        "dry run wrote nothing"
+    );
+
     // Join two members with labels; each waits for Ready.
     let r = fed(&["join", M1, "--labels", "region=eu,tier=prod", "--timeout", "120s"]).await?;
     assert_eq!(r.code, Some(0), "{}", r.stderr);
@@ -379,6 +400,16 @@ async fn join_get_grant_propagate_unjoin() -> TestResult {
     let r = fed(&["status", "deploy/missing", "-n", &ns]).await?;
     assert_eq!(r.code, Some(1));
     assert!(r.stdout.contains("not found on the host"), "{}", r.stdout);
+
+    // Disabling the type takes the right away again.
+    let r = fed(&["disable", "podtemplates"]).await?;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains("member-1: clusterrole.rbac.authorization.k8s.io/kubefed-controller-manager:member-1-host configured"), "{}", r.stdout);
+    let denied = podtemplates
+        .list(&ListParams::default())
+        .await
+        .expect_err("disabled again");
+    assert_eq!(status_code(&denied), Some(403), "{denied}");
 
     // unjoin --cleanup: warns about the placement, deletes what we propagated and the identity.
     let r = fed(&["unjoin", M1, "--cleanup"]).await?;

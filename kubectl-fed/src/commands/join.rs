@@ -483,8 +483,13 @@ fn print_plan(
                 .map(kubefed_core::TargetType::type_config_name)
                 .collect();
             types.sort();
+            let namespaces = if enabled.iter().any(kubefed_core::TargetType::is_namespace) {
+                ""
+            } else {
+                ", namespaces (read)"
+            };
             out.push_str(&format!(
-                "grant: {} (all verbs but deletecollection), namespaces (read), GET /healthz and /version\n",
+                "grant: {} (get list watch create update patch delete){namespaces}, GET /healthz and /version\n",
                 if types.is_empty() {
                     "no enabled types".to_string()
                 } else {
