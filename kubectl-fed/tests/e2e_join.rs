@@ -219,6 +219,29 @@ async fn join_get_grant_propagate_unjoin() -> TestResult {
         "the RBAC warning: {}",
         r.stderr
     );
+    // member-2 first at an address nobody answers: joined, but never Ready; the message says what to check.
+    let r = fed(&[
+        "join",
+        M2,
+        "--api-endpoint",
+        "https://127.0.0.1:1",
+        "--timeout",
+        "4s",
+    ])
+    .await?;
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("cluster member-2 was joined but is not Ready after 4s"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("re-run join with --api-endpoint URL"),
+        "{}",
+        r.stderr
+    );
+    // Joining again at the right address moves it (same CA: the same cluster).
     let r = fed(&[
         "join",
         M2,
@@ -231,6 +254,18 @@ async fn join_get_grant_propagate_unjoin() -> TestResult {
     ])
     .await?;
     assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("cluster member-2 moves from API endpoint https://127.0.0.1:1 to https://127.0.0.1:"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout
+            .contains("host: kubefedcluster.core.kubefed.io/member-2 configured"),
+        "{}",
+        r.stdout
+    );
 
     // Re-running join is a no-op.
     let r = fed(&["join", M1, "--labels", "region=eu,tier=prod", "--timeout", "120s"]).await?;
@@ -271,6 +306,12 @@ async fn join_get_grant_propagate_unjoin() -> TestResult {
     assert_eq!(row1[1], "True", "{}", r.stdout);
     assert!(row1[2].starts_with("v1."), "{}", r.stdout);
     assert_eq!(row1[3], "region=eu,tier=prod");
+    let r = fed(&["get", "clusters", "-o", "wide"]).await?;
+    assert!(
+        r.stdout.contains("API-ENDPOINT") && r.stdout.contains("/healthz responded with ok"),
+        "{}",
+        r.stdout
+    );
     let r = fed(&["get", "clusters", "-o", "json"]).await?;
     let list: Value = serde_json::from_str(&r.stdout)?;
     let names: Vec<&str> = list["items"]

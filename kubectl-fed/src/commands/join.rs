@@ -178,12 +178,20 @@ async fn check_not_joined_elsewhere(
                     names.namespace
                 );
             }
-            if !same {
+            // Same CA, another address: the same cluster reached differently (a fixed --api-endpoint).
+            let same_ca = kfc.spec.ca_bundle.as_ref().map(|b| b.0.trim_ascii()) == ca.map(<[u8]>::trim_ascii);
+            if !same && !same_ca {
                 anyhow::bail!(
-                    "a different cluster is already joined as {other} (API endpoint {}); run `kubectl fed unjoin \
-                     {other}` first, or choose another name",
+                    "a different cluster is already joined as {other} (API endpoint {}, another CA); run `kubectl \
+                     fed unjoin {other}` first, or choose another name",
                     kfc.spec.api_endpoint
                 );
+            }
+            if !same {
+                output::warn(&format!(
+                    "cluster {other} moves from API endpoint {} to {api_endpoint}",
+                    kfc.spec.api_endpoint
+                ));
             }
         } else if same {
             anyhow::bail!(
