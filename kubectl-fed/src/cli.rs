@@ -90,6 +90,18 @@ pub enum Command {
     /// Stop propagating a type (and, with --delete-crd, remove its federated CRD).
     #[command(after_help = DISABLE_EXAMPLES)]
     Disable(DisableArgs),
+    /// Join a member cluster: a least-privilege identity in the member, a KubeFedCluster on the host.
+    #[command(after_help = JOIN_EXAMPLES)]
+    Join(JoinArgs),
+    /// Remove a member cluster: its KubeFedCluster and Secret on the host, its identity in the member.
+    #[command(after_help = UNJOIN_EXAMPLES)]
+    Unjoin(UnjoinArgs),
+    /// List joined clusters (`get clusters`): name, ready, Kubernetes version, labels, age.
+    #[command(after_help = GET_EXAMPLES)]
+    Get(GetArgs),
+    /// Show where a federated object runs: one row per cluster, and the overall Propagation condition.
+    #[command(after_help = STATUS_EXAMPLES)]
+    Status(StatusArgs),
     /// Print the client version and, when the host is reachable, its server version.
     #[command(after_help = VERSION_EXAMPLES)]
     Version(VersionArgs),
@@ -147,6 +159,60 @@ Examples:
 
   # Also delete the FederatedTypeConfig and the FederatedStatefulSet CRD (refused while objects exist)
   kubectl fed disable statefulsets --delete-crd";
+
+const JOIN_EXAMPLES: &str = "\
+Examples:
+  # Join the cluster of kubeconfig context eu-1 as member eu-1 (the host is the current context)
+  kubectl fed join eu-1 --labels region=eu
+
+  # Name and contexts spelled out; wait up to 2 minutes for the cluster to be Ready
+  kubectl fed join eu-1 --cluster-context kind-eu-1 --host-context kind-host --timeout 2m
+
+  # The host's controller reaches the member at another address than your kubeconfig does
+  kubectl fed join eu-1 --api-endpoint https://172.18.0.3:6443
+
+  # See what would be created, change nothing
+  kubectl fed join eu-1 --dry-run
+
+In the member, join creates the kubefed namespace, a ServiceAccount, its token Secret and a ClusterRole (plus
+binding) allowing only what propagation needs: the target resources of the enabled types, reading namespaces,
+GET /healthz and /version. `kubectl fed enable` and `disable` update that ClusterRole in every joined member.
+--rbac=admin grants everything instead (KubeFed's behaviour). On the host it creates a Secret with the token and
+the KubeFedCluster, then waits until the controller reports the cluster Ready. Running join again is safe: it
+changes nothing when nothing changed, and updates labels or the grant otherwise.";
+
+const UNJOIN_EXAMPLES: &str = "\
+Examples:
+  # Remove member eu-1 (its kubeconfig context is eu-1); objects propagated there stay
+  kubectl fed unjoin eu-1
+
+  # First delete everything kubefed propagated to eu-1
+  kubectl fed unjoin eu-1 --cleanup
+
+  # eu-1 is gone for good: remove it from the host anyway and list what is left in the member
+  kubectl fed unjoin eu-1 --force
+
+Unjoin warns with the number of federated objects still placed on the cluster. --cleanup deletes every object in
+the member labelled kubefed.io/managed=true of an enabled type (namespaces we propagated included, with their
+contents) and reports the count.";
+
+const GET_EXAMPLES: &str = "\
+Examples:
+  kubectl fed get clusters
+  kubectl fed get clusters -o wide
+  kubectl fed get clusters -o yaml";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  # Where the web Deployment of namespace shop runs
+  kubectl fed status deploy/web -n shop
+
+  # Every object of an app, as applied with kubectl fed apply -f app.yaml
+  kubectl fed status -f app.yaml
+
+Rows: every joined cluster — PLACED (the placement selects it), STATUS (OK, Pending, ClusterNotReady, or the
+controller's per-cluster error such as CreationFailed), READY/DESIRED replicas for workloads (desired after the
+cluster's overrides), and what the problem means. Exit code 1 when an object is not found on the host.";
 
 const VERSION_EXAMPLES: &str = "\
 Examples:
@@ -307,6 +373,128 @@ pub struct VersionArgs {
     pub output: Option<PrintFormat>,
 }
 
+/// Which rights the member identity gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Rbac {
+    /// Only what propagation of the enabled types needs.
+    Minimal,
+    /// Everything (`*` on `*`), as KubeFed's kubefedctl granted.
+    Admin,
+}
+
+/// `kubectl fed join`.
+#[derive(Debug, Clone, Args)]
+pub struct JoinArgs {
+    /// The member's name on the host (a DNS label, e.g. eu-1): the KubeFedCluster's name, used in placements.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The kubeconfig context of the member cluster (default: NAME).
+    #[arg(long, value_name = "CTX")]
+    pub cluster_context: Option<String>,
+    /// The kubeconfig context of the host cluster (default: --context, else the current context).
+    #[arg(long, value_name = "CTX")]
+    pub host_context: Option<String>,
+    /// Labels of the KubeFedCluster, which placements select on, e.g. region=eu,tier=prod.
+    #[arg(long, value_name = "k=v,...")]
+    pub labels: Option<String>,
+    /// Fail when a cluster named NAME is already joined (default: re-running join updates it).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value = "false", default_missing_value = "true",
+          require_equals = true, action = clap::ArgAction::Set)]
+    pub error_on_existing: bool,
+    /// Check everything and print what would be created; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Rights of the member identity: `minimal` (the enabled types, namespaces, /healthz, /version) or `admin`.
+    #[arg(long, value_enum, default_value = "minimal")]
+    pub rbac: Rbac,
+    /// How long to wait for the token and for the cluster to be Ready, e.g. 60s or 2m (0: do not wait for
+    /// Ready).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// The member's API server URL as the host's controller reaches it (default: the server of the member's
+    /// kubeconfig context).
+    #[arg(long, value_name = "URL")]
+    pub api_endpoint: Option<String>,
+}
+
+/// `kubectl fed unjoin`.
+#[derive(Debug, Clone, Args)]
+pub struct UnjoinArgs {
+    /// The member's name on the host.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The kubeconfig context of the member cluster (default: NAME).
+    #[arg(long, value_name = "CTX")]
+    pub cluster_context: Option<String>,
+    /// The kubeconfig context of the host cluster (default: --context, else the current context).
+    #[arg(long, value_name = "CTX")]
+    pub host_context: Option<String>,
+    /// First delete every object kubefed propagated to the member (label kubefed.io/managed=true).
+    #[arg(long)]
+    pub cleanup: bool,
+    /// Go on when the member cannot be reached (or the cluster is not joined), and list what was left.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// What `get` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GetResource {
+    /// Joined member clusters (KubeFedClusters).
+    #[value(
+        alias = "cluster",
+        alias = "kubefedclusters",
+        alias = "kubefedcluster",
+        alias = "kfc"
+    )]
+    Clusters,
+}
+
+/// `-o` of `get`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GetFormat {
+    Wide,
+    Yaml,
+    Json,
+}
+
+/// `kubectl fed get`.
+#[derive(Debug, Clone, Args)]
+pub struct GetArgs {
+    /// What to list.
+    #[arg(value_enum)]
+    pub resource: GetResource,
+    /// Output format (default: a table).
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<GetFormat>,
+}
+
+/// `kubectl fed status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// KIND/NAME, e.g. deploy/web, deployment/web or federateddeployment/web.
+    #[arg(
+        value_name = "KIND/NAME",
+        conflicts_with = "filenames",
+        required_unless_present = "filenames"
+    )]
+    pub target: Option<String>,
+    /// Files, folders or `-` with the plain manifests of the objects to show.
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR|-",
+        value_delimiter = ','
+    )]
+    pub filenames: Vec<String>,
+    /// Read folders given with -f recursively.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Namespace of namespaced objects that have none (default: the kubeconfig context's, else default).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+}
+
 /// Shells `completion` writes scripts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
@@ -323,7 +511,7 @@ pub struct CompletionArgs {
     pub shell: Shell,
 }
 
-fn parse_timeout(value: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(value: &str) -> Result<Duration, String> {
     // kubectl accepts a bare number of seconds too.
     if let Ok(secs) = value.parse::<u64>() {
         return Ok(Duration::from_secs(secs));

@@ -119,6 +119,14 @@ impl Host {
             self.context, self.url
         )
     }
+
+    /// `while <doing> in the cluster of context "member-1" (https://…)`, for any cluster.
+    pub fn doing_in(&self, what: impl std::fmt::Display) -> String {
+        format!(
+            "while {what} in the cluster of context {:?} ({})",
+            self.context, self.url
+        )
+    }
 }
 
 fn home_kubeconfig() -> Option<PathBuf> {
@@ -162,4 +170,106 @@ pub fn message(e: &kube::Error) -> String {
 /// Wraps a kube error into an anyhow error with the server's message.
 pub fn api_error(e: kube::Error) -> anyhow::Error {
     anyhow::anyhow!(message(&e))
+}
+
+impl Connection {
+    /// The same kubeconfig and timeout, another context.
+    pub fn with_context(&self, context: &str) -> Self {
+        Self {
+            context: Some(context.to_string()),
+            ..self.clone()
+        }
+    }
+}
+
+/// Fails with the contexts the kubeconfig has when `name` is not one of them (`flag` names where it came
+/// from, for the message).
+pub fn check_context(kc: &Kubeconfig, name: &str, flag: &str) -> anyhow::Result<()> {
+    if kc.contexts.iter().any(|c| c.name == name) {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+    known.sort_unstable();
+    anyhow::bail!(
+        "context {name:?} ({flag}) is not in the kubeconfig; its contexts are: {} (see `kubectl config get-contexts`)",
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
+    )
+}
+
+/// Where a kubeconfig context's cluster is: its server URL, its CA bundle (PEM), and whether TLS
+/// verification is switched off for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterEndpoint {
+    pub server: String,
+    pub ca_pem: Option<Vec<u8>>,
+    pub insecure: bool,
+}
+
+/// The server and CA of `context`'s cluster in `kc` (`certificate-authority-data`, else the
+/// `certificate-authority` file).
+pub fn cluster_endpoint(kc: &Kubeconfig, context: &str) -> anyhow::Result<ClusterEndpoint> {
+    let ctx = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .with_context(|| format!("context {context:?} has no cluster in the kubeconfig"))?;
+    let cluster = kc
+        .clusters
+        .iter()
+        .find(|c| c.name == ctx.cluster)
+        .and_then(|c| c.cluster.as_ref())
+        .with_context(|| {
+            format!(
+                "context {context:?} names cluster {:?}, which is not in the kubeconfig",
+                ctx.cluster
+            )
+        })?;
+    let server = cluster
+        .server
+        .clone()
+        .filter(|s| !s.is_empty())
+        .with_context(|| {
+            format!(
+                "cluster {:?} of context {context:?} has no server URL",
+                ctx.cluster
+            )
+        })?;
+    let ca_pem = match (
+        &cluster.certificate_authority_data,
+        &cluster.certificate_authority,
+    ) {
+        (Some(data), _) if !data.is_empty() => {
+            // ByteString reads base64, as the kubeconfig stores it.
+            let bytes: k8s_openapi::ByteString =
+                serde_json::from_value(serde_json::Value::String(data.clone())).map_err(|e| {
+                    anyhow::anyhow!(
+                        "certificate-authority-data of cluster {:?} is not base64: {e}",
+                        ctx.cluster
+                    )
+                })?;
+            Some(bytes.0)
+        }
+        (_, Some(path)) if !path.is_empty() => Some(std::fs::read(path).with_context(|| {
+            format!(
+                "while reading certificate-authority {path} of cluster {:?}",
+                ctx.cluster
+            )
+        })?),
+        _ => None,
+    };
+    Ok(ClusterEndpoint {
+        server,
+        ca_pem,
+        insecure: cluster.insecure_skip_tls_verify.unwrap_or(false),
+    })
+}
+
+/// Whether the error is the API server's "forbidden".
+pub fn is_forbidden(e: &kube::Error) -> bool {
+    status_code(e) == Some(403)
 }

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod discovery;
 pub mod enabled;
 pub mod input;
+pub mod members;
 pub mod output;
 pub mod types;
 
@@ -49,6 +50,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Apply(args) => commands::apply::run(global, args).await,
         Command::Enable(args) => commands::enable::run(global, args).await,
         Command::Disable(args) => commands::disable::run(global, args).await,
+        Command::Join(args) => commands::join::run(global, args).await,
+        Command::Unjoin(args) => commands::unjoin::run(global, args).await,
+        Command::Get(args) => commands::get::run(global, args).await,
+        Command::Status(args) => commands::status::run(global, args).await,
         Command::Version(args) => commands::version::run(global, args).await,
         Command::Completion(args) => commands::completion::run(args),
     }

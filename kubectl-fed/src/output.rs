@@ -80,6 +80,50 @@ pub fn object_ref(kind: &str, group: &str, name: &str) -> String {
     }
 }
 
+/// A kubectl-style table: columns padded to their widest cell, separated by three spaces, no trailing blanks.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| (*h).to_string()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                line.push_str("   ");
+            }
+            line.push_str(cell);
+            let pad = widths
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(cell.chars().count());
+            line.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// kubectl's age: `45s`, `12m`, `5h`, `3d` (two units while short: `2m30s`, `3h20m`).
+pub fn age(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..120 => format!("{s}s"),
+        120..600 => format!("{}m{}s", s / 60, s % 60),
+        600..10800 => format!("{}m", s / 60),
+        10800..172800 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
 /// The one-line reports of a run, with a progress bar on stderr when it is a terminal and the run is large.
 pub struct Reporter {
     bar: Option<ProgressBar>,
@@ -166,6 +210,24 @@ mod tests {
             (two["kind"].as_str(), two["items"].as_array().map(Vec::len)),
             (Some("List"), Some(2))
         );
+    }
+
+    #[test]
+    fn tables_and_ages() {
+        let t = table(
+            &["NAME", "READY"],
+            &[
+                vec!["member-1".into(), "True".into()],
+                vec!["m2".into(), "".into()],
+            ],
+        );
+        assert_eq!(t, "NAME       READY\nmember-1   True\nm2\n");
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(age(secs(59)), "59s");
+        assert_eq!(age(secs(150)), "2m30s");
+        assert_eq!(age(secs(3000)), "50m");
+        assert_eq!(age(secs(4 * 3600 + 60)), "4h1m");
+        assert_eq!(age(secs(5 * 86400)), "5d");
     }
 
     #[test]

@@ -461,6 +461,10 @@ fn every_command_has_help_with_an_example() {
         &["disable"],
         &["version"],
         &["completion"],
+        &["join"],
+        &["unjoin"],
+        &["get"],
+        &["status"],
     ] {
         let mut args = cmd.to_vec();
         args.push("--help");
@@ -510,4 +514,91 @@ fn completion_and_version() {
     );
     let r = run(&["--version"]);
     assert_eq!(r.code, Some(0));
+}
+
+/// A kubeconfig with a host and a member whose API servers do not listen (port 1 on loopback).
+fn unreachable_kubeconfig(dir: &Path) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    let cluster = |name: &str| {
+        format!(
+            "- name: {name}\n  cluster:\n    server: https://127.0.0.1:1\n    insecure-skip-tls-verify: true\n"
+        )
+    };
+    let context = |name: &str| format!("- name: {name}\n  context:\n    cluster: {name}\n    user: u\n");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n{}{}users:\n- name: u\n  user:\n    token: t\ncontexts:\n{}{}\
+         current-context: host\n",
+        cluster("host"),
+        cluster("eu-1"),
+        context("host"),
+        context("eu-1")
+    );
+    std::fs::write(&path, text).expect("writes kubeconfig");
+    path
+}
+
+#[test]
+fn join_bad_input_fails_before_contacting_anything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = unreachable_kubeconfig(dir.path());
+    let kc = kc.to_str().expect("utf-8 path");
+    struct Case {
+        name: &'static str,
+        args: Vec<&'static str>,
+        want: &'static str,
+    }
+    let cases = [
+        Case {
+            name: "not a DNS label",
+            args: vec!["join", "EU_1"],
+            want: "invalid cluster name: \"EU_1\" is not a valid DNS-1123 label",
+        },
+        Case {
+            name: "bad labels",
+            args: vec!["join", "eu-1", "--labels", "region"],
+            want: "invalid --labels",
+        },
+        Case {
+            name: "bad endpoint",
+            args: vec!["join", "eu-1", "--api-endpoint", "10.0.0.1:6443"],
+            want: "invalid --api-endpoint \"10.0.0.1:6443\": use a URL like https://",
+        },
+        Case {
+            name: "unknown member context",
+            args: vec!["join", "us-1"],
+            want: "context \"us-1\" (--cluster-context (default: NAME)) is not in the kubeconfig; its contexts are: eu-1, host",
+        },
+        Case {
+            name: "unknown host context",
+            args: vec!["join", "eu-1", "--host-context", "nope"],
+            want: "context \"nope\" (--host-context) is not in the kubeconfig",
+        },
+        Case {
+            name: "unreachable host",
+            args: vec!["join", "eu-1"],
+            want: "cannot reach the host cluster (context \"host\", https://127.0.0.1:1/)",
+        },
+        Case {
+            name: "unjoin, unreachable host",
+            args: vec!["unjoin", "eu-1"],
+            want: "cannot reach the host cluster",
+        },
+        Case {
+            name: "get clusters, unreachable host",
+            args: vec!["get", "clusters"],
+            want: "https://127.0.0.1:1",
+        },
+    ];
+    for case in cases {
+        let mut args = vec!["--kubeconfig", kc];
+        args.extend(case.args.iter().copied());
+        let r = run(&args);
+        assert_eq!(r.code, Some(1), "case {}: {}", case.name, r.stderr);
+        assert!(r.stderr.contains(case.want), "case {}: {}", case.name, r.stderr);
+        assert_eq!(r.stdout, "", "case {}", case.name);
+    }
+    let r = run(&["get", "nodes"]);
+    assert_eq!(r.code, Some(2), "only clusters can be listed");
+    let r = run(&["join", "eu-1", "--rbac", "root"]);
+    assert_eq!(r.code, Some(2));
 }

@@ -10,6 +10,7 @@ pub mod convert;
 pub mod crds;
 pub mod health;
 pub mod manifest;
+pub mod membership;
 pub mod overrides;
 pub mod pki;
 pub mod placement;

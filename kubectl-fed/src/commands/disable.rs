@@ -3,6 +3,8 @@
 //! FederatedTypeConfig and the `Federated<Kind>` CRD — refused while federated objects of the type exist,
 //! because deleting a CRD deletes its objects without the controller's cleanup.
 //!
+//! Joined members' ClusterRoles are then re-derived from the enabled types ([`crate::members::sync_grants`]).
+//!
 //! TYPE is matched against the enabled types first (so a type whose target CRD is gone can still be
 //! disabled), then resolved by discovery as `enable` does.
 
@@ -25,7 +27,8 @@ use crate::output::{self, object_ref};
 
 /// Runs `kubectl fed disable`.
 pub async fn run(global: &GlobalArgs, args: &DisableArgs) -> anyhow::Result<()> {
-    let host = Connection::from_args(global)
+    let connection = Connection::from_args(global);
+    let host = connection
         .connect(None)
         .await
         .context("while connecting to the host cluster")?;
@@ -55,6 +58,8 @@ pub async fn run(global: &GlobalArgs, args: &DisableArgs) -> anyhow::Result<()> 
     } else if !args.delete_crd {
         output::print_stdout(&format!("{ftc_ref} unchanged (already disabled)\n"))?;
     }
+    // Joined members' grants follow the enabled types (propagation is disabled by now).
+    crate::members::sync_grants(&connection, &host, namespace).await?;
     if !args.delete_crd {
         return Ok(());
     }

@@ -3,6 +3,9 @@
 //! or update its FederatedTypeConfig with propagation enabled. Both are server-side applied by `kubectl-fed`
 //! with `force`: enabling is the authority on these two objects, whoever wrote them before.
 //!
+//! Then every member joined by `kubectl fed join` gets its ClusterRole re-derived from the enabled types
+//! ([`crate::members::sync_grants`]), so the controller may propagate the new type there without re-joining.
+//!
 //! `-o yaml|json` prints the two objects instead; without a reachable host it falls back to the built-in
 //! table for the default types, so the chart's objects can be printed offline.
 
@@ -103,7 +106,9 @@ pub async fn run(global: &GlobalArgs, args: &EnableArgs) -> anyhow::Result<()> {
     output::print_stdout(&format!(
         "{} {verb}\n",
         object_ref("FederatedTypeConfig", "core.kubefed.io", &ftc_name)
-    ))
+    ))?;
+    // Joined members' grants follow the enabled types.
+    crate::members::sync_grants(&connection, &host, &global.kubefed_namespace).await
 }
 
 /// Resolves TYPE on the host into the target type, refusing kubefed's own types.

@@ -5,6 +5,10 @@ pub mod completion;
 pub mod disable;
 pub mod enable;
 pub mod federate;
+pub mod get;
+pub mod join;
+pub mod status;
+pub mod unjoin;
 pub mod version;
 
 use kubefed_core::manifest::ManifestObject;
