@@ -80,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
                 members: members.into(),
                 cluster: ClusterOptions {
                     controller_manager: !no_controller_manager,
+                    ..ClusterOptions::default()
                 },
                 ..Default::default()
             };
