@@ -51,7 +51,14 @@ fn webhook_binary() -> TestResult<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = std::process::Command::new(cargo);
     cmd.current_dir(&workspace)
-        .args(["build", "--quiet", "-p", "kubefed-webhook", "--bin", "kubefed-webhook"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "kubefed-webhook",
+            "--bin",
+            "kubefed-webhook",
+        ])
         .env("CARGO_TARGET_DIR", target_dir);
     if release {
         cmd.arg("--release");
@@ -98,7 +105,11 @@ fn admission_files(dir: &Path, host: &str, cert: &Path, key: &Path) -> TestResul
 
 /// `GET path` over plain HTTP on the probe port: status and body.
 async fn probe_get(port: u16, path: &str) -> TestResult<(u16, String)> {
-    probe_request(port, &format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")).await
+    probe_request(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n"),
+    )
+    .await
 }
 
 async fn probe_request(port: u16, raw: &str) -> TestResult<(u16, String)> {
@@ -140,17 +151,33 @@ async fn register(host: &kube::Client, port: u16) -> TestResult<[Api<DynamicObje
                "admissionReviewVersions": ["v1"], "timeoutSeconds": 10})
     };
     let pp = PatchParams::apply("client-auth-tests").force();
-    let mutating = config_api(host, "MutatingWebhookConfiguration", "mutatingwebhookconfigurations");
+    let mutating = config_api(
+        host,
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+    );
     mutating
-        .patch(CONFIG_NAME, &pp, &Patch::Apply(&json!({
+        .patch(
+            CONFIG_NAME,
+            &pp,
+            &Patch::Apply(&json!({
             "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-            "metadata": {"name": CONFIG_NAME}, "webhooks": [webhook("mutate.kubefed.io", "/mutate")]})))
+            "metadata": {"name": CONFIG_NAME}, "webhooks": [webhook("mutate.kubefed.io", "/mutate")]})),
+        )
         .await?;
-    let validating = config_api(host, "ValidatingWebhookConfiguration", "validatingwebhookconfigurations");
+    let validating = config_api(
+        host,
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+    );
     validating
-        .patch(CONFIG_NAME, &pp, &Patch::Apply(&json!({
+        .patch(
+            CONFIG_NAME,
+            &pp,
+            &Patch::Apply(&json!({
             "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-            "metadata": {"name": CONFIG_NAME}, "webhooks": [webhook("validate.kubefed.io", "/validate")]})))
+            "metadata": {"name": CONFIG_NAME}, "webhooks": [webhook("validate.kubefed.io", "/validate")]})),
+        )
         .await?;
     Ok([mutating, validating])
 }
@@ -169,7 +196,11 @@ async fn ca_bundles(api: &Api<DynamicObject>) -> TestResult<Option<Vec<String>>>
 
 /// A direct POST of a forged review to the webhook, as a client trusting its CA, with `client_cert` (PEM
 /// certificate and key) or none. `Err` is how the refusal shows.
-async fn forged_review(port: u16, ca_der: Vec<Vec<u8>>, client_cert: Option<(&str, &str)>) -> Result<String, String> {
+async fn forged_review(
+    port: u16,
+    ca_der: Vec<Vec<u8>>,
+    client_cert: Option<(&str, &str)>,
+) -> Result<String, String> {
     let uri: http::Uri = format!("https://127.0.0.1:{port}")
         .parse()
         .map_err(|e| format!("{e}"))?;
@@ -248,11 +279,24 @@ async fn only_the_api_server_is_heard_and_a_late_configuration_gets_its_ca_bundl
 
     let log = tb.dir.join("kubefed-webhook.log");
     let args: Vec<String> = [
-        "--kubeconfig", &tb.kubeconfig.display().to_string(), "--context", HOST,
-        "--listen", &format!("127.0.0.1:{port}"), "--extra-ip", "127.0.0.1",
-        "--probe-listen", &format!("127.0.0.1:{probe_port}"),
-        "--client-ca", &ca_file.display().to_string(), "--client-allowed-names", "kube-apiserver",
-        "--namespace", WEBHOOK_NAMESPACE, "--webhook-config-name", CONFIG_NAME,
+        "--kubeconfig",
+        &tb.kubeconfig.display().to_string(),
+        "--context",
+        HOST,
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--extra-ip",
+        "127.0.0.1",
+        "--probe-listen",
+        &format!("127.0.0.1:{probe_port}"),
+        "--client-ca",
+        &ca_file.display().to_string(),
+        "--client-allowed-names",
+        "kube-apiserver",
+        "--namespace",
+        WEBHOOK_NAMESPACE,
+        "--webhook-config-name",
+        CONFIG_NAME,
     ]
     .iter()
     .map(|s| (*s).to_string())
@@ -269,7 +313,9 @@ async fn only_the_api_server_is_heard_and_a_late_configuration_gets_its_ca_bundl
             break;
         }
         if started.elapsed() > Duration::from_secs(120) {
-            return Err(failed("the webhook's /readyz did not answer 200 within 120s".into()));
+            return Err(failed(
+                "the webhook's /readyz did not answer 200 within 120s".into(),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -294,8 +340,12 @@ async fn only_the_api_server_is_heard_and_a_late_configuration_gets_its_ca_bundl
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let bundle = bundle.ok_or_else(|| failed("no caBundle within 10s of creating the configurations".into()))?;
-    eprintln!("caBundle published {:?} after the configurations were created", registered.elapsed());
+    let bundle =
+        bundle.ok_or_else(|| failed("no caBundle within 10s of creating the configurations".into()))?;
+    eprintln!(
+        "caBundle published {:?} after the configurations were created",
+        registered.elapsed()
+    );
 
     // 2. Through the API server (which presents its client certificate): admitted.
     let object = files.path().join("object.json");
@@ -306,8 +356,11 @@ async fn only_the_api_server_is_heard_and_a_late_configuration_gets_its_ca_bundl
                 "spec": {"template": {"rules": []}, "placement": {"clusters": []}}})
         .to_string(),
     )?;
-    let allowed_before =
-        metric(probe_port, r#"kubefed_webhook_admission_requests_total{path="/validate",result="allowed"}"#).await?;
+    let allowed_before = metric(
+        probe_port,
+        r#"kubefed_webhook_admission_requests_total{path="/validate",result="allowed"}"#,
+    )
+    .await?;
     let started = Instant::now();
     loop {
         let out = tb.kubectl(&["--context", HOST, "create", "-f", &object.display().to_string()])?;
@@ -316,35 +369,70 @@ async fn only_the_api_server_is_heard_and_a_late_configuration_gets_its_ca_bundl
         }
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         if started.elapsed() > Duration::from_secs(30) {
-            return Err(failed(format!("kubectl create through the API server failed: {stderr}")));
+            return Err(failed(format!(
+                "kubectl create through the API server failed: {stderr}"
+            )));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let allowed_after =
-        metric(probe_port, r#"kubefed_webhook_admission_requests_total{path="/validate",result="allowed"}"#).await?;
-    assert!(allowed_after > allowed_before, "the review came through the webhook");
+    let allowed_after = metric(
+        probe_port,
+        r#"kubefed_webhook_admission_requests_total{path="/validate",result="allowed"}"#,
+    )
+    .await?;
+    assert!(
+        allowed_after > allowed_before,
+        "the review came through the webhook"
+    );
 
     // 3. Forged reviews straight to the webhook: refused in the TLS handshake, counted, never decided.
-    let ca_pem = String::from_utf8(
-        pem_bundle_bytes(&bundle).ok_or("caBundle is not base64")?,
-    )?;
-    let no_cert = r#"kubefed_webhook_tls_handshake_failures_total{listener="webhook",reason="no_client_certificate"}"#;
-    let bad_cert = r#"kubefed_webhook_tls_handshake_failures_total{listener="webhook",reason="bad_client_certificate"}"#;
+    let ca_pem = String::from_utf8(pem_bundle_bytes(&bundle).ok_or("caBundle is not base64")?)?;
+    let no_cert =
+        r#"kubefed_webhook_tls_handshake_failures_total{listener="webhook",reason="no_client_certificate"}"#;
+    let bad_cert =
+        r#"kubefed_webhook_tls_handshake_failures_total{listener="webhook",reason="bad_client_certificate"}"#;
     let requests = r#"kubefed_webhook_admission_requests_total{path="/validate""#;
-    let before = (metric(probe_port, no_cert).await?, metric(probe_port, bad_cert).await?);
+    let before = (
+        metric(probe_port, no_cert).await?,
+        metric(probe_port, bad_cert).await?,
+    );
     let decided_before = metric(probe_port, requests).await?;
 
     let answer = forged_review(port, pem_der(&ca_pem), None).await;
-    assert!(answer.is_err(), "a review without a client certificate was answered: {answer:?}");
+    assert!(
+        answer.is_err(),
+        "a review without a client certificate was answered: {answer:?}"
+    );
     let strangers = CertificateAuthority::generate("strangers", DAY)?;
     let mallory = strangers.issue_client("kube-apiserver", &[], DAY)?;
-    let answer = forged_review(port, pem_der(&ca_pem), Some((&mallory.cert_pem, &mallory.key_pem))).await;
-    assert!(answer.is_err(), "a review with another CA's certificate was answered: {answer:?}");
+    let answer = forged_review(
+        port,
+        pem_der(&ca_pem),
+        Some((&mallory.cert_pem, &mallory.key_pem)),
+    )
+    .await;
+    assert!(
+        answer.is_err(),
+        "a review with another CA's certificate was answered: {answer:?}"
+    );
 
-    let after = (metric(probe_port, no_cert).await?, metric(probe_port, bad_cert).await?);
-    assert!(after.0 > before.0, "no-certificate handshake not counted: {before:?} -> {after:?}");
-    assert!(after.1 > before.1, "bad-certificate handshake not counted: {before:?} -> {after:?}");
-    assert_eq!(metric(probe_port, requests).await?, decided_before, "a forged review reached the decisions");
+    let after = (
+        metric(probe_port, no_cert).await?,
+        metric(probe_port, bad_cert).await?,
+    );
+    assert!(
+        after.0 > before.0,
+        "no-certificate handshake not counted: {before:?} -> {after:?}"
+    );
+    assert!(
+        after.1 > before.1,
+        "bad-certificate handshake not counted: {before:?} -> {after:?}"
+    );
+    assert_eq!(
+        metric(probe_port, requests).await?,
+        decided_before,
+        "a forged review reached the decisions"
+    );
     Ok(())
 }
 

@@ -243,7 +243,12 @@ pub struct Args {
 
     /// Most connections open at once on each listener; past it new connections are closed at accept and
     /// counted in kubefed_webhook_connections_rejected_total.
-    #[arg(long, env = "KUBEFED_WEBHOOK_MAX_CONNECTIONS", default_value = "1024", value_name = "N")]
+    #[arg(
+        long,
+        env = "KUBEFED_WEBHOOK_MAX_CONNECTIONS",
+        default_value = "1024",
+        value_name = "N"
+    )]
     pub max_connections: usize,
 }
 
@@ -315,7 +320,8 @@ impl Args {
         }
         if self.client_ca.is_none() && !self.client_allowed_names.is_empty() {
             return Err(Error::Config(
-                "--client-allowed-names needs --client-ca (the CA that signs those client certificates)".into(),
+                "--client-allowed-names needs --client-ca (the CA that signs those client certificates)"
+                    .into(),
             ));
         }
         if self.client_ca.is_some() && self.probe_listen.is_none() {
@@ -508,7 +514,10 @@ mod tests {
             ("zero header timeout", vec!["--header-timeout", "0s"]),
             ("no connections", vec!["--max-connections", "0"]),
             ("client CA without probe listener", vec!["--client-ca", "/ca.crt"]),
-            ("allowed names without client CA", vec!["--client-allowed-names", "kube-apiserver"]),
+            (
+                "allowed names without client CA",
+                vec!["--client-allowed-names", "kube-apiserver"],
+            ),
             (
                 "probe listener on the webhook port",
                 vec!["--listen", "0.0.0.0:8443", "--probe-listen", "0.0.0.0:8443"],

@@ -204,7 +204,10 @@ pub async fn serve_endpoint(
         .await
         .is_err()
     {
-        tracing::warn!(listener = name, "shutdown grace period ended with requests still in flight");
+        tracing::warn!(
+            listener = name,
+            "shutdown grace period ended with requests still in flight"
+        );
     }
 }
 
@@ -416,11 +419,18 @@ mod tests {
         assert_eq!(activity.idle_at(idle), Some(activity.start + idle));
         tokio::time::sleep(Duration::from_millis(30)).await;
         let request = activity.begin();
-        assert_eq!(activity.idle_at(idle), None, "never idle with a request in flight");
+        assert_eq!(
+            activity.idle_at(idle),
+            None,
+            "never idle with a request in flight"
+        );
         tokio::time::sleep(Duration::from_millis(30)).await;
         drop(request);
         let at = activity.idle_at(idle).expect("idle again");
-        assert!(at >= activity.start + idle + Duration::from_millis(60), "counted from the request's end");
+        assert!(
+            at >= activity.start + idle + Duration::from_millis(60),
+            "counted from the request's end"
+        );
         assert!(at <= Instant::now() + idle);
     }
 }

@@ -269,7 +269,9 @@ impl Metrics {
         self.connections_accepted
             .get_or_create(&[("listener", listener)])
             .inc();
-        self.connections_open.get_or_create(&[("listener", listener)]).inc();
+        self.connections_open
+            .get_or_create(&[("listener", listener)])
+            .inc();
         OpenConnection {
             metrics: self.clone(),
             listener,

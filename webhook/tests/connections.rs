@@ -119,7 +119,11 @@ async fn start(ca: &CertificateAuthority, options: ServeOptions) -> Server {
     .await
 }
 
-fn client_config(ca: &CertificateAuthority, alpn: &[u8], cert: Option<&CertifiedKey>) -> Arc<rustls::ClientConfig> {
+fn client_config(
+    ca: &CertificateAuthority,
+    alpn: &[u8],
+    cert: Option<&CertifiedKey>,
+) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(ca.cert_pem.as_bytes()).expect("pem"))
@@ -214,7 +218,9 @@ async fn a_tls_connection_that_never_sends_a_request_is_closed_when_idle() {
         assert!(took >= Duration::from_millis(300), "{took:?}");
     }
     server
-        .wait_metric(r#"kubefed_webhook_connections_closed_total{listener="webhook",reason="idle_timeout"} 2"#)
+        .wait_metric(
+            r#"kubefed_webhook_connections_closed_total{listener="webhook",reason="idle_timeout"} 2"#,
+        )
         .await;
     server
         .wait_metric(r#"kubefed_webhook_connections_open{listener="webhook"} 0"#)
@@ -245,7 +251,11 @@ async fn an_idle_keep_alive_connection_is_closed_and_a_busy_one_is_not() {
         .expect("closed after idling")
         .expect("task")
         .expect("clean close");
-    assert!(server.metric(r#"kubefed_webhook_connections_closed_total{listener="webhook",reason="idle_timeout"} 1"#));
+    assert!(
+        server.metric(
+            r#"kubefed_webhook_connections_closed_total{listener="webhook",reason="idle_timeout"} 1"#
+        )
+    );
 }
 
 #[tokio::test]
@@ -260,7 +270,9 @@ async fn a_slow_request_head_is_cut_at_the_header_timeout() {
         .await
         .expect("handshake");
     // Enough for hyper to choose HTTP/1, then the head trickles and never ends.
-    tls.write_all(b"POST /validate HTTP/1.1\r\nhost: x\r\n").await.expect("write");
+    tls.write_all(b"POST /validate HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .expect("write");
     let trickle = async {
         for _ in 0..50 {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -273,7 +285,9 @@ async fn a_slow_request_head_is_cut_at_the_header_timeout() {
     let took = time_to_close(&mut tls, Duration::from_secs(1)).await;
     assert!(took < Duration::from_secs(1));
     server
-        .wait_metric(r#"kubefed_webhook_connections_closed_total{listener="webhook",reason="header_timeout"} 1"#)
+        .wait_metric(
+            r#"kubefed_webhook_connections_closed_total{listener="webhook",reason="header_timeout"} 1"#,
+        )
         .await;
 }
 
@@ -292,7 +306,10 @@ async fn connections_past_the_limit_are_closed_at_accept() {
     server
         .wait_metric(r#"kubefed_webhook_connections_open{listener="webhook"} 2"#)
         .await;
-    assert!(connect(server.addr, config.clone()).await.is_err(), "third is refused");
+    assert!(
+        connect(server.addr, config.clone()).await.is_err(),
+        "third is refused"
+    );
     server
         .wait_metric(r#"kubefed_webhook_connections_rejected_total{listener="webhook",reason="limit"} 1"#)
         .await;
@@ -349,7 +366,8 @@ async fn with_a_client_ca_only_its_clients_with_allowed_names_are_served() {
 
     let source = std::sync::Mutex::new(None);
     let server = start_with(&server_ca, ServeOptions::default(), |resolver, metrics| {
-        let s = ClientCaSource::load(&ca_file, vec!["kube-apiserver".into()], resolver, metrics).expect("load");
+        let s =
+            ClientCaSource::load(&ca_file, vec!["kube-apiserver".into()], resolver, metrics).expect("load");
         let slot = s.slot();
         *source.lock().expect("lock") = Some(s);
         slot
@@ -367,11 +385,22 @@ async fn with_a_client_ca_only_its_clients_with_allowed_names_are_served() {
             }
         }
     };
-    assert_eq!(attempt(Some(apiserver.clone())).await, Ok(200), "the API server is served");
+    assert_eq!(
+        attempt(Some(apiserver.clone())).await,
+        Ok(200),
+        "the API server is served"
+    );
     assert!(attempt(None).await.is_err(), "no certificate: refused at TLS");
-    assert!(attempt(Some(stranger.clone())).await.is_err(), "another CA: refused");
+    assert!(
+        attempt(Some(stranger.clone())).await.is_err(),
+        "another CA: refused"
+    );
     assert!(attempt(Some(mallory)).await.is_err(), "name not allowed: refused");
-    for reason in ["no_client_certificate", "bad_client_certificate", "client_name_not_allowed"] {
+    for reason in [
+        "no_client_certificate",
+        "bad_client_certificate",
+        "client_name_not_allowed",
+    ] {
         server
             .wait_metric(&format!(
                 r#"kubefed_webhook_tls_handshake_failures_total{{listener="webhook",reason="{reason}"}} 1"#
@@ -379,16 +408,29 @@ async fn with_a_client_ca_only_its_clients_with_allowed_names_are_served() {
             .await;
     }
     // No admission request reached HTTP but the allowed one.
-    assert!(server.metric(r#"kubefed_webhook_admission_requests_total{path="/validate",result="allowed"} 1"#));
+    assert!(
+        server.metric(r#"kubefed_webhook_admission_requests_total{path="/validate",result="allowed"} 1"#)
+    );
 
     // A bad file keeps the previous CA; a new CA file is used for new connections without a restart.
     std::fs::write(&ca_file, b"not a certificate").expect("write junk");
     assert!(source.poll().await.is_err());
-    assert_eq!(attempt(Some(apiserver.clone())).await, Ok(200), "kept the previous CA");
+    assert_eq!(
+        attempt(Some(apiserver.clone())).await,
+        Ok(200),
+        "kept the previous CA"
+    );
     std::fs::write(&ca_file, &strangers.cert_pem).expect("write new ca");
     assert!(source.poll().await.expect("reload"));
-    assert_eq!(attempt(Some(stranger)).await, Ok(200), "the new CA's client is served");
-    assert!(attempt(Some(apiserver)).await.is_err(), "the old CA's client is not");
+    assert_eq!(
+        attempt(Some(stranger)).await,
+        Ok(200),
+        "the new CA's client is served"
+    );
+    assert!(
+        attempt(Some(apiserver)).await.is_err(),
+        "the old CA's client is not"
+    );
     assert!(server.metric(r#"kubefed_webhook_client_ca_reloads_total{result="failure"} 1"#));
     assert!(server.metric(r#"kubefed_webhook_client_ca_reloads_total{result="success"} 2"#));
     // The serving certificate still swaps independently of the client CA.

@@ -442,7 +442,11 @@ async fn a_body_not_declared_json_is_415() {
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{name}");
         assert_status_body(&body, 415, "UnsupportedMediaType", "application/json");
     }
-    for accepted in ["application/json", "application/json; charset=utf-8", "Application/JSON"] {
+    for accepted in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+    ] {
         let (status, body) = call(&h.router, with_type(Some(accepted))).await;
         assert_eq!(status, StatusCode::OK, "{accepted}: {body}");
     }
@@ -463,7 +467,10 @@ async fn the_probe_router_serves_probes_and_never_admission() {
     let probes = crate::server::probe_router(state);
     let get = |path: &str| HttpRequest::get(path).body(Body::empty()).expect("request");
     assert_eq!(call(&probes, get("/healthz")).await.0, StatusCode::OK);
-    assert_eq!(call(&probes, get("/readyz")).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        call(&probes, get("/readyz")).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     assert_eq!(call(&probes, get("/metrics")).await.0, StatusCode::OK);
     for path in [VALIDATE_PATH, MUTATE_PATH] {
         let (status, _) = call(&probes, post(path, review_body("ConfigMap", "u"))).await;

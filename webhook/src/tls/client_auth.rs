@@ -295,7 +295,11 @@ mod tests {
         let limited =
             NameCheckingVerifier::from_pem(ca.cert_pem.as_bytes(), &["kube-apiserver".into()], "ca")
                 .expect("verifier");
-        assert!(limited.verify_client_cert(&der(&apiserver.cert_pem), &[], now).is_ok());
+        assert!(
+            limited
+                .verify_client_cert(&der(&apiserver.cert_pem), &[], now)
+                .is_ok()
+        );
         assert!(matches!(
             limited.verify_client_cert(&der(&mallory.cert_pem), &[], now),
             Err(rustls::Error::InvalidCertificate(

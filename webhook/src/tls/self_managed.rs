@@ -477,7 +477,12 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 /// A watch of the one object of kind `K` named `name` (cluster-scoped), as a stream of "look again" ticks.
 fn watch_by_name<K>(client: Client, name: &str, what: &'static str) -> futures::stream::BoxStream<'static, ()>
 where
-    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
 {
     let api: Api<K> = Api::all(client);
     let selector = format!("metadata.name={name}");
