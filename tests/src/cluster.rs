@@ -49,12 +49,16 @@ pub fn token(user: &str) -> String {
 pub struct ClusterOptions {
     /// Run kube-controller-manager (namespace deletion, garbage collection, service-account tokens).
     pub controller_manager: bool,
+    /// Extra kube-apiserver flags, appended last (e.g. `--admission-control-config-file=…`; files they
+    /// name are the caller's to write before the start).
+    pub extra_apiserver_args: Vec<String>,
 }
 
 impl Default for ClusterOptions {
     fn default() -> Self {
         Self {
             controller_manager: true,
+            extra_apiserver_args: Vec::new(),
         }
     }
 }
@@ -182,7 +186,7 @@ impl Cluster {
 
     fn apiserver_args(&self) -> Vec<String> {
         let d = &self.dir;
-        vec![
+        let mut args = vec![
             format!("--etcd-servers=http://127.0.0.1:{}", self.etcd_port),
             format!("--secure-port={}", self.apiserver_port),
             "--bind-address=127.0.0.1".into(),
@@ -209,7 +213,9 @@ impl Cluster {
             "--endpoint-reconciler-type=none".into(),
             "--profiling=false".into(),
             "--v=1".into(),
-        ]
+        ];
+        args.extend(self.opts.extra_apiserver_args.iter().cloned());
+        args
     }
 
     /// Starts (or restarts) the API server on its original port.

@@ -21,6 +21,8 @@ Serves AdmissionReview v1 over HTTPS (HTTP/1.1 and HTTP/2):
   POST /mutate     defaulting (JSON patch)        POST /validate   policy and schema checks
   GET  /healthz    process is up                  GET  /readyz     TLS loaded and caches synced
   GET  /metrics    Prometheus/OpenMetrics text
+With --probe-listen, /healthz, /readyz and /metrics are also served over plain HTTP on that address; with
+--client-ca, --listen accepts only clients (the API server) presenting a certificate signed by that CA.
 
 TLS needs nothing else installed: in the default `self-managed` mode the webhook makes a CA and a
 serving certificate, keeps them in a Secret, writes the CA into the caBundle of its own
@@ -208,6 +210,46 @@ pub struct Args {
     /// Shortest time between two status writes of one FederationPolicy recording Audit violations.
     #[arg(long, env = "KUBEFED_WEBHOOK_AUDIT_INTERVAL", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub audit_interval: Duration,
+
+    /// PEM bundle of the CA(s) that sign the API server's client certificate. When set, every connection to
+    /// --listen must present a certificate from it (the API server's admission kubeconfig); others fail the
+    /// TLS handshake. Reloaded when the file changes. Needs --probe-listen for probes and metrics.
+    #[arg(long, env = "KUBEFED_WEBHOOK_CLIENT_CA", value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+
+    /// With --client-ca: accept only client certificates whose Common Name or a DNS SAN is one of these
+    /// (comma-separated or repeated). Empty: any certificate the CA signed.
+    #[arg(
+        long,
+        env = "KUBEFED_WEBHOOK_CLIENT_ALLOWED_NAMES",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
+    pub client_allowed_names: Vec<String>,
+
+    /// Address for plain-HTTP /healthz, /readyz and /metrics (never /mutate or /validate), for kubelet
+    /// probes and Prometheus, which present no client certificate. Unset: they are served on --listen only.
+    #[arg(long, env = "KUBEFED_WEBHOOK_PROBE_LISTEN", value_name = "ADDR:PORT")]
+    pub probe_listen: Option<SocketAddr>,
+
+    /// Close a connection with no request in flight and none started for this long (also one that
+    /// completed the TLS handshake and never sent a request).
+    #[arg(long, env = "KUBEFED_WEBHOOK_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub idle_timeout: Duration,
+
+    /// Time allowed for an HTTP/1 request's headers to arrive; slower clients are disconnected.
+    #[arg(long, env = "KUBEFED_WEBHOOK_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub header_timeout: Duration,
+
+    /// Most connections open at once on each listener; past it new connections are closed at accept and
+    /// counted in kubefed_webhook_connections_rejected_total.
+    #[arg(
+        long,
+        env = "KUBEFED_WEBHOOK_MAX_CONNECTIONS",
+        default_value = "1024",
+        value_name = "N"
+    )]
+    pub max_connections: usize,
 }
 
 /// `--namespace-consistency`: the default enforcement of namespace consistency.
@@ -265,6 +307,36 @@ impl Args {
             return Err(Error::Config(
                 "--request-timeout and --handshake-timeout must be above 0".into(),
             ));
+        }
+        if self.idle_timeout.is_zero() || self.header_timeout.is_zero() {
+            return Err(Error::Config(
+                "--idle-timeout and --header-timeout must be above 0".into(),
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(Error::Config(
+                "--max-connections must be at least 1 (default 1024)".into(),
+            ));
+        }
+        if self.client_ca.is_none() && !self.client_allowed_names.is_empty() {
+            return Err(Error::Config(
+                "--client-allowed-names needs --client-ca (the CA that signs those client certificates)"
+                    .into(),
+            ));
+        }
+        if self.client_ca.is_some() && self.probe_listen.is_none() {
+            return Err(Error::Config(
+                "with --client-ca every connection to --listen must present a client certificate, which kubelet \
+                 probes and Prometheus do not; set --probe-listen (e.g. 0.0.0.0:8080) to serve /healthz, /readyz \
+                 and /metrics there"
+                    .into(),
+            ));
+        }
+        if self.probe_listen == Some(self.listen) {
+            return Err(Error::Config(format!(
+                "--probe-listen must differ from --listen ({})",
+                self.listen
+            )));
         }
         if self.tls_mode == TlsMode::SelfManaged {
             if self.cert_validity >= self.ca_validity {
@@ -398,6 +470,27 @@ mod tests {
             (args.rbac_allowed_ttl, args.rbac_denied_ttl),
             (Duration::from_secs(30), Duration::from_secs(10))
         );
+        assert_eq!(
+            (args.idle_timeout, args.header_timeout, args.max_connections),
+            (Duration::from_secs(60), Duration::from_secs(10), 1024)
+        );
+        assert_eq!((&args.client_ca, args.probe_listen), (&None, None));
+    }
+
+    #[test]
+    fn client_auth_flags() {
+        let args = Args::try_parse_from([
+            "kubefed-webhook",
+            "--client-ca",
+            "/etc/kubefed-webhook/client-ca/ca.crt",
+            "--client-allowed-names",
+            "kube-apiserver,apiserver-2",
+            "--probe-listen",
+            "0.0.0.0:8080",
+        ])
+        .expect("parse");
+        args.validate().expect("valid");
+        assert_eq!(args.client_allowed_names, ["kube-apiserver", "apiserver-2"]);
     }
 
     #[test]
@@ -417,6 +510,18 @@ mod tests {
             ("zero timeout", vec!["--request-timeout", "0s"]),
             ("rbac timeout above request timeout", vec!["--rbac-timeout", "9s"]),
             ("zero audit interval", vec!["--audit-interval", "0s"]),
+            ("zero idle timeout", vec!["--idle-timeout", "0s"]),
+            ("zero header timeout", vec!["--header-timeout", "0s"]),
+            ("no connections", vec!["--max-connections", "0"]),
+            ("client CA without probe listener", vec!["--client-ca", "/ca.crt"]),
+            (
+                "allowed names without client CA",
+                vec!["--client-allowed-names", "kube-apiserver"],
+            ),
+            (
+                "probe listener on the webhook port",
+                vec!["--listen", "0.0.0.0:8443", "--probe-listen", "0.0.0.0:8443"],
+            ),
         ] {
             let args = Args::try_parse_from(std::iter::once("kubefed-webhook").chain(argv)).expect(name);
             assert!(args.validate().is_err(), "{name}");

@@ -6,9 +6,11 @@
 //!
 //! - [`admission`] — the [`Admit`] seam, [`AllowAll`], AdmissionReview decoding and encoding.
 //! - [`server`] — routes and handlers, with precise answers to bad input.
-//! - [`listener`] — the TLS accept loop (HTTP/1.1 and HTTP/2), timeouts, graceful shutdown.
+//! - [`listener`] — the accept loop (TLS or, for probes, plain; HTTP/1.1 and HTTP/2), connection limit,
+//!   handshake, header and idle timeouts, graceful shutdown.
 //! - [`tls`] — the swappable certificate resolver and its two sources: self-managed (a CA in a Secret,
-//!   `caBundle` publishing, renewal) and files (cert-manager or your own).
+//!   `caBundle` publishing, renewal) and files (cert-manager or your own); optional client-certificate
+//!   authentication of the API server (`--client-ca`).
 //! - [`decisions`] — the real [`Admit`]: kubefed-core's decisions, `propagate` checks ([`sar`]) and audit
 //!   recording, over a [`snapshot`] of the host kept current by informers.
 //! - [`metrics`], [`readiness`], [`config`] (the command line), [`error`].
@@ -38,13 +40,13 @@ pub use admission::{Admit, AdmitFuture, AllowAll};
 pub use config::{Args, Consistency, LogFormat, TlsMode};
 pub use decisions::{AuditSink, AuditWriter, Decisions, audit_channel};
 pub use error::{Error, Result};
-pub use listener::{ServeOptions, serve};
+pub use listener::{Endpoint, ServeOptions, serve, serve_endpoint};
 pub use metrics::Metrics;
 pub use readiness::Readiness;
 pub use sar::{CacheTtl, KubeReviewer, PropagateAuthorizer};
-pub use server::{AppState, Limits, router};
+pub use server::{AppState, Limits, probe_router, router};
 pub use snapshot::{SnapshotSource, StaticSnapshot, WatchedSnapshot};
-pub use tls::CertResolver;
+pub use tls::{CertResolver, TlsSlot};
 
 /// Runs the webhook as configured by `args` until SIGTERM or Ctrl-C.
 pub async fn run(args: Args) -> Result<()> {
@@ -117,38 +119,83 @@ pub async fn run_with(
         }
     };
 
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: args.listen,
-            source,
-        })?;
-    tracing::info!(addr = %args.listen, tls_mode = ?args.tls_mode, "serving admission webhook");
+    let listener = bind(args.listen).await?;
+    let probe_listener = match args.probe_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let tls_slot = match &args.client_ca {
+        Some(path) => {
+            let source = tls::client_auth::ClientCaSource::load(
+                path,
+                args.client_allowed_names.clone(),
+                resolver.clone(),
+                metrics.clone(),
+            )?;
+            let slot = source.slot();
+            let mut rx = stop_tls.subscribe();
+            tokio::spawn(source.run(args.tls_poll_interval, async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }));
+            slot
+        }
+        None => Arc::new(tls::TlsSlot::new(tls::server_config(resolver)?)),
+    };
+    tracing::info!(
+        addr = %args.listen, tls_mode = ?args.tls_mode, client_auth = args.client_ca.is_some(),
+        probe_addr = ?args.probe_listen, "serving admission webhook"
+    );
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
         request_timeout: args.request_timeout,
     };
-    let app = router(AppState::new(admit, metrics, readiness.clone(), limits));
+    let state = AppState::new(admit, metrics.clone(), readiness.clone(), limits);
     let options = ServeOptions {
         handshake_timeout: args.handshake_timeout,
+        header_read_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections,
         shutdown_delay: args.shutdown_delay,
         shutdown_grace: args.shutdown_grace,
-        ..ServeOptions::default()
     };
-    serve(
+    // Probes keep answering (readyz failing) until the webhook listener has drained.
+    let (stop_probes, probes_stopped) = tokio::sync::watch::channel(false);
+    let probe_task = probe_listener.map(|listener| {
+        let endpoint = listener::Endpoint {
+            listener,
+            tls: None,
+            app: server::probe_router(state.clone()),
+            metrics: metrics.clone(),
+            name: "probe",
+        };
+        let mut rx = probes_stopped;
+        tokio::spawn(listener::serve_endpoint(endpoint, None, options, async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }))
+    });
+    let endpoint = listener::Endpoint {
         listener,
-        tls::server_config(resolver)?,
-        app,
-        readiness,
-        options,
-        shutdown,
-    )
-    .await;
+        tls: Some(tls_slot),
+        app: router(state),
+        metrics,
+        name: "webhook",
+    };
+    listener::serve_endpoint(endpoint, Some(readiness), options, shutdown).await;
+    let _ = stop_probes.send(true);
+    if let Some(task) = probe_task {
+        let _ = task.await;
+    }
 
     let _ = stop_tls.send(true);
     let _ = tls_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })
 }
 
 fn self_managed_settings(args: &Args) -> tls::self_managed::Settings {

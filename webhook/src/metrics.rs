@@ -11,6 +11,12 @@
 //! | `kubefed_webhook_admission_denials_total` | `path`, `reason` |
 //! | `kubefed_webhook_tls_reloads_total` | `result` (`success`, `failure`) |
 //! | `kubefed_webhook_tls_cert_expiry_timestamp_seconds` | — (serving certificate's notAfter) |
+//! | `kubefed_webhook_client_ca_reloads_total` | `result` (`success`, `failure`) |
+//! | `kubefed_webhook_connections_open` | `listener` (`webhook`, `probe`) |
+//! | `kubefed_webhook_connections_accepted_total` | `listener` |
+//! | `kubefed_webhook_connections_rejected_total` | `listener`, `reason` (`limit`: over `--max-connections`) |
+//! | `kubefed_webhook_connections_closed_total` | `listener`, `reason` (`idle_timeout`, `header_timeout`) |
+//! | `kubefed_webhook_tls_handshake_failures_total` | `listener`, `reason` ([`HandshakeFailure`]) |
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -37,6 +43,8 @@ pub enum Outcome {
     Timeout,
     /// 500: the decision panicked or the response could not be encoded.
     InternalError,
+    /// 415: the body is not declared `application/json`.
+    UnsupportedMediaType,
 }
 
 impl Outcome {
@@ -49,10 +57,66 @@ impl Outcome {
             Outcome::PayloadTooLarge => "payload_too_large",
             Outcome::Timeout => "timeout",
             Outcome::InternalError => "internal_error",
+            Outcome::UnsupportedMediaType => "unsupported_media_type",
         }
     }
 }
 
+/// Why a TLS handshake failed, as the `reason` label of `tls_handshake_failures_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandshakeFailure {
+    /// Not finished within `--handshake-timeout`.
+    Timeout,
+    /// `--client-ca` is set and the client presented no certificate.
+    NoClientCertificate,
+    /// The client certificate is not signed by `--client-ca`, expired, or not for client authentication.
+    BadClientCertificate,
+    /// The client certificate is valid but its names are not in `--client-allowed-names`.
+    ClientNameNotAllowed,
+    /// The client closed or reset the connection during the handshake (port scanners, TCP probes).
+    Closed,
+    /// Anything else: not TLS, no common protocol version or cipher suite, a rejected server certificate.
+    Protocol,
+}
+
+impl HandshakeFailure {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandshakeFailure::Timeout => "timeout",
+            HandshakeFailure::NoClientCertificate => "no_client_certificate",
+            HandshakeFailure::BadClientCertificate => "bad_client_certificate",
+            HandshakeFailure::ClientNameNotAllowed => "client_name_not_allowed",
+            HandshakeFailure::Closed => "closed",
+            HandshakeFailure::Protocol => "protocol",
+        }
+    }
+}
+
+/// Why the server closed or refused a connection, as the `reason` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionDrop {
+    /// Refused at accept: `--max-connections` connections are already open.
+    Limit,
+    /// No request in flight and none started for `--idle-timeout`.
+    IdleTimeout,
+    /// An HTTP/1 request head not received within `--header-timeout`.
+    HeaderTimeout,
+}
+
+impl ConnectionDrop {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionDrop::Limit => "limit",
+            ConnectionDrop::IdleTimeout => "idle_timeout",
+            ConnectionDrop::HeaderTimeout => "header_timeout",
+        }
+    }
+}
+
+type ListenerLabels = [(&'static str, &'static str); 1];
+type ListenerReasonLabels = [(&'static str, &'static str); 2];
 type RequestLabels = [(&'static str, &'static str); 2];
 type DenialLabels = [(&'static str, Cow<'static, str>); 2];
 
@@ -65,6 +129,12 @@ pub struct Metrics {
     denials: Family<DenialLabels, Counter>,
     tls_reloads: Family<[(&'static str, &'static str); 1], Counter>,
     cert_expiry: Gauge,
+    client_ca_reloads: Family<[(&'static str, &'static str); 1], Counter>,
+    connections_open: Family<ListenerLabels, Gauge>,
+    connections_accepted: Family<ListenerLabels, Counter>,
+    connections_rejected: Family<ListenerReasonLabels, Counter>,
+    connections_closed: Family<ListenerReasonLabels, Counter>,
+    handshake_failures: Family<ListenerReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -109,6 +179,42 @@ impl Metrics {
             "notAfter of the serving certificate in use, as a Unix timestamp",
             cert_expiry.clone(),
         );
+        let client_ca_reloads = Family::<[(&'static str, &'static str); 1], Counter>::default();
+        registry.register(
+            "client_ca_reloads",
+            "Client CA bundle (--client-ca) (re)loads by result",
+            client_ca_reloads.clone(),
+        );
+        let connections_open = Family::<ListenerLabels, Gauge>::default();
+        registry.register(
+            "connections_open",
+            "Connections currently open, by listener",
+            connections_open.clone(),
+        );
+        let connections_accepted = Family::<ListenerLabels, Counter>::default();
+        registry.register(
+            "connections_accepted",
+            "Connections accepted, by listener",
+            connections_accepted.clone(),
+        );
+        let connections_rejected = Family::<ListenerReasonLabels, Counter>::default();
+        registry.register(
+            "connections_rejected",
+            "Connections closed at accept, by listener and reason",
+            connections_rejected.clone(),
+        );
+        let connections_closed = Family::<ListenerReasonLabels, Counter>::default();
+        registry.register(
+            "connections_closed",
+            "Connections the server closed for a timeout, by listener and reason",
+            connections_closed.clone(),
+        );
+        let handshake_failures = Family::<ListenerReasonLabels, Counter>::default();
+        registry.register(
+            "tls_handshake_failures",
+            "Failed TLS handshakes, by listener and reason",
+            handshake_failures.clone(),
+        );
         Self {
             registry,
             requests,
@@ -116,6 +222,12 @@ impl Metrics {
             denials,
             tls_reloads,
             cert_expiry,
+            client_ca_reloads,
+            connections_open,
+            connections_accepted,
+            connections_rejected,
+            connections_closed,
+            handshake_failures,
         }
     }
 
@@ -146,12 +258,69 @@ impl Metrics {
         }
     }
 
+    /// Records a load of the client CA bundle: `ok` or not.
+    pub fn observe_client_ca_reload(&self, ok: bool) {
+        let result = if ok { "success" } else { "failure" };
+        self.client_ca_reloads.get_or_create(&[("result", result)]).inc();
+    }
+
+    /// Records an accepted connection on `listener`; the open gauge goes down when the returned guard drops.
+    pub fn connection_opened(self: &std::sync::Arc<Self>, listener: &'static str) -> OpenConnection {
+        self.connections_accepted
+            .get_or_create(&[("listener", listener)])
+            .inc();
+        self.connections_open
+            .get_or_create(&[("listener", listener)])
+            .inc();
+        OpenConnection {
+            metrics: self.clone(),
+            listener,
+        }
+    }
+
+    /// Records a connection refused at accept.
+    pub fn observe_rejected(&self, listener: &'static str, why: ConnectionDrop) {
+        self.connections_rejected
+            .get_or_create(&[("listener", listener), ("reason", why.as_str())])
+            .inc();
+    }
+
+    /// Records a connection the server closed for a timeout.
+    pub fn observe_closed(&self, listener: &'static str, why: ConnectionDrop) {
+        self.connections_closed
+            .get_or_create(&[("listener", listener), ("reason", why.as_str())])
+            .inc();
+    }
+
+    /// Records a failed TLS handshake.
+    pub fn observe_handshake_failure(&self, listener: &'static str, why: HandshakeFailure) {
+        self.handshake_failures
+            .get_or_create(&[("listener", listener), ("reason", why.as_str())])
+            .inc();
+    }
+
     /// Encodes every metric as OpenMetrics text.
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(4096);
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Counts one open connection in `connections_open` while alive.
+#[derive(Debug)]
+pub struct OpenConnection {
+    metrics: std::sync::Arc<Metrics>,
+    listener: &'static str,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.metrics
+            .connections_open
+            .get_or_create(&[("listener", self.listener)])
+            .dec();
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! | route | answer |
 //! | --- | --- |
-//! | `POST /mutate`, `POST /validate` | 200 with an `admission.k8s.io/v1` `AdmissionReview`; 400 malformed, wrong version or kind, no `request`; 413 body over `--max-body-bytes`; 408 body not received in time; 503 decision not done in time; 500 decision panicked |
+//! | `POST /mutate`, `POST /validate` | 200 with an `admission.k8s.io/v1` `AdmissionReview`; 415 `Content-Type` not `application/json`; 400 malformed, wrong version or kind, no `request`; 413 body over `--max-body-bytes`; 408 body not received in time; 503 decision not done in time; 500 decision panicked |
 //! | `GET /healthz` | 200 while the process serves |
 //! | `GET /readyz` | 200 when TLS is loaded, caches are synced and no shutdown is under way; 503 naming what is missing |
 //! | `GET /metrics` | OpenMetrics text |
@@ -78,15 +78,26 @@ impl AppState {
     }
 }
 
-/// The webhook's routes.
+/// The webhook's routes: admission and probes.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(MUTATE_PATH, post(mutate))
         .route(VALIDATE_PATH, post(validate))
+        .merge(probe_routes())
+        .with_state(state)
+}
+
+/// The routes of the plain-HTTP probe listener (`--probe-listen`): `/healthz`, `/readyz`, `/metrics`, and
+/// never an admission path, so that nothing reachable without a client certificate decides anything.
+pub fn probe_router(state: AppState) -> Router {
+    probe_routes().with_state(state)
+}
+
+fn probe_routes() -> Router<AppState> {
+    Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(state)
 }
 
 #[derive(Clone, Copy)]
@@ -114,6 +125,15 @@ async fn validate(State(state): State<AppState>, request: Request) -> Response {
 
 async fn admit(kind: Kind, state: AppState, request: Request) -> Response {
     let started = Instant::now();
+    if !is_json(request.headers()) {
+        state
+            .metrics
+            .observe_request(kind.path(), Outcome::UnsupportedMediaType, started.elapsed());
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json (an admission.k8s.io/v1 AdmissionReview)",
+        );
+    }
     let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let result = review(kind, &state, request, deadline).await;
     let (outcome, response) = match result {
@@ -138,6 +158,16 @@ async fn admit(kind: Kind, state: AppState, request: Request) -> Response {
         .metrics
         .observe_request(kind.path(), outcome, started.elapsed());
     response
+}
+
+/// Whether the request declares a JSON body (`application/json`, parameters such as `charset` allowed),
+/// as the API server always does.
+fn is_json(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Reads, decodes, decides and encodes one review.
@@ -236,6 +266,7 @@ fn error_response(status: StatusCode, message: &str) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE => "RequestEntityTooLarge",
         StatusCode::REQUEST_TIMEOUT => "Timeout",
         StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailable",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UnsupportedMediaType",
         _ => "InternalError",
     };
     let body = json!({

@@ -345,6 +345,7 @@ async fn oversized_bodies_get_a_readable_413_over_http1_and_http2() {
     let big = || {
         hyper::Request::post("/validate")
             .header("host", "127.0.0.1")
+            .header("content-type", "application/json")
             .body(Full::new(Bytes::from(vec![b' '; 7_000_000])))
             .expect("request")
     };

@@ -169,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
         members: 2,
         cluster: ClusterOptions {
             controller_manager: args.controller_manager,
+            ..ClusterOptions::default()
         },
         ..Default::default()
     };

@@ -85,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
                 members: members.into(),
                 cluster: ClusterOptions {
                     controller_manager: !no_controller_manager,
+                    ..ClusterOptions::default()
                 },
                 node,
                 ..Default::default()

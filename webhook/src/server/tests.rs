@@ -419,3 +419,61 @@ async fn health_readiness_and_metrics() {
     );
     assert!(text.trim_end().ends_with("# EOF"));
 }
+
+#[tokio::test]
+async fn a_body_not_declared_json_is_415() {
+    let h = default_harness();
+    let with_type = |content_type: Option<&str>| {
+        let mut builder = HttpRequest::post(VALIDATE_PATH);
+        if let Some(t) = content_type {
+            builder = builder.header("content-type", t);
+        }
+        builder
+            .body(Body::from(review_body("ConfigMap", "u")))
+            .expect("request")
+    };
+    for (name, content_type) in [
+        ("text/plain", Some("text/plain")),
+        ("form", Some("application/x-www-form-urlencoded")),
+        ("json suffix is not json", Some("application/jsonx")),
+        ("missing", None),
+    ] {
+        let (status, body) = call(&h.router, with_type(content_type)).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{name}");
+        assert_status_body(&body, 415, "UnsupportedMediaType", "application/json");
+    }
+    for accepted in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+    ] {
+        let (status, body) = call(&h.router, with_type(Some(accepted))).await;
+        assert_eq!(status, StatusCode::OK, "{accepted}: {body}");
+    }
+    assert!(
+        h.metrics.encode().contains(
+            r#"kubefed_webhook_admission_requests_total{path="/validate",result="unsupported_media_type"} 4"#
+        ),
+        "{}",
+        h.metrics.encode()
+    );
+}
+
+#[tokio::test]
+async fn the_probe_router_serves_probes_and_never_admission() {
+    let metrics = Arc::new(Metrics::new());
+    let readiness = Readiness::default();
+    let state = AppState::new(Arc::new(ByKind), metrics, readiness, Limits::default());
+    let probes = crate::server::probe_router(state);
+    let get = |path: &str| HttpRequest::get(path).body(Body::empty()).expect("request");
+    assert_eq!(call(&probes, get("/healthz")).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&probes, get("/readyz")).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(call(&probes, get("/metrics")).await.0, StatusCode::OK);
+    for path in [VALIDATE_PATH, MUTATE_PATH] {
+        let (status, _) = call(&probes, post(path, review_body("ConfigMap", "u"))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+}

@@ -6,8 +6,10 @@
 //!   handshake and never needs a restart.
 //! - [`self_managed`] (default) makes and renews a CA and serving certificate, keeps them in a Secret and
 //!   the CA in the webhook configurations' `caBundle`. [`rotation`] holds its pure decisions.
+//! - [`client_auth`] optionally requires a client certificate from the API server (`--client-ca`).
 //! - [`files`] reads `tls.crt`/`tls.key` from a directory (cert-manager, user-provided) and reloads on change.
 
+pub mod client_auth;
 pub mod files;
 pub mod rotation;
 pub mod self_managed;
@@ -24,6 +26,8 @@ use rustls::sign::CertifiedKey;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
+
+pub use client_auth::TlsSlot;
 
 /// The crypto provider used for serving: rustls' `ring` provider, chosen explicitly so the server does not
 /// depend on which process-wide default was installed.

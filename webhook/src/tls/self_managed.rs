@@ -2,9 +2,14 @@
 //!
 //! One reconcile reads the Secret, asks [`rotation::plan`] what to do, writes the result back, publishes
 //! the trust bundle to the webhook configurations and loads the serving certificate. It runs at start,
-//! whenever the Secret changes (a watch — another replica renewed, or someone deleted it), at the next
-//! renewal deadline, and at least every `--resync-interval` (which also repairs a `caBundle` that a
-//! `helm upgrade` reset).
+//! whenever the Secret changes (a watch — another replica renewed, or someone deleted it), whenever one of
+//! its two webhook configurations is created or changed (a watch each, by name — so a configuration
+//! created after the webhook started, or whose `caBundle` a `helm upgrade` reset, gets the bundle within a
+//! second), at the next renewal deadline, and at least every `--resync-interval`.
+//!
+//! The `caBundle` is written with a JSON patch on a configuration that exists, never by create or
+//! server-side apply: recreating a configuration that `helm uninstall` just deleted would leave a
+//! `failurePolicy: Fail` webhook pointing at a Service that is going away.
 //!
 //! Order matters for "no failed handshakes": the bundle with a new CA is written to the webhook
 //! configurations *before* the Secret that carries a serving certificate signed by it, and the old CA
@@ -18,7 +23,8 @@
 //! process knows no old CA.
 //!
 //! RBAC this needs in its namespace: `secrets` get, list, watch, create, patch (the Secret); cluster-wide:
-//! `mutatingwebhookconfigurations` and `validatingwebhookconfigurations` get, patch (its own, by name).
+//! `mutatingwebhookconfigurations` and `validatingwebhookconfigurations` get, list, watch, patch — all
+//! limitable with `resourceNames` to its own two, since the watches select `metadata.name`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -329,11 +335,18 @@ impl KubeStore {
             return Ok(());
         };
         let patch: json_patch::Patch = serde_json::from_value(ops).map_err(Error::Encode)?;
-        api.patch(name, &PatchParams::default(), &Patch::Json::<()>(patch))
+        match api
+            .patch(name, &PatchParams::default(), &Patch::Json::<()>(patch))
             .await
-            .map_err(|e| Error::kube(format!("writing caBundle into {kind} {name}"), e))?;
-        tracing::info!(config = name, kind, "caBundle updated");
-        Ok(())
+        {
+            Ok(_) => {
+                tracing::info!(config = name, kind, "caBundle updated");
+                Ok(())
+            }
+            // Deleted since we read it (helm uninstall): nothing to do, and nothing to recreate.
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+            Err(e) => Err(Error::kube(format!("writing caBundle into {kind} {name}"), e)),
+        }
     }
 }
 
@@ -461,8 +474,36 @@ const MIN_WAIT: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const DEBOUNCE: Duration = Duration::from_millis(200);
 
+/// A watch of the one object of kind `K` named `name` (cluster-scoped), as a stream of "look again" ticks.
+fn watch_by_name<K>(client: Client, name: &str, what: &'static str) -> futures::stream::BoxStream<'static, ()>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+{
+    let api: Api<K> = Api::all(client);
+    let selector = format!("metadata.name={name}");
+    watcher(api, watcher::Config::default().fields(&selector))
+        .default_backoff()
+        .filter_map(move |event| async move {
+            match event {
+                Ok(watcher::Event::Apply(_) | watcher::Event::InitDone) => Some(()),
+                Ok(_) => None,
+                Err(err) => {
+                    tracing::warn!(error = %err, what, "watch failed; retrying");
+                    None
+                }
+            }
+        })
+        .boxed()
+}
+
 /// Keeps the material current until `shutdown` resolves: reconciles at start, on every change of the
-/// Secret, at the next renewal deadline and every `resync_interval`, retrying failures with backoff.
+/// Secret or of the webhook configurations, at the next renewal deadline and every `resync_interval`,
+/// retrying failures with backoff.
 pub async fn run(
     client: Client,
     settings: Settings,
@@ -475,6 +516,19 @@ pub async fn run(
     let mut events = watcher(secrets, watcher::Config::default().fields(&selector))
         .default_backoff()
         .boxed();
+    let mut configs = futures::stream::select(
+        watch_by_name::<MutatingWebhookConfiguration>(
+            client.clone(),
+            &settings.mutating_config,
+            "MutatingWebhookConfiguration",
+        ),
+        watch_by_name::<ValidatingWebhookConfiguration>(
+            client.clone(),
+            &settings.validating_config,
+            "ValidatingWebhookConfiguration",
+        ),
+    )
+    .boxed();
     let reconciler = Reconciler::new(
         KubeStore::new(client, settings.clone()),
         settings.sans.clone(),
@@ -514,6 +568,15 @@ pub async fn run(
                 None => {
                     tracing::warn!("the TLS Secret watch ended; relying on periodic resync");
                     events = futures::stream::pending().boxed();
+                }
+            },
+            // A configuration appeared or changed: its caBundle may be missing or stale. Our own patch
+            // comes back here too; the reconcile after it finds nothing to change.
+            tick = configs.next() => match tick {
+                Some(()) => wake = wake.min(Instant::now() + DEBOUNCE),
+                None => {
+                    tracing::warn!("the webhook configuration watches ended; relying on periodic resync");
+                    configs = futures::stream::pending().boxed();
                 }
             },
         }
