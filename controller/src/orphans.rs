@@ -75,7 +75,12 @@ async fn sweep(tc: &TypeContext, store: &Store<CachedFederated>) -> bool {
             if store.get(&federated_ref(&tc.target, &tc.fed_ar, &key)).is_some() {
                 continue;
             }
-            tracing::debug!(cluster = cluster.name, kind = tc.target.kind, name = key.name, "copy without a cached federated object");
+            tracing::debug!(
+                cluster = cluster.name,
+                kind = tc.target.kind,
+                name = key.name,
+                "copy without a cached federated object"
+            );
             if federated_exists(tc, &key).await {
                 continue;
             }
@@ -138,7 +143,12 @@ async fn remove_leftover(tc: &TypeContext, cluster: &str, client: &kube::Client,
             false
         }
         Err(u) => {
-            tracing::debug!(cluster, object = what, "deleting a left-behind copy: {}", u.describe("deleting"));
+            tracing::debug!(
+                cluster,
+                object = what,
+                "deleting a left-behind copy: {}",
+                u.describe("deleting")
+            );
             false
         }
     }

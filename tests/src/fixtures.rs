@@ -57,6 +57,18 @@ pub async fn join(
     member: &str,
     labels: BTreeMap<String, String>,
 ) -> Result<KubeFedCluster> {
+    join_at(tb, host, member, labels, &tb.endpoint(member)?).await
+}
+
+/// [`join`] with the KubeFedCluster's `apiEndpoint` set to `endpoint`: the controller in a pod on the
+/// testbed's node reaches members at [`Testbed::pod_endpoint`], not on loopback.
+pub async fn join_at(
+    tb: &Testbed,
+    host: &kube::Client,
+    member: &str,
+    labels: BTreeMap<String, String>,
+    endpoint: &str,
+) -> Result<KubeFedCluster> {
     let pp = PatchParams::apply(MANAGER).force();
     let secret_name = format!("{member}-token");
     let secret = Secret {
@@ -78,7 +90,7 @@ pub async fn join(
     let mut kfc = KubeFedCluster::new(
         member,
         KubeFedClusterSpec {
-            api_endpoint: tb.endpoint(member)?,
+            api_endpoint: endpoint.to_string(),
             ca_bundle: Some(ByteString(tb.ca_pem(member)?.into_bytes())),
             secret_ref: LocalSecretReference { name: secret_name },
             ..Default::default()

@@ -44,6 +44,64 @@ pub fn build_and_load(which: &str) -> Result<Image> {
         .ok_or_else(|| Error::Other(format!("hack/images.sh load {which} printed no image")))
 }
 
+/// Like [`build_and_load`], with the binaries taken from `bins` (`KUBEFED_IMAGE_BINS`) instead of a release
+/// build: end-to-end tests pass [`test_binaries`], so the image holds exactly the code under test.
+pub fn build_and_load_from(which: &str, bins: &Path) -> Result<Image> {
+    run_with(&["load", which], Some(bins))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Other(format!("hack/images.sh load {which} printed no image")))
+}
+
+/// Builds `kubefed-webhook`, `kubefed-controller` and `kubectl-fed` with cargo into the target directory and
+/// profile the running test binary was built in (a no-op when they are fresh) and returns that directory.
+/// Only for test binaries (it finds the target directory from `current_exe`).
+pub fn test_binaries() -> Result<PathBuf> {
+    let exe = std::env::current_exe().map_err(io_err("finding the test binary"))?;
+    // <target>/<profile>/deps/<test>-<hash>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| Error::Other("cannot find the target directory of this test binary".into()))?
+        .to_path_buf();
+    let target_dir = profile_dir
+        .parent()
+        .ok_or_else(|| Error::Other("cannot find the target directory".into()))?;
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&workspace)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "kubefed-webhook",
+            "-p",
+            "kubefed-controller",
+            "-p",
+            "kubectl-fed",
+        ])
+        .args([
+            "--bin",
+            "kubefed-webhook",
+            "--bin",
+            "kubefed-controller",
+            "--bin",
+            "kubectl-fed",
+        ])
+        .env("CARGO_TARGET_DIR", target_dir);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().map_err(io_err("running cargo build"))?;
+    if !status.success() {
+        return Err(Error::Other(format!(
+            "building the binaries for the image failed ({status})"
+        )));
+    }
+    Ok(profile_dir)
+}
+
 /// Loads a built image into the node's containerd.
 pub fn load(image: &Image) -> Result<()> {
     let out = Command::new("ctr")
@@ -73,9 +131,15 @@ pub fn normalize(reference: &str) -> String {
 }
 
 fn run(args: &[&str]) -> Result<Vec<Image>> {
+    run_with(args, None)
+}
+
+fn run_with(args: &[&str], bins: Option<&Path>) -> Result<Vec<Image>> {
     let mut cmd = Command::new("bash");
     cmd.arg(script()).args(args).stderr(Stdio::inherit());
-    if std::env::var_os("KUBEFED_IMAGE_BINS").is_none() {
+    if let Some(bins) = bins {
+        cmd.env("KUBEFED_IMAGE_BINS", bins);
+    } else if std::env::var_os("KUBEFED_IMAGE_BINS").is_none() {
         let cache = std::env::var_os("KUBEFED_CACHE")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kubefed-rs")))

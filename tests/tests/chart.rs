@@ -900,6 +900,10 @@ async fn service_accounts_can_do_what_the_binaries_do_and_no_more() -> TestResul
         (webhook, &["list", "secrets", ns], false),
         (webhook, &["patch", &mutating], true),
         (webhook, &["get", &validating], true),
+        // tls/self_managed.rs watches its configurations by name (metadata.name field selector)
+        (webhook, &["watch", &mutating], true),
+        (webhook, &["list", &validating], true),
+        (webhook, &["watch", "validatingwebhookconfigurations"], false),
         (
             webhook,
             &["patch", "validatingwebhookconfiguration/other-webhook"],

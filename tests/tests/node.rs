@@ -40,7 +40,11 @@ async fn pods_of_our_image_run_and_reach_host_and_member() -> TestResult {
         }
         other => other?,
     };
-    let image = tokio::task::spawn_blocking(|| images::build_and_load("kubefed-rs")).await??;
+    // The workspace's own (debug) binaries go into the image: no second, release, build.
+    let image = tokio::task::spawn_blocking(|| {
+        images::test_binaries().and_then(|bins| images::build_and_load_from("kubefed-rs", &bins))
+    })
+    .await??;
     let host = tb.client(HOST).await?;
     let mut crds = kubefed_core::crds::core_crds();
     crds.extend(kubefed_core::crds::default_federated_crds());
