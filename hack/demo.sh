@@ -94,7 +94,7 @@ done
 bold "7. Org policy: nothing of namespace demo in the US region"
 run kubectl apply -f examples/policy.yaml
 sleep 2
-echo "# alice's colleague tries to put a new deployment on member-2 (region=us):"
+echo "# a developer tries to put a new deployment on member-2 (region=us):"
 printf '$ %s\n' "kubectl fed apply -f examples/web.yaml --clusters member-2 (as a new object 'web-us')"
 sed 's/name: web$/name: web-us/' examples/web.yaml > "$work/web-us.yaml"
 if kubectl fed apply -f "$work/web-us.yaml" --clusters member-2; then
