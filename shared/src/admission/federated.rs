@@ -28,7 +28,7 @@
 //! [`STRIPPED_ANNOTATIONS`] — what a copy of `kubectl get -o yaml` carries. No bookkeeping labels are needed:
 //! the controller finds federated objects by their type, not by label.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation, RemoveOperation};
@@ -36,17 +36,28 @@ use kube::core::DynamicObject;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::access::{NativeTarget, native_checks};
 use super::names::dns1035_label;
+use super::schema::{TypeCheck, TypedValue};
 use super::{
     AdmissionInput, AuditEntry, Decision, Mutation, Operation, PropagateCheck, Reason, Snapshot, TypeEntry,
 };
 use crate::api::constants::SERVER_METADATA_FIELDS;
-use crate::api::{ClusterOverrides, Enforcement, Placement, PolicyViolation};
+use crate::api::{
+    ClusterOverrides, Enforcement, FederatedObject, FederatedSpec, OverrideOperation, Placement,
+    PolicyViolation, PropagationStatus,
+};
 use crate::convert::{STRIPPED_ANNOTATIONS, validate_overrides};
+use crate::overrides::validate_cluster_overrides;
+use crate::placement::ClusterInfo;
 use crate::placement::resolve_placement;
 use crate::policy::{self, Subject, Targets, Violation};
+use crate::propagation::{PropagationError, desired_member_object};
 use crate::selector::validate_selector;
 use crate::typeinfo::Scope;
+
+/// Most member objects built per request to check overrides (bounds the work on objects placed widely).
+const MAX_MEMBER_CHECKS: usize = 256;
 
 /// The typed parts of a federated object's spec.
 struct Spec<'a> {
@@ -179,12 +190,21 @@ pub(super) fn validate(
     let subject = Subject {
         kind: input.kind,
         target_kind: info.entry.map(|e| e.target.kind.as_str()),
+        target_group: info.entry.map(|e| e.target.group.as_str()),
+        labels: object.metadata.labels.as_ref(),
         namespace: if info.cluster_scoped { None } else { namespace },
         name,
     };
     let labels = subject.namespace.and_then(|n| snapshot.namespace_labels.get(n));
     let (selected, mut violations) = policy::selecting(&snapshot.policies, &subject, labels);
-    violations.extend(policy::check(&selected, &targets, &snapshot.clusters));
+    violations.extend(policy::check_kind(&selected, &subject));
+    let nothing_ruled_out = BTreeSet::new();
+    violations.extend(policy::check_with(
+        &selected,
+        &targets,
+        &snapshot.clusters,
+        input.ruled_out.unwrap_or(&nothing_ruled_out),
+    ));
 
     // Namespace consistency.
     if !info.namespace_type
@@ -207,17 +227,229 @@ pub(super) fn validate(
         route(v, &subject, input.user, d);
     }
 
-    // RBAC.
-    let clusters = match (input.operation, input.old_object) {
-        (Operation::Update, Some(old)) => changed_clusters(object, old, &targets, snapshot),
-        _ => targets.named,
+    // What the request does on members: the clusters it adds and those whose member object it changes.
+    let old = match (input.operation, input.old_object) {
+        (Operation::Update, Some(old)) => parse(old).ok().map(|s| (old, s)),
+        _ => None,
     };
-    if !clusters.is_empty() {
+    let members = Members::new(input, object, &spec, info.entry, snapshot);
+    let old_members = old
+        .as_ref()
+        .map(|(o, s)| Members::new(input, o, s, info.entry, snapshot));
+    let (added, changed) = match (&old, &old_members) {
+        (Some((_, old_spec)), Some(old_members)) => {
+            let old_named = targets_of(&old_spec.placement, snapshot);
+            let added: BTreeSet<String> = targets.named.difference(&old_named).cloned().collect();
+            let kept = targets.named.intersection(&old_named);
+            let changed = member_changes(&spec, old_spec, kept, &members, old_members);
+            (added, changed)
+        }
+        _ => (targets.named.clone(), BTreeSet::new()),
+    };
+    let touched: BTreeSet<String> = added.union(&changed).cloned().collect();
+
+    // Overrides, applied with the controller's own code on the clusters the request touches.
+    let bodies = check_members(&spec, &members, &touched, d);
+
+    // RBAC: propagate.
+    let by_selector = spec.placement.clusters.is_none() && spec.placement.cluster_selector.is_some();
+    let placement_changed = old.as_ref().is_none_or(|(_, o)| o.placement != spec.placement);
+    let all_clusters = by_selector && (placement_changed || !touched.is_empty());
+    if !touched.is_empty() || all_clusters {
         d.propagate = Some(PropagateCheck {
-            clusters,
-            field: "spec.placement",
+            clusters: touched.clone(),
+            field: if by_selector {
+                "spec.placement.clusterSelector"
+            } else {
+                "spec.placement"
+            },
+            all_clusters,
         });
     }
+
+    // RBAC: native equivalence.
+    if snapshot.settings.native_equivalence
+        && let Some(entry) = info.entry
+        && !touched.is_empty()
+    {
+        let t = &entry.target;
+        let target = NativeTarget {
+            group: &t.group,
+            resource: &t.plural,
+            kind: &t.kind,
+            namespace: if info.namespace_type || info.cluster_scoped {
+                None
+            } else {
+                namespace
+            },
+            name: if info.namespace_type {
+                namespace.unwrap_or(name)
+            } else {
+                name
+            },
+            is_namespace: info.namespace_type,
+        };
+        let bodies: Vec<&Value> = bodies.iter().collect();
+        d.access = native_checks(
+            input.user.unwrap_or_default(),
+            &target,
+            !added.is_empty(),
+            !changed.is_empty(),
+            &bodies,
+        );
+    }
+}
+
+/// The clusters `placement` names or selects now (empty when its selector is malformed).
+fn targets_of(placement: &Placement, snapshot: &Snapshot) -> BTreeSet<String> {
+    targets(placement, snapshot).map(|t| t.named).unwrap_or_default()
+}
+
+/// Member objects of one version of a federated object, built on demand with the controller's code
+/// ([`desired_member_object`]).
+struct Members<'s> {
+    fed: Option<FederatedObject>,
+    entry: Option<&'s TypeEntry>,
+    snapshot: &'s Snapshot,
+}
+
+impl<'s> Members<'s> {
+    fn new(
+        input: &AdmissionInput<'_>,
+        object: &DynamicObject,
+        spec: &Spec<'_>,
+        entry: Option<&'s TypeEntry>,
+        snapshot: &'s Snapshot,
+    ) -> Self {
+        // Only types with a FederatedTypeConfig have member objects to build.
+        let fed = entry.map(|_| {
+            let mut metadata = object.metadata.clone();
+            if metadata.name.as_deref().is_none_or(str::is_empty) {
+                metadata.name = Some(input.object_name().to_string());
+            }
+            if metadata.namespace.is_none() {
+                metadata.namespace = input.namespace.map(str::to_string);
+            }
+            FederatedObject {
+                types: None,
+                metadata,
+                spec: FederatedSpec {
+                    template: spec.template.cloned().unwrap_or(Value::Null),
+                    placement: spec.placement.clone(),
+                    overrides: spec.overrides.clone(),
+                    retain_replicas: spec.retain_replicas,
+                },
+                status: None,
+            }
+        });
+        Self { fed, entry, snapshot }
+    }
+
+    /// The member object for `cluster` (judged with its labels if joined, with none otherwise).
+    fn body(&self, cluster: &str) -> Option<Result<Value, PropagationError>> {
+        let (fed, entry) = (self.fed.as_ref()?, self.entry?);
+        let info = self
+            .snapshot
+            .cluster(cluster)
+            .cloned()
+            .unwrap_or_else(|| ClusterInfo::new(cluster, BTreeMap::new(), false));
+        Some(desired_member_object(fed, &entry.target, &info, true))
+    }
+}
+
+/// The clusters among `kept` (in both versions' placement) whose member object differs between them.
+fn member_changes<'a>(
+    new: &Spec<'_>,
+    old: &Spec<'_>,
+    kept: impl Iterator<Item = &'a String>,
+    members: &Members<'_>,
+    old_members: &Members<'_>,
+) -> BTreeSet<String> {
+    let same_body = new.template == old.template && new.retain_replicas == old.retain_replicas;
+    if same_body && new.overrides == old.overrides {
+        return BTreeSet::new();
+    }
+    if !same_body || members.fed.is_none() {
+        // The template changes every member (or there is no type to compare members with).
+        return kept.cloned().collect();
+    }
+    // Only the overrides changed: compare each cluster's member object.
+    kept.filter(|c| match (members.body(c), old_members.body(c)) {
+        (Some(Ok(a)), Some(Ok(b))) => a != b,
+        _ => true,
+    })
+    .cloned()
+    .collect()
+}
+
+/// Builds the member object of each `touched` cluster; denies overrides the controller could not apply (with
+/// the controller's message) and asks for the override values' types to be checked. Returns the bodies.
+fn check_members(
+    spec: &Spec<'_>,
+    members: &Members<'_>,
+    touched: &BTreeSet<String>,
+    d: &mut Decision,
+) -> Vec<Value> {
+    let mut bodies = Vec::new();
+    let Some(entry) = members.entry else {
+        return bodies;
+    };
+    if validate_cluster_overrides(&spec.overrides).is_err() {
+        // Already refused by the structural check, with a better message.
+        return bodies;
+    }
+    // The controller's message, with the clusters it happens on (the same message once).
+    let mut failures: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for cluster in touched.iter().take(MAX_MEMBER_CHECKS) {
+        match members.body(cluster) {
+            Some(Ok(body)) => bodies.push(body),
+            Some(Err(e)) if e.status() == PropagationStatus::ApplyOverridesFailed => {
+                failures.entry(e.to_string()).or_default().push(cluster)
+            }
+            _ => {}
+        }
+    }
+    for (message, clusters) in failures {
+        let list = clusters
+            .iter()
+            .map(|c| format!("{c:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        d.deny(
+            Reason::Invalid,
+            format!(
+                "{message} (for cluster{} {list}; the controller would report ApplyOverridesFailed); fix the \
+                 override or the template",
+                if clusters.len() == 1 { "" } else { "s" }
+            ),
+        );
+    }
+    let mut values = Vec::new();
+    for (i, entry_) in spec.overrides.iter().enumerate() {
+        for (j, o) in entry_.cluster_overrides.iter().enumerate() {
+            let Ok(op) = o.operation() else { continue };
+            if op == OverrideOperation::Remove {
+                continue;
+            }
+            if let Some(value) = o.value.as_ref().filter(|v| !v.is_null()) {
+                values.push(TypedValue {
+                    field: format!("spec.overrides[{i}].clusterOverrides[{j}].value"),
+                    path: o.path.clone(),
+                    value: value.clone(),
+                });
+            }
+        }
+    }
+    if !values.is_empty() && !touched.is_empty() {
+        let t = &entry.target;
+        d.type_check = Some(TypeCheck {
+            group: t.group.clone(),
+            version: t.version.clone(),
+            kind: t.kind.clone(),
+            values,
+        });
+    }
+    bodies
 }
 
 /// Hands a violation to its enforcement: a denial, a warning, or an audit record for its policy.
@@ -505,33 +737,6 @@ fn namespace_consistency(
     ))
 }
 
-/// The clusters whose member object an update changes (see the module docs).
-fn changed_clusters(
-    object: &DynamicObject,
-    old: &DynamicObject,
-    new_targets: &Targets<'_>,
-    snapshot: &Snapshot,
-) -> BTreeSet<String> {
-    let old_named = parse(old)
-        .ok()
-        .and_then(|s| targets(&s.placement, snapshot).ok())
-        .map(|t| t.named)
-        .unwrap_or_default();
-    let part = |o: &DynamicObject, key: &str| o.data.get("spec").and_then(|s| s.get(key)).cloned();
-    let body_changed = ["template", "overrides", "retainReplicas"]
-        .iter()
-        .any(|k| part(object, k) != part(old, k));
-    if body_changed {
-        new_targets.named.union(&old_named).cloned().collect()
-    } else {
-        new_targets
-            .named
-            .symmetric_difference(&old_named)
-            .cloned()
-            .collect()
-    }
-}
-
 pub(super) fn mutate(
     input: &AdmissionInput<'_>,
     object: &DynamicObject,
@@ -570,6 +775,8 @@ fn default_placement(
     let subject = Subject {
         kind: input.kind,
         target_kind: info.entry.map(|e| e.target.kind.as_str()),
+        target_group: info.entry.map(|e| e.target.group.as_str()),
+        labels: object.metadata.labels.as_ref(),
         namespace,
         name: input.object_name(),
     };

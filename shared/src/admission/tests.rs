@@ -816,11 +816,11 @@ fn propagate_checks() {
             want: Some(&["ap-1", "eu-1"]),
         },
         Case {
-            name: "create: the clusters a selector resolves to now",
+            name: "create by selector: every cluster, so label changes cannot widen it",
             operation: Operation::Create,
             spec: deployment(json!({"clusterSelector": {"matchLabels": {"region": "eu"}}})),
             old_spec: None,
-            want: Some(&["eu-1", "eu-2"]),
+            want: Some(&["*", "eu-1", "eu-2"]),
         },
         Case {
             name: "create: no placement, no check",
@@ -844,18 +844,50 @@ fn propagate_checks() {
             want: Some(&["us-1"]),
         },
         Case {
-            name: "update dropping a cluster: the dropped one (its copy is deleted)",
+            name: "update dropping a cluster: narrowing needs nothing",
             operation: Operation::Update,
             spec: with_image("v1", on(&["eu-1"])),
+            old_spec: Some(with_image("v1", on(&["eu-1", "us-1"]))),
+            want: None,
+        },
+        Case {
+            name: "update from a selector to names it selected: narrowing needs nothing",
+            operation: Operation::Update,
+            spec: with_image("v1", on(&["eu-1"])),
+            old_spec: Some(with_image("v1", json!({"clusterSelector": {}}))),
+            want: None,
+        },
+        Case {
+            name: "update of the template of an object placed by selector: every cluster",
+            operation: Operation::Update,
+            spec: with_image(
+                "v2",
+                json!({"clusterSelector": {"matchLabels": {"region": "us"}}}),
+            ),
+            old_spec: Some(with_image(
+                "v1",
+                json!({"clusterSelector": {"matchLabels": {"region": "us"}}}),
+            )),
+            want: Some(&["*", "us-1"]),
+        },
+        Case {
+            name: "update of one cluster's overrides: only that cluster",
+            operation: Operation::Update,
+            spec: {
+                let mut s = with_image("v1", on(&["eu-1", "us-1"]));
+                s["overrides"] = json!([{"clusterName": "us-1",
+                    "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]}]);
+                s
+            },
             old_spec: Some(with_image("v1", on(&["eu-1", "us-1"]))),
             want: Some(&["us-1"]),
         },
         Case {
-            name: "update of template and placement: new and dropped",
+            name: "update of template and placement: the new cluster only",
             operation: Operation::Update,
             spec: with_image("v2", on(&["eu-1"])),
             old_spec: Some(with_image("v1", on(&["us-1"]))),
-            want: Some(&["eu-1", "us-1"]),
+            want: Some(&["eu-1"]),
         },
         Case {
             name: "update leaving spec alone: nothing checked",
@@ -879,15 +911,27 @@ fn propagate_checks() {
             .old_spec
             .map(|s| fed("FederatedDeployment", Some("all"), "web", s));
         let d = validate(&input(c.operation, &obj, old.as_ref()), &snap);
-        let got: Option<Vec<&str>> = d
-            .propagate
-            .as_ref()
-            .map(|p| p.clusters.iter().map(String::as_str).collect());
+        let got = propagated(&d);
         assert_eq!(got.as_deref(), c.want, "{}", c.name);
         if let Some(p) = &d.propagate {
-            assert_eq!(p.field, "spec.placement", "{}", c.name);
+            let field = if p.all_clusters {
+                "spec.placement.clusterSelector"
+            } else {
+                "spec.placement"
+            };
+            assert_eq!(p.field, field, "{}", c.name);
         }
     }
+}
+
+/// The clusters a decision checks `propagate` on, `*` first for "every cluster".
+fn propagated(d: &Decision) -> Option<Vec<&str>> {
+    d.propagate.as_ref().map(|p| {
+        let all = p.all_clusters.then_some("*");
+        all.into_iter()
+            .chain(p.clusters.iter().map(String::as_str))
+            .collect()
+    })
 }
 
 #[test]
@@ -1470,14 +1514,14 @@ fn replica_scheduling_preferences() {
             spec: json!({"targetKind": "FederatedDeployment", "totalReplicas": 9, "clusters": {"*": {"weight": 1}}}),
             errors: &[],
             warnings: &[],
-            propagate: Some(&["eu-1", "eu-2", "us-1"]),
+            propagate: Some(&["*"]),
         },
         Case {
             name: "no preferences spreads over every cluster",
             spec: json!({"targetKind": "FederatedDeployment", "totalReplicas": 9}),
             errors: &[],
             warnings: &[],
-            propagate: Some(&["eu-1", "eu-2", "us-1"]),
+            propagate: Some(&["*"]),
         },
         Case {
             name: "intersected with the placement: only the named clusters",
@@ -1539,10 +1583,7 @@ fn replica_scheduling_preferences() {
         let errors: Vec<&str> = d.denials.iter().map(|x| x.message.as_str()).collect();
         assert_eq!(errors, c.errors, "{}: errors", c.name);
         assert_eq!(d.warnings, c.warnings, "{}: warnings", c.name);
-        let got: Option<Vec<&str>> = d
-            .propagate
-            .as_ref()
-            .map(|p| p.clusters.iter().map(String::as_str).collect());
+        let got = propagated(&d);
         assert_eq!(got.as_deref(), c.propagate, "{}: propagate", c.name);
         if let Some(p) = &d.propagate {
             assert_eq!(p.field, "spec.clusters");
