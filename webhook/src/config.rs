@@ -208,6 +208,12 @@ pub struct Args {
     /// Shortest time between two status writes of one FederationPolicy recording Audit violations.
     #[arg(long, env = "KUBEFED_WEBHOOK_AUDIT_INTERVAL", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub audit_interval: Duration,
+
+    /// Native equivalence: a federated object also needs the user's own rights to create/update its target
+    /// kind on the host, and Kubernetes' RBAC escalation rules (bind, escalate) for RBAC kinds. Turn off
+    /// only if federation is meant to grant more than RBAC does.
+    #[arg(long, env = "KUBEFED_WEBHOOK_NATIVE_EQUIVALENCE", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub native_equivalence: bool,
 }
 
 /// `--namespace-consistency`: the default enforcement of namespace consistency.

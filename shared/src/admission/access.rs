@@ -278,6 +278,8 @@ fn bind_check(user: &str, target: &NativeTarget<'_>, body: &Value) -> Option<Acc
     } else {
         "clusterrole"
     };
+    // A Role lives in the binding's namespace; a ClusterRole has none.
+    let helper_ns = if resource == "roles" { ns_flag.as_str() } else { "" };
     let where_ = target
         .namespace
         .map_or(String::new(), |ns| format!(" in namespace {ns:?}"));
@@ -287,7 +289,7 @@ fn bind_check(user: &str, target: &NativeTarget<'_>, body: &Value) -> Option<Acc
         message: format!(
             "user {user:?} may not bind {kind} {name:?}{where_}: a {} federated to member clusters grants that \
              role's rights there, and Kubernetes lets a user bind a role only with verb \"bind\" on it; ask a \
-             platform admin for it, e.g. `kubectl{ns_flag} create {helper_kind} bind-{name} --verb=bind \
+             platform admin for it, e.g. `kubectl{helper_ns} create {helper_kind} bind-{name} --verb=bind \
              --resource={resource}.{RBAC_GROUP} --resource-name={name} && kubectl{ns_flag} create {binding_kind} \
              {user}-bind-{name} --{helper_kind}=bind-{name} --user={user}`",
             target.kind
