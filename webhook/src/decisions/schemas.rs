@@ -33,11 +33,15 @@ pub trait SchemaSource: Send + Sync + 'static {
     fn document<'a>(&'a self, path: &'a str) -> SchemaFuture<'a>;
 }
 
+/// A fetched document (or why it could not be fetched).
+type Fetched = Result<Arc<GroupVersionSchema>, String>;
+
 /// Fetches documents from the host through a client, with the cache of the module docs.
 pub struct KubeSchemas {
     client: kube::Client,
     timeout: Duration,
-    cache: Mutex<HashMap<String, (Instant, Result<Arc<GroupVersionSchema>, String>)>>,
+    /// By path: when the entry expires, and the document.
+    cache: Mutex<HashMap<String, (Instant, Fetched)>>,
     fetching: tokio::sync::Mutex<()>,
 }
 
@@ -52,7 +56,7 @@ impl KubeSchemas {
         }
     }
 
-    fn cached(&self, path: &str) -> Option<Result<Arc<GroupVersionSchema>, String>> {
+    fn cached(&self, path: &str) -> Option<Fetched> {
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache
             .get(path)
@@ -60,7 +64,7 @@ impl KubeSchemas {
             .map(|(_, r)| r.clone())
     }
 
-    async fn fetch(&self, path: &str) -> Result<Arc<GroupVersionSchema>, String> {
+    async fn fetch(&self, path: &str) -> Fetched {
         let request = http::Request::get(path)
             .body(Vec::new())
             .map_err(|e| format!("building the request for {path}: {e}"))?;
