@@ -1,12 +1,16 @@
-//! The webhook's [`Admit`]: kubefed-core's admission decisions over the current [`Snapshot`], plus the two
-//! things a pure function cannot do — the `propagate` SubjectAccessReviews ([`crate::sar`]) and writing
-//! `Audit` violations to the policies' status.
+//! The webhook's [`Admit`]: kubefed-core's admission decisions over the current [`Snapshot`](kubefed_core::admission::Snapshot), plus what a
+//! pure function cannot do — the SubjectAccessReviews ([`crate::sar`]), the target kinds' schemas
+//! ([`schemas`]) and writing `Audit` violations to the policies' status.
 //!
-//! Per request: take the snapshot (an `Arc` clone), run [`admission::validate`] or [`admission::mutate`],
-//! check `propagate` for the clusters the decision names (cached), hand `Audit` violations to the recorder
-//! (never for dry runs), and build the response: `allowed`, or denied with `status.reason` the first
-//! denial's [`Reason`](kubefed_core::admission::Reason) (which the `admission_denials` metric counts),
-//! `status.code` 422/403/500, and every denial's message; warnings in `warnings`.
+//! Per request: refuse a malformed review (no object, uid or user: not from an API server); take the
+//! snapshot (an `Arc` clone); run [`admission::validate`] or [`admission::mutate`] (with the clusters the
+//! RBAC cache already refuses, so hints never suggest them); ask the rights the decision names —
+//! `propagate` per cluster or on every cluster, the target kind's own verbs, `bind`/`escalate` and, when
+//! `escalate` is refused, each rule — in one cached batch; type-check override values against the host's
+//! schema (fail-open with a warning); and build the response: `allowed`, or denied with `status.reason` the
+//! first denial's [`Reason`](kubefed_core::admission::Reason) (which the `admission_denials` metric counts),
+//! `status.code`, and every denial's message; warnings in `warnings`. `Audit` violations are recorded, and
+//! put in `auditAnnotations`, only for an admitted request that is not a dry run.
 //!
 //! Audit violations go through a bounded channel to [`AuditWriter`], off the request path. It writes each
 //! policy's status at most once per `--audit-interval`, merging with

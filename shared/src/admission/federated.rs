@@ -16,10 +16,15 @@
 //! 5. **Policies**: the selecting FederationPolicies' rules ([`crate::policy`]).
 //! 6. **Namespace consistency**: a namespaced object (other than a FederatedNamespace) that targets clusters
 //!    needs a FederatedNamespace, and every joined target cluster must be in its placement.
-//! 7. **RBAC**: the clusters whose `propagate` permission the webhook checks. On create, every cluster the
-//!    placement names or selects. On update, the clusters whose member object changes: when the template,
-//!    overrides or `retainReplicas` change, the new targets plus the ones dropped (their copy is deleted);
-//!    when only the placement changes, the clusters added or dropped.
+//! 7. **What the request does on members**: on create, every cluster the placement names or selects; on
+//!    update, the clusters it adds and those whose member object changes (built with the controller's
+//!    [`desired_member_object`] when only overrides changed). Removed clusters are never checked, so
+//!    narrowing is always possible.
+//! 8. **Overrides on those clusters**, applied with the controller's code: a failure is denied with the
+//!    controller's message; override values are handed to the webhook for a schema type check.
+//! 9. **RBAC** for the webhook to ask: `propagate` on those clusters, or on every cluster for a placement by
+//!    label; and native equivalence ([`super::access`]): the target kind's `create`/`update` and the RBAC
+//!    escalation rules.
 //!
 //! Mutation fills `spec.placement` from the first selecting policy's `defaultPlacement` when the object sets
 //! neither `clusters` nor `clusterSelector`, and removes from `spec.template` what an API server writes:
