@@ -1701,3 +1701,84 @@ fn input_from_a_manifest() {
     generated.metadata.generate_name = Some("web-".into());
     assert_eq!(AdmissionInput::create(&generated).object_name(), "web-");
 }
+
+#[test]
+fn native_equivalence_asks_only_what_the_request_does_on_members() {
+    let snap = snapshot(vec![]);
+    let asked = |d: &Decision| -> Vec<String> { d.access.iter().map(|c| c.access.to_string()).collect() };
+    let create = fed(
+        "FederatedDeployment",
+        Some("all"),
+        "web",
+        deployment(on(&["eu-1"])),
+    );
+    let d = validate(&input(Operation::Create, &create, None), &snap);
+    assert_eq!(asked(&d), ["create deployments.apps in namespace \"all\""]);
+    // Adding a cluster creates there; changing the template updates where it already is.
+    let wider = fed(
+        "FederatedDeployment",
+        Some("all"),
+        "web",
+        deployment(on(&["eu-1", "us-1"])),
+    );
+    let d = validate(&input(Operation::Update, &wider, Some(&create)), &snap);
+    assert_eq!(asked(&d), ["create deployments.apps in namespace \"all\""]);
+    let mut changed = deployment(on(&["eu-1"]));
+    changed["template"]["spec"]["replicas"] = json!(2);
+    let changed = fed("FederatedDeployment", Some("all"), "web", changed);
+    let d = validate(&input(Operation::Update, &changed, Some(&create)), &snap);
+    assert_eq!(
+        asked(&d),
+        ["update deployments.apps \"web\" in namespace \"all\""]
+    );
+    // Narrowing asks nothing.
+    let d = validate(&input(Operation::Update, &create, Some(&wider)), &snap);
+    assert!(d.access.is_empty() && d.propagate.is_none(), "{d:?}");
+    // Off: nothing asked.
+    let mut off = snap.clone();
+    off.settings.native_equivalence = false;
+    let d = validate(&input(Operation::Create, &create, None), &off);
+    assert!(d.access.is_empty());
+    // A FederatedNamespace: the namespace itself, by name, cluster-wide.
+    let ns = fed(
+        "FederatedNamespace",
+        Some("all"),
+        "all",
+        json!({"placement": on(&["eu-1"])}),
+    );
+    let d = validate(&input(Operation::Create, &ns, None), &snap);
+    assert_eq!(asked(&d), ["create namespaces \"all\" (cluster-wide)"]);
+}
+
+#[test]
+fn unapplicable_overrides_are_denied_with_the_controllers_message() {
+    let snap = snapshot(vec![]);
+    let mut spec = deployment(on(&["eu-1", "us-1"]));
+    spec["overrides"] = json!([{"clusterSelector": {},
+        "clusterOverrides": [{"op": "remove", "path": "/spec/doesnotexist/x"}, {"path": "/spec/replicas", "value": "three"}]}]);
+    let obj = fed("FederatedDeployment", Some("all"), "web", spec);
+    let d = validate(&input(Operation::Create, &obj, None), &snap);
+    let got = denials(&d);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, Reason::Invalid);
+    assert!(
+        got[0]
+            .1
+            .starts_with("spec.overrides[0].clusterOverrides[0]: remove /spec/doesnotexist/x failed: ")
+            && got[0].1.contains(
+                "(for clusters \"eu-1\", \"us-1\"; the controller would report ApplyOverridesFailed)"
+            ),
+        "{}",
+        got[0].1
+    );
+    let check = d.type_check.expect("override values to type-check");
+    assert_eq!(
+        (check.group.as_str(), check.version.as_str(), check.kind.as_str()),
+        ("apps", "v1", "Deployment")
+    );
+    assert_eq!(check.values.len(), 1);
+    assert_eq!(
+        check.values[0].field,
+        "spec.overrides[0].clusterOverrides[1].value"
+    );
+}
