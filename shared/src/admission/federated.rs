@@ -33,6 +33,7 @@
 //! [`STRIPPED_ANNOTATIONS`] — what a copy of `kubectl get -o yaml` carries. No bookkeeping labels are needed:
 //! the controller finds federated objects by their type, not by label.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use json_patch::jsonptr::PointerBuf;
@@ -41,7 +42,7 @@ use kube::core::DynamicObject;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::access::{NativeTarget, native_checks};
+use super::access::{NativeTarget, RBAC_GROUP, native_checks};
 use super::names::dns1035_label;
 use super::schema::{TypeCheck, TypedValue};
 use super::{
@@ -53,7 +54,7 @@ use crate::api::{
     PolicyViolation, PropagationStatus,
 };
 use crate::convert::{STRIPPED_ANNOTATIONS, validate_overrides};
-use crate::overrides::validate_cluster_overrides;
+use crate::overrides::{OverridesError, ResolvedOverride, overrides_for_cluster, validate_cluster_overrides};
 use crate::placement::ClusterInfo;
 use crate::placement::resolve_placement;
 use crate::policy::{self, Subject, Targets, Violation};
@@ -238,18 +239,16 @@ pub(super) fn validate(
         _ => None,
     };
     let members = Members::new(input, object, &spec, info.entry, snapshot);
-    let old_members = old
-        .as_ref()
-        .map(|(o, s)| Members::new(input, o, s, info.entry, snapshot));
-    let (added, changed) = match (&old, &old_members) {
-        (Some((_, old_spec)), Some(old_members)) => {
+    let (added, changed) = match &old {
+        Some((old_object, old_spec)) => {
+            let old_members = Members::new(input, old_object, old_spec, info.entry, snapshot);
             let old_named = targets_of(&old_spec.placement, snapshot);
             let added: BTreeSet<String> = targets.named.difference(&old_named).cloned().collect();
             let kept = targets.named.intersection(&old_named);
-            let changed = member_changes(&spec, old_spec, kept, &members, old_members);
+            let changed = member_changes(&members, &old_members, kept);
             (added, changed)
         }
-        _ => (targets.named.clone(), BTreeSet::new()),
+        None => (targets.named.clone(), BTreeSet::new()),
     };
     let touched: BTreeSet<String> = added.union(&changed).cloned().collect();
 
@@ -311,87 +310,105 @@ fn targets_of(placement: &Placement, snapshot: &Snapshot) -> BTreeSet<String> {
 }
 
 /// Member objects of one version of a federated object, built on demand with the controller's code
-/// ([`desired_member_object`]).
-struct Members<'s> {
-    fed: Option<FederatedObject>,
+/// ([`desired_member_object`]); the federated object itself is assembled once, on first use.
+struct Members<'a, 's> {
+    object: &'a DynamicObject,
+    spec: &'a Spec<'a>,
+    name: &'a str,
+    namespace: Option<&'a str>,
     entry: Option<&'s TypeEntry>,
     snapshot: &'s Snapshot,
+    fed: OnceCell<FederatedObject>,
 }
 
-impl<'s> Members<'s> {
+impl<'a, 's> Members<'a, 's> {
     fn new(
-        input: &AdmissionInput<'_>,
-        object: &DynamicObject,
-        spec: &Spec<'_>,
+        input: &AdmissionInput<'a>,
+        object: &'a DynamicObject,
+        spec: &'a Spec<'a>,
         entry: Option<&'s TypeEntry>,
         snapshot: &'s Snapshot,
     ) -> Self {
-        // Only types with a FederatedTypeConfig have member objects to build.
-        let fed = entry.map(|_| {
-            let mut metadata = object.metadata.clone();
+        Self {
+            object,
+            spec,
+            name: input.object_name(),
+            namespace: input.namespace,
+            entry,
+            snapshot,
+            fed: OnceCell::new(),
+        }
+    }
+
+    /// What the controller knows of `cluster`: its labels if joined, none otherwise.
+    fn info(&self, cluster: &str) -> ClusterInfo {
+        self.snapshot
+            .cluster(cluster)
+            .cloned()
+            .unwrap_or_else(|| ClusterInfo::new(cluster, BTreeMap::new(), false))
+    }
+
+    /// The override operations for `cluster`, in the order the controller applies them.
+    fn ops(&self, cluster: &str) -> Result<Vec<ResolvedOverride>, OverridesError> {
+        overrides_for_cluster(&self.spec.overrides, &self.info(cluster))
+    }
+
+    /// The member object for `cluster`; `None` without a FederatedTypeConfig (no member objects).
+    fn body(&self, cluster: &ClusterInfo) -> Option<Result<Value, PropagationError>> {
+        let entry = self.entry?;
+        let fed = self.fed.get_or_init(|| {
+            let mut metadata = self.object.metadata.clone();
             if metadata.name.as_deref().is_none_or(str::is_empty) {
-                metadata.name = Some(input.object_name().to_string());
+                metadata.name = Some(self.name.to_string());
             }
             if metadata.namespace.is_none() {
-                metadata.namespace = input.namespace.map(str::to_string);
+                metadata.namespace = self.namespace.map(str::to_string);
             }
             FederatedObject {
                 types: None,
                 metadata,
                 spec: FederatedSpec {
-                    template: spec.template.cloned().unwrap_or(Value::Null),
-                    placement: spec.placement.clone(),
-                    overrides: spec.overrides.clone(),
-                    retain_replicas: spec.retain_replicas,
+                    template: self.spec.template.cloned().unwrap_or(Value::Null),
+                    placement: Placement::default(),
+                    overrides: self.spec.overrides.clone(),
+                    retain_replicas: self.spec.retain_replicas,
                 },
                 status: None,
             }
         });
-        Self { fed, entry, snapshot }
-    }
-
-    /// The member object for `cluster` (judged with its labels if joined, with none otherwise).
-    fn body(&self, cluster: &str) -> Option<Result<Value, PropagationError>> {
-        let (fed, entry) = (self.fed.as_ref()?, self.entry?);
-        let info = self
-            .snapshot
-            .cluster(cluster)
-            .cloned()
-            .unwrap_or_else(|| ClusterInfo::new(cluster, BTreeMap::new(), false));
-        Some(desired_member_object(fed, &entry.target, &info, true))
+        Some(desired_member_object(fed, &entry.target, cluster, true))
     }
 }
 
 /// The clusters among `kept` (in both versions' placement) whose member object differs between them.
-fn member_changes<'a>(
-    new: &Spec<'_>,
-    old: &Spec<'_>,
-    kept: impl Iterator<Item = &'a String>,
-    members: &Members<'_>,
-    old_members: &Members<'_>,
+fn member_changes<'c>(
+    new: &Members<'_, '_>,
+    old: &Members<'_, '_>,
+    kept: impl Iterator<Item = &'c String>,
 ) -> BTreeSet<String> {
-    let same_body = new.template == old.template && new.retain_replicas == old.retain_replicas;
-    if same_body && new.overrides == old.overrides {
+    let same_body =
+        new.spec.template == old.spec.template && new.spec.retain_replicas == old.spec.retain_replicas;
+    if same_body && new.spec.overrides == old.spec.overrides {
         return BTreeSet::new();
     }
-    if !same_body || members.fed.is_none() {
-        // The template changes every member (or there is no type to compare members with).
+    if !same_body {
+        // The template changes every member.
         return kept.cloned().collect();
     }
-    // Only the overrides changed: compare each cluster's member object.
-    kept.filter(|c| match (members.body(c), old_members.body(c)) {
-        (Some(Ok(a)), Some(Ok(b))) => a != b,
-        _ => true,
-    })
-    .cloned()
-    .collect()
+    // Only the overrides changed: a member changes when the operations applied to it do (template and
+    // retainReplicas being equal, the controller builds it from those alone).
+    kept.filter(|c| new.ops(c) != old.ops(c)).cloned().collect()
 }
 
-/// Builds the member object of each `touched` cluster; denies overrides the controller could not apply (with
-/// the controller's message) and asks for the override values' types to be checked. Returns the bodies.
+/// Checks the overrides of each `touched` cluster with the controller's code: an override the controller
+/// could not apply is denied with the controller's message; override values are handed over for a type
+/// check. Returns the member objects of RBAC kinds (for the escalation rules).
+///
+/// Only clusters with operations are built, each distinct list of operations once: the body is the
+/// template plus the operations, whatever the cluster.
 fn check_members(
     spec: &Spec<'_>,
-    members: &Members<'_>,
+    members: &Members<'_, '_>,
     touched: &BTreeSet<String>,
     d: &mut Decision,
 ) -> Vec<Value> {
@@ -403,15 +420,43 @@ fn check_members(
         // Already refused by the structural check, with a better message.
         return bodies;
     }
+    let rbac = entry.target.group == RBAC_GROUP;
     // The controller's message, with the clusters it happens on (the same message once).
     let mut failures: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let mut seen: Vec<(Vec<ResolvedOverride>, Option<String>)> = Vec::new();
+    let failed =
+        |e: PropagationError| (e.status() == PropagationStatus::ApplyOverridesFailed).then(|| e.to_string());
     for cluster in touched.iter().take(MAX_MEMBER_CHECKS) {
-        match members.body(cluster) {
-            Some(Ok(body)) => bodies.push(body),
-            Some(Err(e)) if e.status() == PropagationStatus::ApplyOverridesFailed => {
-                failures.entry(e.to_string()).or_default().push(cluster)
+        let info = members.info(cluster);
+        let outcome = if rbac {
+            match members.body(&info) {
+                Some(Ok(body)) => {
+                    bodies.push(body);
+                    None
+                }
+                Some(Err(e)) => failed(e),
+                None => None,
             }
-            _ => {}
+        } else {
+            let Ok(ops) = overrides_for_cluster(&spec.overrides, &info) else {
+                continue;
+            };
+            if ops.is_empty() {
+                continue;
+            }
+            if let Some((_, outcome)) = seen.iter().find(|(o, _)| *o == ops) {
+                outcome.clone()
+            } else {
+                let outcome = match members.body(&info) {
+                    Some(Err(e)) => failed(e),
+                    _ => None,
+                };
+                seen.push((ops, outcome.clone()));
+                outcome
+            }
+        };
+        if let Some(message) = outcome {
+            failures.entry(message).or_default().push(cluster);
         }
     }
     for (message, clusters) in failures {
