@@ -18,8 +18,8 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::rbac::v1::{ClusterRole, Role, RoleBinding};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use kubefed_core::api::FederationPolicy;
 use kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
+use kubefed_core::api::{FederatedTypeConfig, FederationPolicy};
 use kubefed_tests::fixtures::{install_kubefed, join};
 use kubefed_tests::process::{Process, free_port};
 use kubefed_tests::testbed::{HOST, delete_namespace};
@@ -107,6 +107,20 @@ async fn setup() -> TestResult<Webhook> {
         )
         .await?;
     }
+
+    // An admin enabled rolebindings (what `kubectl fed enable rolebindings.rbac.authorization.k8s.io` does).
+    let rolebindings =
+        kubefed_core::convert::guess_target_type("rbac.authorization.k8s.io/v1", "RoleBinding", true);
+    kubefed_tests::testbed::install_crds(&host, &[kubefed_core::federated_crd(&rolebindings)]).await?;
+    apply::<FederatedTypeConfig>(
+        &Api::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE),
+        serde_json::to_value(FederatedTypeConfig::for_target(
+            &rolebindings,
+            DEFAULT_SYSTEM_NAMESPACE,
+        ))?,
+        &pp,
+    )
+    .await?;
 
     let port = free_port()?;
     register(&host, port).await?;
@@ -339,8 +353,9 @@ async fn wait_until_serving(host: &kube::Client, webhook: &Webhook) -> TestResul
     .into())
 }
 
-/// A fresh namespace where alice and bob may manage federated objects; federated (to both members, by
-/// admin) when `federate`.
+/// A fresh namespace where alice and bob may manage federated objects and, natively, what the built-in
+/// `edit` ClusterRole grants (so native equivalence admits their ConfigMaps and Deployments, not their
+/// RoleBindings); federated (to both members, by admin) when `federate`.
 async fn test_namespace(
     tb: &Testbed,
     host: &kube::Client,
@@ -355,6 +370,17 @@ async fn test_namespace(
                 "metadata": {"name": "federated-editors", "namespace": ns},
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                             "name": "kubefed-e2e-federated-editor"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"},
+                             {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]
+            }))?,
+        )
+        .await?;
+    Api::<RoleBinding>::namespaced(host.clone(), &ns)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "editors", "namespace": ns},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
                 "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"},
                              {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]
             }))?,
@@ -517,15 +543,19 @@ async fn denied_without_propagate_rights() -> TestResult {
     // alice may propagate to both.
     let ok = kubectl_create(tb, "alice", &config_map(&ns, "both", Some(&[M1, M2])), false)?;
     assert!(ok.ok, "{}", ok.stderr);
-    // A selector is checked against the clusters it resolves to now.
+    // A selector needs propagate on every cluster, whatever it selects now.
     let mut selected = config_map(&ns, "selected", None);
-    selected["spec"]["placement"] = json!({"clusterSelector": {}});
+    selected["spec"]["placement"] = json!({"clusterSelector": {"matchLabels": {"region": "eu"}}});
     let out = kubectl_create(tb, "bob", &selected, false)?;
     assert!(
         !out.ok
+            && out.stderr.contains(
+                "user \"bob\" may not propagate to every cluster: spec.placement.clusterSelector places the object \
+                 by cluster labels"
+            )
             && out
                 .stderr
-                .contains("user \"bob\" may not propagate to cluster \"member-2\""),
+                .contains("list the clusters you may propagate to by name in spec.placement.clusters instead"),
         "{}",
         out.stderr
     );
@@ -804,5 +834,404 @@ async fn serving_certificate_rotation_fails_no_request() -> TestResult {
         "caBundle holds {cas} CA(s); the old one must stay until it expires"
     );
     eprintln!("rotation: {ok} requests admitted, none failed");
+    Ok(())
+}
+
+/// `kubectl --context <user>@host <args>`.
+fn kubectl_as(tb: &Testbed, user: &str, args: &[&str]) -> TestResult<Kubectl> {
+    let context = format!("{user}@{HOST}");
+    let mut all = vec!["--context", context.as_str()];
+    all.extend_from_slice(args);
+    let out = tb.kubectl(&all)?;
+    Ok(Kubectl {
+        ok: out.status.success(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// Retries `run` until `done` holds (an RBAC change reaches the webhook's cache within its TTL).
+async fn until(
+    mut run: impl FnMut() -> TestResult<Kubectl>,
+    done: impl Fn(&Kubectl) -> bool,
+) -> TestResult<Kubectl> {
+    let started = Instant::now();
+    loop {
+        let out = run()?;
+        if done(&out) || started.elapsed() > WAIT {
+            return Ok(out);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn escalation_through_a_federated_rolebinding_is_denied() -> TestResult {
+    webhook()?;
+    let tb = shared_testbed()?;
+    let host = tb.client(HOST).await?;
+    let ns = test_namespace(tb, &host, "adm-escalate", true).await?;
+    let binding = json!({"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedRoleBinding",
+        "metadata": {"name": "alice-admin", "namespace": ns},
+        "spec": {"placement": {"clusters": [{"name": M1}]},
+                 "template": {"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                          "name": "cluster-admin"},
+                              "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]}}});
+    // Natively alice may not create RoleBindings (edit does not grant it), nor bind cluster-admin.
+    let out = kubectl_create(tb, "alice", &binding, false)?;
+    assert!(!out.ok, "{}", out.stderr);
+    for want in [
+        format!(
+            "user \"alice\" may not create rolebindings.rbac.authorization.k8s.io in namespace \"{ns}\" on the host, \
+             so they may not create it on member clusters through federation either"
+        ),
+        format!("user \"alice\" may not bind ClusterRole \"cluster-admin\" in namespace \"{ns}\""),
+        format!(
+            "`kubectl create clusterrole bind-cluster-admin --verb=bind \
+             --resource=clusterroles.rbac.authorization.k8s.io --resource-name=cluster-admin && kubectl -n {ns} \
+             create rolebinding alice-bind-cluster-admin --clusterrole=bind-cluster-admin --user=alice`"
+        ),
+    ] {
+        assert!(
+            out.stderr.contains(&want),
+            "kubectl said:\n{}\nwanted:\n{want}",
+            out.stderr
+        );
+    }
+    // Granted RoleBindings in her namespace, she still may not bind cluster-admin.
+    let pp = PatchParams::apply(MANAGER).force();
+    apply::<Role>(
+        &Api::namespaced(host.clone(), &ns),
+        json!({"metadata": {"name": "rolebinding-writer", "namespace": ns},
+               "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"],
+                          "verbs": ["create", "update"]}]}),
+        &pp,
+    )
+    .await?;
+    apply::<RoleBinding>(
+        &Api::namespaced(host.clone(), &ns),
+        json!({"metadata": {"name": "rolebinding-writer", "namespace": ns},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "rolebinding-writer"},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]}),
+        &pp,
+    )
+    .await?;
+    let out = until(
+        || kubectl_create(tb, "alice", &binding, false),
+        |k| !k.stderr.contains("may not create rolebindings"),
+    )
+    .await?;
+    assert!(!out.ok);
+    assert!(
+        !out.stderr.contains("may not create rolebindings")
+            && out.stderr.contains("may not bind ClusterRole \"cluster-admin\""),
+        "{}",
+        out.stderr
+    );
+    delete_namespace(&host, &ns).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_target_kind_needs_the_users_own_rights() -> TestResult {
+    webhook()?;
+    let tb = shared_testbed()?;
+    let host = tb.client(HOST).await?;
+    let ns = test_namespace(tb, &host, "adm-native", true).await?;
+    Api::<RoleBinding>::namespaced(host.clone(), &ns)
+        .delete("editors", &DeleteParams::default())
+        .await?;
+    let out = until(
+        || kubectl_create(tb, "bob", &config_map(&ns, "cfg", Some(&[M1])), false),
+        |k| !k.ok,
+    )
+    .await?;
+    assert!(!out.ok);
+    let want = format!(
+        "user \"bob\" may not create configmaps in namespace \"{ns}\" on the host, so they may not create it on member \
+         clusters through federation either"
+    );
+    assert!(
+        out.stderr.contains(&want),
+        "kubectl said:\n{}\nwanted:\n{want}",
+        out.stderr
+    );
+    delete_namespace(&host, &ns).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn narrowing_is_allowed_and_only_added_or_changed_clusters_are_checked() -> TestResult {
+    webhook()?;
+    let tb = shared_testbed()?;
+    let host = tb.client(HOST).await?;
+    let ns = test_namespace(tb, &host, "adm-narrow", true).await?;
+    // Placed on both members by label (by admin); bob may propagate to member-1 only.
+    let mut obj = config_map(&ns, "cfg", None);
+    obj["spec"]["placement"] = json!({"clusterSelector": {}});
+    federated(&host, &ns, "FederatedConfigMap", "federatedconfigmaps")
+        .create(&PostParams::default(), &object(obj)?)
+        .await?;
+    let patch = |spec: Value| -> TestResult<Kubectl> {
+        let body = json!({"spec": spec}).to_string();
+        kubectl_as(
+            tb,
+            "bob",
+            &[
+                "-n",
+                &ns,
+                "patch",
+                "federatedconfigmap",
+                "cfg",
+                "--type=merge",
+                "-p",
+                &body,
+            ],
+        )
+    };
+    let out = patch(json!({"placement": {"clusters": [{"name": M1}], "clusterSelector": null}}))?;
+    assert!(out.ok, "narrowing to member-1 must be allowed: {}", out.stderr);
+    let out = patch(json!({"template": {"data": {"greeting": "hi"}}}))?;
+    assert!(out.ok, "changing the template on member-1 only: {}", out.stderr);
+    let out = patch(json!({"placement": {"clusters": [{"name": M1}, {"name": M2}]}}))?;
+    assert!(
+        !out.ok
+            && out
+                .stderr
+                .contains("user \"bob\" may not propagate to cluster \"member-2\""),
+        "adding member-2: {}",
+        out.stderr
+    );
+    delete_namespace(&host, &ns).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn audit_records_only_admitted_requests_that_are_not_dry_runs() -> TestResult {
+    webhook()?;
+    let tb = shared_testbed()?;
+    let host = tb.client(HOST).await?;
+    let ns = test_namespace(tb, &host, "adm-audit-only", true).await?;
+    let audit = policy(
+        &host,
+        &ns,
+        "small",
+        json!({"enforcement": "Audit", "maxClusters": 1}),
+    )
+    .await?;
+    let deny = policy(&host, &ns, "no-m2", json!({"deniedClusters": {"names": [M2]}})).await?;
+    let manifest = config_map(&ns, "cfg", Some(&[M1, M2]));
+    // Denied by the Deny policy (dry runs until both policies are in the webhook's cache, then for real).
+    let out = create_when(tb, "alice", &manifest, |k| k.stderr.contains(&deny)).await?;
+    assert!(!out.ok, "{}", out.stderr);
+    // Without the Deny policy, a dry run is admitted.
+    delete_policies(&host, std::slice::from_ref(&deny)).await;
+    let dry = until(|| kubectl_create(tb, "alice", &manifest, true), |k| k.ok).await?;
+    assert!(dry.ok, "{}", dry.stderr);
+    // Neither the denied request nor the dry run left a record (the writer flushes every second).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let policies: Api<FederationPolicy> = Api::all(host.clone());
+    let status = policies.get(&audit).await?.status.unwrap_or_default();
+    assert!(status.violations.is_empty(), "recorded: {:?}", status.violations);
+    // The real, admitted request is recorded.
+    let out = kubectl_create(tb, "alice", &manifest, false)?;
+    assert!(out.ok, "{}", out.stderr);
+    let started = Instant::now();
+    loop {
+        let status = policies.get(&audit).await?.status.unwrap_or_default();
+        if let Some(v) = status.violations.first() {
+            assert_eq!(
+                (v.rule.as_str(), v.user.as_deref()),
+                ("maxClusters", Some("alice"))
+            );
+            break;
+        }
+        if started.elapsed() > WAIT {
+            return Err(format!("no violation recorded in {audit}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    delete_policies(&host, &[audit]).await;
+    delete_namespace(&host, &ns).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn malformed_reviews_posted_to_the_webhook_are_denied() -> TestResult {
+    let webhook = webhook()?;
+    let tb = shared_testbed()?;
+    let review = |object: Value, user: Value| {
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+               "request": {"uid": "forged-1",
+                   "kind": {"group": "types.kubefed.io", "version": "v1beta1", "kind": "FederatedConfigMap"},
+                   "resource": {"group": "types.kubefed.io", "version": "v1beta1", "resource": "federatedconfigmaps"},
+                   "namespace": "default", "operation": "CREATE", "userInfo": user, "object": object}})
+    };
+    for (name, body, want) in [
+        (
+            "null object",
+            review(Value::Null, json!({"username": "mallory"})),
+            "request.object is missing or null",
+        ),
+        (
+            "no user",
+            review(config_map("default", "x", Some(&[M1])), json!({})),
+            "request.userInfo.username is missing",
+        ),
+    ] {
+        let file = tb.dir.join(format!("forged-{}.json", name.replace(' ', "-")));
+        std::fs::write(&file, body.to_string())?;
+        for path in ["validate", "mutate"] {
+            let out = std::process::Command::new("curl")
+                .args([
+                    "-sk",
+                    "-X",
+                    "POST",
+                    "-H",
+                    "Content-Type: application/json",
+                    "--data-binary",
+                ])
+                .arg(format!("@{}", file.display()))
+                .arg(format!("https://127.0.0.1:{}/{path}", webhook.port))
+                .output()?;
+            let answer: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+                format!(
+                    "{name} /{path}: not JSON ({e}): {}",
+                    String::from_utf8_lossy(&out.stdout)
+                )
+            })?;
+            assert_eq!(answer["response"]["allowed"], false, "{name} /{path}: {answer}");
+            assert_eq!(
+                answer["response"]["status"]["reason"], "MalformedReview",
+                "{name} /{path}"
+            );
+            assert!(
+                answer["response"]["status"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(want)),
+                "{name} /{path}: {answer}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn overrides_the_controller_cannot_apply_are_denied() -> TestResult {
+    webhook()?;
+    let tb = shared_testbed()?;
+    let host = tb.client(HOST).await?;
+    let ns = test_namespace(tb, &host, "adm-overrides", true).await?;
+    let deployment = |ops: Value| {
+        json!({"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
+               "metadata": {"name": "web", "namespace": ns},
+               "spec": {"placement": {"clusters": [{"name": M1}]},
+                        "template": {"spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                            "template": {"metadata": {"labels": {"app": "web"}},
+                                         "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}},
+                        "overrides": [{"clusterName": M1, "clusterOverrides": ops}]}})
+    };
+    let out = kubectl_create(
+        tb,
+        "alice",
+        &deployment(json!([{"op": "remove", "path": "/spec/doesnotexist/x"}])),
+        true,
+    )?;
+    assert!(!out.ok);
+    let want = "spec.overrides[0].clusterOverrides[0]: remove /spec/doesnotexist/x failed: ";
+    assert!(
+        out.stderr.contains(want),
+        "kubectl said:\n{}\nwanted:\n{want}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("the controller would report ApplyOverridesFailed"),
+        "{}",
+        out.stderr
+    );
+    let out = kubectl_create(
+        tb,
+        "alice",
+        &deployment(json!([{"path": "/spec/replicas", "value": "three"}])),
+        true,
+    )?;
+    assert!(!out.ok);
+    let want = "spec.overrides[0].clusterOverrides[0].value: /spec/replicas must be an integer, but the value is a \
+                string \"three\" (schema of Deployment apps/v1 on the host)";
+    assert!(
+        out.stderr.contains(want),
+        "kubectl said:\n{}\nwanted:\n{want}",
+        out.stderr
+    );
+    let out = kubectl_create(
+        tb,
+        "alice",
+        &deployment(json!([{"path": "/spec/replicas", "value": 3}])),
+        true,
+    )?;
+    assert!(out.ok, "a valid override: {}", out.stderr);
+    delete_namespace(&host, &ns).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn warn_hints_never_suggest_a_cluster_a_deny_policy_forbids() -> TestResult {
+    webhook()?;
+    let tb = shared_testbed()?;
+    let host = tb.client(HOST).await?;
+    let ns = test_namespace(tb, &host, "adm-hints", true).await?;
+    let warn = policy(&host, &ns, "ha", json!({"enforcement": "Warn", "minClusters": 2})).await?;
+    let deny = policy(&host, &ns, "no-m2", json!({"deniedClusters": {"names": [M2]}})).await?;
+    let manifest = config_map(&ns, "cfg", Some(&[M1]));
+    let out = create_when(tb, "alice", &manifest, |k| {
+        k.stderr.contains(&format!("Warning: policy \"{warn}\"")) && !k.stderr.contains("e.g. member-2")
+    })
+    .await?;
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no other joined cluster is acceptable to the policy; ask a platform admin"),
+        "{}",
+        out.stderr
+    );
+    delete_policies(&host, &[warn, deny]).await;
+    delete_namespace(&host, &ns).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn object_selector_selects_by_the_objects_labels() -> TestResult {
+    webhook()?;
+    let tb = shared_testbed()?;
+    let host = tb.client(HOST).await?;
+    let ns = test_namespace(tb, &host, "adm-objsel", true).await?;
+    let p = policy(
+        &host,
+        &ns,
+        "db-not-us",
+        json!({"match": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+                         "objectSelector": {"matchLabels": {"tier": "db"}}},
+               "deniedClusters": {"selector": {"matchLabels": {"region": "us"}}}}),
+    )
+    .await?;
+    let mut db = config_map(&ns, "db", Some(&[M1, M2]));
+    db["metadata"]["labels"] = json!({"tier": "db"});
+    let out = create_when(tb, "alice", &db, |k| !k.ok).await?;
+    assert!(
+        !out.ok
+            && out.stderr.contains(&format!(
+                "policy \"{p}\": spec.placement.clusters names cluster \"member-2\""
+            )),
+        "{}",
+        out.stderr
+    );
+    let out = kubectl_create(tb, "alice", &config_map(&ns, "web", Some(&[M1, M2])), false)?;
+    assert!(
+        out.ok,
+        "an object without tier=db is not selected: {}",
+        out.stderr
+    );
+    delete_policies(&host, &[p]).await;
+    delete_namespace(&host, &ns).await;
     Ok(())
 }

@@ -904,6 +904,8 @@ async fn service_accounts_can_do_what_the_binaries_do_and_no_more() -> TestResul
         (webhook, &["watch", &mutating], true),
         (webhook, &["list", &validating], true),
         (webhook, &["watch", "validatingwebhookconfigurations"], false),
+        // decisions/schemas.rs: the target kinds' OpenAPI v3
+        (webhook, &["get", "/openapi/v3/apis/apps/v1"], true),
         (
             webhook,
             &["patch", "validatingwebhookconfiguration/other-webhook"],

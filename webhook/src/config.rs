@@ -250,6 +250,12 @@ pub struct Args {
         value_name = "N"
     )]
     pub max_connections: usize,
+
+    /// Native equivalence: a federated object also needs the user's own rights to create/update its target
+    /// kind on the host, and Kubernetes' RBAC escalation rules (bind, escalate) for RBAC kinds. Turn off
+    /// only if federation is meant to grant more than RBAC does.
+    #[arg(long, env = "KUBEFED_WEBHOOK_NATIVE_EQUIVALENCE", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub native_equivalence: bool,
 }
 
 /// `--namespace-consistency`: the default enforcement of namespace consistency.

@@ -1,12 +1,16 @@
-//! The webhook's [`Admit`]: kubefed-core's admission decisions over the current [`Snapshot`], plus the two
-//! things a pure function cannot do — the `propagate` SubjectAccessReviews ([`crate::sar`]) and writing
-//! `Audit` violations to the policies' status.
+//! The webhook's [`Admit`]: kubefed-core's admission decisions over the current [`Snapshot`](kubefed_core::admission::Snapshot), plus what a
+//! pure function cannot do — the SubjectAccessReviews ([`crate::sar`]), the target kinds' schemas
+//! ([`schemas`]) and writing `Audit` violations to the policies' status.
 //!
-//! Per request: take the snapshot (an `Arc` clone), run [`admission::validate`] or [`admission::mutate`],
-//! check `propagate` for the clusters the decision names (cached), hand `Audit` violations to the recorder
-//! (never for dry runs), and build the response: `allowed`, or denied with `status.reason` the first
-//! denial's [`Reason`](kubefed_core::admission::Reason) (which the `admission_denials` metric counts),
-//! `status.code` 422/403/500, and every denial's message; warnings in `warnings`.
+//! Per request: refuse a malformed review (no object, uid or user: not from an API server); take the
+//! snapshot (an `Arc` clone); run [`admission::validate`] or [`admission::mutate`] (with the clusters the
+//! RBAC cache already refuses, so hints never suggest them); ask the rights the decision names —
+//! `propagate` per cluster or on every cluster, the target kind's own verbs, `bind`/`escalate` and, when
+//! `escalate` is refused, each rule — in one cached batch; type-check override values against the host's
+//! schema (fail-open with a warning); and build the response: `allowed`, or denied with `status.reason` the
+//! first denial's [`Reason`](kubefed_core::admission::Reason) (which the `admission_denials` metric counts),
+//! `status.code`, and every denial's message; warnings in `warnings`. `Audit` violations are recorded, and
+//! put in `auditAnnotations`, only for an admitted request that is not a dry run.
 //!
 //! Audit violations go through a bounded channel to [`AuditWriter`], off the request path. It writes each
 //! policy's status at most once per `--audit-interval`, merging with
@@ -14,7 +18,9 @@
 //! concurrency (a conflict keeps the batch for the next round). When the channel is full, violations are
 //! dropped and counted in the log: auditing must never slow admission down.
 
-use std::collections::BTreeMap;
+pub mod schemas;
+
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -25,7 +31,8 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::core::Status;
 use kube::core::admission::{AdmissionResponse, Operation as KubeOperation};
 use kubefed_core::admission::{
-    self, AdmissionInput, AuditEntry, Decision, Denial, Operation, propagate_check_failed, propagate_denial,
+    self, Access, AccessCheck, AdmissionInput, AuditEntry, Decision, Denial, Operation, PropagateCheck,
+    Reason, access_denial, malformed_request, propagate_all_denial, propagate_check_failed, propagate_denial,
 };
 use kubefed_core::api::FederationPolicy;
 use kubefed_core::api::PolicyViolation;
@@ -36,6 +43,7 @@ use tokio::sync::mpsc;
 use crate::admission::{Admit, AdmitFuture, Request};
 use crate::sar::{PropagateAuthorizer, Subject};
 use crate::snapshot::SnapshotSource;
+use schemas::SchemaSource;
 
 /// Reason of the answer while the caches are not synced yet.
 pub const NOT_READY_REASON: &str = "ServiceUnavailable";
@@ -45,10 +53,12 @@ pub struct Decisions {
     snapshots: Arc<dyn SnapshotSource>,
     authorizer: Arc<PropagateAuthorizer>,
     audit: Option<AuditSink>,
+    schemas: Option<Arc<dyn SchemaSource>>,
 }
 
 impl Decisions {
-    /// Decisions over `snapshots`, checking `propagate` with `authorizer`, recording audits to `audit`.
+    /// Decisions over `snapshots`, checking RBAC with `authorizer`, recording audits to `audit`. Override
+    /// values are type-checked only with [`Decisions::with_schemas`].
     pub fn new(
         snapshots: Arc<dyn SnapshotSource>,
         authorizer: Arc<PropagateAuthorizer>,
@@ -58,49 +68,175 @@ impl Decisions {
             snapshots,
             authorizer,
             audit,
+            schemas: None,
         }
+    }
+
+    /// Checks override values against the target kinds' schemas from `schemas`.
+    pub fn with_schemas(mut self, schemas: Arc<dyn SchemaSource>) -> Self {
+        self.schemas = Some(schemas);
+        self
     }
 
     async fn decide_validate(&self, request: &Request) -> AdmissionResponse {
         if !self.snapshots.synced() {
             return not_ready(request);
         }
-        let snapshot = self.snapshots.snapshot();
         let input = input_of(request);
+        if let Some(denial) = malformed(request) {
+            return respond(request, vec![denial], Vec::new());
+        }
+        let snapshot = self.snapshots.snapshot();
+        let subject = Subject::from_user_info(&request.user_info);
+        let system_namespace = snapshot.settings.system_namespace.as_str();
+        // Clusters the cache already says the user may not propagate to are never suggested in hints.
+        let ruled_out = (!snapshot.policies.is_empty()).then(|| {
+            self.authorizer.known_denied(
+                &subject,
+                snapshot.clusters.iter().map(|c| c.name.as_str()),
+                system_namespace,
+            )
+        });
+        let input = AdmissionInput {
+            ruled_out: ruled_out.as_ref(),
+            ..input
+        };
         let Decision {
             mut denials,
-            warnings,
+            mut warnings,
             audit,
             propagate,
+            access,
+            type_check,
         } = admission::validate(&input, &snapshot);
-        if let Some(check) = propagate {
-            let subject = Subject::from_user_info(&request.user_info);
-            match self.authorizer.denied(&subject, &check.clusters).await {
-                Ok(denied) if denied.is_empty() => {}
-                Ok(denied) => denials.push(propagate_denial(
-                    &subject.user,
-                    check.field,
-                    &denied,
-                    &snapshot.settings.system_namespace,
-                )),
+        if let Err(e) = self
+            .check_rights(
+                &subject,
+                propagate.as_ref(),
+                &access,
+                system_namespace,
+                &mut denials,
+            )
+            .await
+        {
+            tracing::warn!(user = %subject.user, error = %e, "RBAC check failed");
+            denials.push(propagate_check_failed(&e));
+        }
+        if let (Some(check), Some(schemas)) = (&type_check, &self.schemas) {
+            match schemas.document(&check.document_path()).await {
+                Ok(doc) => {
+                    for message in doc.check(check).unwrap_or_default() {
+                        denials.push(Denial {
+                            reason: Reason::Invalid,
+                            message,
+                        });
+                    }
+                }
                 Err(e) => {
-                    tracing::warn!(user = %subject.user, error = %e, "propagate check failed");
-                    denials.push(propagate_check_failed(&e));
+                    tracing::warn!(kind = %check.kind, error = %e, "cannot read the target kind's schema; override types not checked");
+                    warnings.push(format!(
+                        "the types of spec.overrides values were not checked: cannot read the schema of {} from the \
+                         host ({e}); the controller reports a wrong type in the object's status",
+                        check.kind
+                    ));
                 }
             }
         }
-        if !audit.is_empty()
-            && !request.dry_run
-            && let Some(sink) = &self.audit
-        {
-            sink.record(audit);
+        // Audit only what is admitted and really happens: not a request another rule denies, not a dry run.
+        let mut annotations = HashMap::new();
+        if denials.is_empty() && !request.dry_run && !audit.is_empty() {
+            annotations = audit_annotations(&audit);
+            if let Some(sink) = &self.audit {
+                sink.record(audit);
+            }
         }
-        respond(request, denials, warnings)
+        let mut response = respond(request, denials, warnings);
+        response.audit_annotations = annotations;
+        response
+    }
+
+    /// Asks the rights `propagate` and `access` need (one concurrent batch, then the fallbacks of refused
+    /// escalation checks) and adds a denial for each one missing; `Err` when a review failed.
+    async fn check_rights(
+        &self,
+        subject: &Subject,
+        propagate: Option<&PropagateCheck>,
+        access: &[AccessCheck],
+        system_namespace: &str,
+        denials: &mut Vec<Denial>,
+    ) -> Result<(), String> {
+        let every_cluster = Access::propagate(None, system_namespace);
+        let per_cluster: Vec<Access> = match propagate {
+            Some(p) if !p.all_clusters => p
+                .clusters
+                .iter()
+                .map(|c| Access::propagate(Some(c), system_namespace))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut asked: Vec<&Access> = Vec::with_capacity(per_cluster.len() + access.len() + 1);
+        if propagate.is_some_and(|p| p.all_clusters) {
+            asked.push(&every_cluster);
+        }
+        asked.extend(per_cluster.iter());
+        let first_access = asked.len();
+        asked.extend(access.iter().map(|c| &c.access));
+        if asked.is_empty() {
+            return Ok(());
+        }
+        let answers = self.authorizer.allowed(subject, &asked).await?;
+        if let Some(p) = propagate {
+            if p.all_clusters {
+                if !answers[0] {
+                    denials.push(propagate_all_denial(&subject.user, p.field, system_namespace));
+                }
+            } else {
+                let denied: Vec<String> = p
+                    .clusters
+                    .iter()
+                    .zip(&answers[..first_access])
+                    .filter(|(_, ok)| !**ok)
+                    .map(|(c, _)| c.clone())
+                    .collect();
+                if !denied.is_empty() {
+                    denials.push(propagate_denial(
+                        &subject.user,
+                        p.field,
+                        &denied,
+                        system_namespace,
+                    ));
+                }
+            }
+        }
+        for (check, ok) in access.iter().zip(&answers[first_access..]) {
+            if *ok {
+                continue;
+            }
+            if check.or_all_of.is_empty() {
+                denials.push(access_denial(check, &[]));
+                continue;
+            }
+            let each: Vec<&Access> = check.or_all_of.iter().collect();
+            let held = self.authorizer.allowed(subject, &each).await?;
+            let missing: Vec<&Access> = each
+                .iter()
+                .zip(held)
+                .filter(|(_, ok)| !ok)
+                .map(|(a, _)| *a)
+                .collect();
+            if !missing.is_empty() {
+                denials.push(access_denial(check, &missing));
+            }
+        }
+        Ok(())
     }
 
     fn decide_mutate(&self, request: &Request) -> AdmissionResponse {
         if !self.snapshots.synced() {
             return not_ready(request);
+        }
+        if let Some(denial) = malformed(request) {
+            return respond(request, vec![denial], Vec::new());
         }
         let snapshot = self.snapshots.snapshot();
         let mutation = admission::mutate(&input_of(request), &snapshot);
@@ -131,6 +267,76 @@ impl Admit for Decisions {
     }
 }
 
+/// Why the review cannot come from an API server, if it cannot (see
+/// [`kubefed_core::admission::malformed_request`]).
+fn malformed(request: &Request) -> Option<Denial> {
+    let input = input_of(request);
+    malformed_request(
+        input.operation,
+        &request.uid,
+        input.user,
+        request.object.is_some(),
+        request.old_object.is_some(),
+    )
+}
+
+/// Longest audit annotation value (the API server keeps annotations in every audit event).
+pub const MAX_AUDIT_ANNOTATION_BYTES: usize = 1024;
+
+/// One `auditAnnotations` entry per policy with findings: key `policy-<name>` (the API server prefixes it
+/// with the webhook's name, e.g. `validate.kubefed.io/policy-small`; a qualified name of at most 63
+/// characters), value the findings (`rule: message`, joined with `; `, at most
+/// [`MAX_AUDIT_ANNOTATION_BYTES`]).
+pub fn audit_annotations(entries: &[AuditEntry]) -> HashMap<String, String> {
+    let mut out: HashMap<String, String> = HashMap::new();
+    for e in entries {
+        let key = annotation_key(&e.policy);
+        let value = out.entry(key).or_default();
+        if !value.is_empty() {
+            value.push_str("; ");
+        }
+        value.push_str(&e.violation.rule);
+        value.push_str(": ");
+        value.push_str(&e.violation.message);
+    }
+    for value in out.values_mut() {
+        truncate(value, MAX_AUDIT_ANNOTATION_BYTES);
+    }
+    out
+}
+
+/// `policy-<name>`, cut to a valid qualified name part ([A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9], ≤ 63).
+fn annotation_key(policy: &str) -> String {
+    let mut key: String = format!("policy-{policy}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    while key.ends_with(|c: char| !c.is_ascii_alphanumeric()) {
+        key.pop();
+    }
+    key
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut with `…`.
+fn truncate(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s.push('…');
+}
+
 /// The request as kubefed-core's decisions see it.
 pub fn input_of(request: &Request) -> AdmissionInput<'_> {
     AdmissionInput {
@@ -147,6 +353,7 @@ pub fn input_of(request: &Request) -> AdmissionInput<'_> {
         object: request.object.as_ref(),
         old_object: request.old_object.as_ref(),
         user: request.user_info.username.as_deref(),
+        ruled_out: None,
     }
 }
 

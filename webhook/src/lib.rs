@@ -62,9 +62,14 @@ pub async fn run_until(args: Args, shutdown: impl Future<Output = ()> + Send) ->
     let settings = kubefed_core::admission::Settings {
         system_namespace: args.kubefed_namespace.clone(),
         namespace_consistency: args.namespace_consistency.enforcement(),
+        native_equivalence: args.native_equivalence,
     };
     let (snapshots, watch_tasks) = WatchedSnapshot::start(client.clone(), settings, readiness.clone());
-    let reviewer = KubeReviewer::new(client.clone(), args.kubefed_namespace.clone(), args.rbac_timeout);
+    let reviewer = KubeReviewer::new(client.clone(), args.rbac_timeout);
+    let schemas = Arc::new(decisions::schemas::KubeSchemas::new(
+        client.clone(),
+        args.rbac_timeout,
+    ));
     let authorizer = Arc::new(PropagateAuthorizer::new(
         Arc::new(reviewer),
         CacheTtl {
@@ -74,7 +79,7 @@ pub async fn run_until(args: Args, shutdown: impl Future<Output = ()> + Send) ->
     ));
     let (sink, writer) = audit_channel(client, 4096, args.audit_interval);
     let audit_task = tokio::spawn(writer.run());
-    let decisions = Decisions::new(snapshots, authorizer, Some(sink));
+    let decisions = Decisions::new(snapshots, authorizer, Some(sink)).with_schemas(schemas);
     let result = run_with(args, Arc::new(decisions), readiness, shutdown).await;
     // The decisions (and with them the audit sink) are dropped: the writer flushes and ends.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), audit_task).await;

@@ -1,15 +1,18 @@
-//! RBAC per cluster: may the requesting user `propagate` to cluster C? (design §6)
+//! RBAC on the host: may the requesting user `propagate` to cluster C, create the target kind in namespace
+//! N, bind role R…? (design §6; what is asked is decided in [`kubefed_core::admission::access`])
 //!
 //! Placing an object on cluster C requires verb `propagate` on `kubefedclusters.core.kubefed.io` with
 //! resourceName C in the kubefed system namespace, where the KubeFedClusters live (so a Role there, or a
-//! ClusterRole bound cluster-wide, grants it). The webhook asks the API server with a SubjectAccessReview for
-//! the request's user, uid, groups and extra — the same identity the API server authorised the request for.
+//! ClusterRole bound cluster-wide, grants it); a placement by label needs it without resourceName. The
+//! webhook asks the API server with a SubjectAccessReview for the request's user, uid, groups and extra —
+//! the same identity the API server authorised the request for.
 //!
-//! Answers are cached per identity and cluster, briefly: an allow for `--rbac-allowed-ttl` (default 30 s), a
+//! Answers are cached per identity and question (every attribute the review asks: verb, group, resource,
+//! subresource, namespace, name, or non-resource path), briefly: an allow for `--rbac-allowed-ttl` (default 30 s), a
 //! deny for `--rbac-denied-ttl` (default 10 s, so a newly granted Role takes effect quickly). A revoked grant
 //! therefore keeps working for at most the allowed TTL. Misses of one request are asked concurrently. The
-//! cache is bounded: past [`MAX_SUBJECTS`] identities, expired entries are dropped, and if that is not enough
-//! the cache starts over.
+//! cache is bounded: past [`MAX_SUBJECTS`] identities (or [`MAX_ENTRIES_PER_SUBJECT`] answers for one),
+//! expired entries are dropped, and if that is not enough the cache (or that identity's part) starts over.
 //!
 //! The question is behind [`AccessReviewer`] so the decisions can be tested and benchmarked without an API
 //! server; [`KubeReviewer`] is the real one.
@@ -21,16 +24,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::authentication::v1::UserInfo;
-use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
+use k8s_openapi::api::authorization::v1::{
+    NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
 use kube::api::{Api, PostParams};
-use kubefed_core::api::constants::CORE_GROUP;
+pub use kubefed_core::admission::Access;
+pub use kubefed_core::admission::access::{CLUSTERS_RESOURCE, PROPAGATE_VERB};
 
-/// The verb checked on `kubefedclusters.core.kubefed.io`.
-pub const PROPAGATE_VERB: &str = "propagate";
-/// The resource checked.
-pub const CLUSTERS_RESOURCE: &str = "kubefedclusters";
 /// Most identities cached before expired entries are dropped.
 pub const MAX_SUBJECTS: usize = 10_000;
+/// Most answers cached per identity before its expired ones are dropped.
+pub const MAX_ENTRIES_PER_SUBJECT: usize = 4_096;
 
 /// Who is asking: the request's `userInfo`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -89,64 +93,75 @@ impl Subject {
 /// A future answering one question.
 pub type ReviewFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>>;
 
-/// Answers "may `subject` propagate to `cluster`?"; `Err` when it cannot tell.
+/// Answers "may `subject` do `access`?"; `Err` when it cannot tell.
 pub trait AccessReviewer: Send + Sync + 'static {
     /// Asks once (no caching).
-    fn can_propagate<'a>(&'a self, subject: &'a Subject, cluster: &'a str) -> ReviewFuture<'a>;
+    fn review<'a>(&'a self, subject: &'a Subject, access: &'a Access) -> ReviewFuture<'a>;
 }
 
 /// Asks the API server with a SubjectAccessReview.
 #[derive(Clone)]
 pub struct KubeReviewer {
     client: kube::Client,
-    namespace: String,
     timeout: Duration,
 }
 
 impl KubeReviewer {
-    /// A reviewer for KubeFedClusters in `namespace`; each review gives up after `timeout`.
-    pub fn new(client: kube::Client, namespace: impl Into<String>, timeout: Duration) -> Self {
-        Self {
-            client,
-            namespace: namespace.into(),
-            timeout,
-        }
-    }
-
-    /// The review for `subject` and `cluster`.
-    pub fn review(&self, subject: &Subject, cluster: &str) -> SubjectAccessReview {
-        SubjectAccessReview {
-            metadata: Default::default(),
-            spec: review_spec(subject, cluster, &self.namespace),
-            status: None,
-        }
+    /// A reviewer asking through `client`; each review gives up after `timeout`.
+    pub fn new(client: kube::Client, timeout: Duration) -> Self {
+        Self { client, timeout }
     }
 }
 
-/// What a SubjectAccessReview asks: may `subject` `propagate` the KubeFedCluster `cluster` in `namespace`?
-pub fn review_spec(subject: &Subject, cluster: &str, namespace: &str) -> SubjectAccessReviewSpec {
+/// What a SubjectAccessReview asks: may `subject` do `access`?
+pub fn review_spec(subject: &Subject, access: &Access) -> SubjectAccessReviewSpec {
+    let (resource_attributes, non_resource_attributes) = match access {
+        Access::Resource {
+            verb,
+            group,
+            resource,
+            subresource,
+            namespace,
+            name,
+        } => (
+            Some(ResourceAttributes {
+                namespace: namespace.clone(),
+                verb: Some(verb.clone()),
+                group: Some(group.clone()),
+                resource: Some(resource.clone()),
+                subresource: subresource.clone(),
+                name: name.clone(),
+                ..Default::default()
+            }),
+            None,
+        ),
+        Access::NonResource { verb, path } => (
+            None,
+            Some(NonResourceAttributes {
+                path: Some(path.clone()),
+                verb: Some(verb.clone()),
+            }),
+        ),
+    };
     SubjectAccessReviewSpec {
         user: Some(subject.user.clone()),
         uid: subject.uid.clone(),
         groups: Some(subject.groups.clone()),
         extra: (!subject.extra.is_empty()).then(|| subject.extra.clone()),
-        resource_attributes: Some(ResourceAttributes {
-            namespace: Some(namespace.to_string()),
-            verb: Some(PROPAGATE_VERB.to_string()),
-            group: Some(CORE_GROUP.to_string()),
-            resource: Some(CLUSTERS_RESOURCE.to_string()),
-            name: Some(cluster.to_string()),
-            ..Default::default()
-        }),
-        non_resource_attributes: None,
+        resource_attributes,
+        non_resource_attributes,
     }
 }
 
 impl AccessReviewer for KubeReviewer {
-    fn can_propagate<'a>(&'a self, subject: &'a Subject, cluster: &'a str) -> ReviewFuture<'a> {
+    fn review<'a>(&'a self, subject: &'a Subject, access: &'a Access) -> ReviewFuture<'a> {
         Box::pin(async move {
             let api: Api<SubjectAccessReview> = Api::all(self.client.clone());
-            let review = self.review(subject, cluster);
+            let review = SubjectAccessReview {
+                metadata: Default::default(),
+                spec: review_spec(subject, access),
+                status: None,
+            };
             let answer = tokio::time::timeout(self.timeout, api.create(&PostParams::default(), &review))
                 .await
                 .map_err(|_| format!("SubjectAccessReview timed out after {:?}", self.timeout))?
@@ -157,7 +172,7 @@ impl AccessReviewer for KubeReviewer {
             if let Some(err) = status.evaluation_error.filter(|e| !e.is_empty())
                 && !status.allowed
             {
-                tracing::debug!(user = %subject.user, cluster, error = %err, "SubjectAccessReview evaluation error");
+                tracing::debug!(user = %subject.user, %access, error = %err, "SubjectAccessReview evaluation error");
             }
             Ok(status.allowed)
         })
@@ -169,7 +184,7 @@ impl AccessReviewer for KubeReviewer {
 pub struct FixedReviewer(pub bool);
 
 impl AccessReviewer for FixedReviewer {
-    fn can_propagate<'a>(&'a self, _: &'a Subject, _: &'a str) -> ReviewFuture<'a> {
+    fn review<'a>(&'a self, _: &'a Subject, _: &'a Access) -> ReviewFuture<'a> {
         Box::pin(std::future::ready(Ok(self.0)))
     }
 }
@@ -198,11 +213,14 @@ impl Default for CacheTtl {
     }
 }
 
-/// Checks `propagate` for a set of clusters, with the cache described in the module docs.
+type Cache = HashMap<String, HashMap<Access, Entry>>;
+
+/// Answers access questions (`propagate` on clusters, the target kind's rights, RBAC escalation), with the
+/// cache described in the module docs.
 pub struct PropagateAuthorizer {
     reviewer: Arc<dyn AccessReviewer>,
     ttl: CacheTtl,
-    cache: Mutex<HashMap<String, HashMap<String, Entry>>>,
+    cache: Mutex<Cache>,
 }
 
 impl PropagateAuthorizer {
@@ -215,40 +233,33 @@ impl PropagateAuthorizer {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, Entry>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The clusters of `clusters` that `subject` may not propagate to, sorted; `Err` when a review failed
-    /// (nothing is cached for it).
-    pub async fn denied(
-        &self,
-        subject: &Subject,
-        clusters: &BTreeSet<String>,
-    ) -> Result<Vec<String>, String> {
+    /// Whether `subject` may do each of `accesses` (in order); `Err` when a review failed (nothing is cached
+    /// for it). Misses are asked concurrently.
+    pub async fn allowed(&self, subject: &Subject, accesses: &[&Access]) -> Result<Vec<bool>, String> {
         let key = subject.cache_key();
         let now = Instant::now();
-        let mut denied = Vec::new();
-        let mut misses = Vec::new();
+        let mut answers: Vec<Option<bool>> = Vec::with_capacity(accesses.len());
         {
             let cache = self.lock();
             let entries = cache.get(&key);
-            for cluster in clusters {
-                match entries.and_then(|e| e.get(cluster)) {
-                    Some(e) if e.expires > now => {
-                        if !e.allowed {
-                            denied.push(cluster.clone());
-                        }
-                    }
-                    _ => misses.push(cluster.as_str()),
-                }
+            for access in accesses {
+                answers.push(match entries.and_then(|e| e.get(*access)) {
+                    Some(e) if e.expires > now => Some(e.allowed),
+                    _ => None,
+                });
             }
         }
+        let misses: Vec<usize> = (0..accesses.len()).filter(|&i| answers[i].is_none()).collect();
         if misses.is_empty() {
-            return Ok(denied);
+            return Ok(answers.into_iter().map(|a| a.unwrap_or(false)).collect());
         }
-        let answers =
-            futures::future::join_all(misses.iter().map(|c| self.reviewer.can_propagate(subject, c))).await;
+        let asked =
+            futures::future::join_all(misses.iter().map(|&i| self.reviewer.review(subject, accesses[i])))
+                .await;
         let now = Instant::now();
         let mut failure = None;
         {
@@ -263,7 +274,13 @@ impl PropagateAuthorizer {
                 }
             }
             let entries = cache.entry(key).or_default();
-            for (cluster, answer) in misses.iter().zip(answers) {
+            if entries.len() >= MAX_ENTRIES_PER_SUBJECT {
+                entries.retain(|_, e| e.expires > now);
+                if entries.len() >= MAX_ENTRIES_PER_SUBJECT {
+                    entries.clear();
+                }
+            }
+            for (&i, answer) in misses.iter().zip(asked) {
                 match answer {
                     Ok(allowed) => {
                         let ttl = if allowed {
@@ -272,15 +289,13 @@ impl PropagateAuthorizer {
                             self.ttl.denied
                         };
                         entries.insert(
-                            (*cluster).to_string(),
+                            accesses[i].clone(),
                             Entry {
                                 allowed,
                                 expires: now + ttl,
                             },
                         );
-                        if !allowed {
-                            denied.push((*cluster).to_string());
-                        }
+                        answers[i] = Some(allowed);
                     }
                     Err(e) => failure = Some(e),
                 }
@@ -289,8 +304,51 @@ impl PropagateAuthorizer {
         if let Some(e) = failure {
             return Err(e);
         }
-        denied.sort();
-        Ok(denied)
+        Ok(answers.into_iter().map(|a| a.unwrap_or(false)).collect())
+    }
+
+    /// The clusters of `clusters` that `subject` may not `propagate` to, sorted; `Err` when a review failed.
+    pub async fn denied(
+        &self,
+        subject: &Subject,
+        clusters: &BTreeSet<String>,
+        system_namespace: &str,
+    ) -> Result<Vec<String>, String> {
+        let accesses: Vec<Access> = clusters
+            .iter()
+            .map(|c| Access::propagate(Some(c), system_namespace))
+            .collect();
+        let refs: Vec<&Access> = accesses.iter().collect();
+        let answers = self.allowed(subject, &refs).await?;
+        Ok(clusters
+            .iter()
+            .zip(answers)
+            .filter(|(_, ok)| !ok)
+            .map(|(c, _)| c.clone())
+            .collect())
+    }
+
+    /// Of `clusters`, those the cache currently says `subject` may not `propagate` to (no review is made).
+    pub fn known_denied<'c>(
+        &self,
+        subject: &Subject,
+        clusters: impl Iterator<Item = &'c str>,
+        system_namespace: &str,
+    ) -> BTreeSet<String> {
+        let key = subject.cache_key();
+        let now = Instant::now();
+        let cache = self.lock();
+        let Some(entries) = cache.get(&key) else {
+            return BTreeSet::new();
+        };
+        clusters
+            .filter(|c| {
+                entries
+                    .get(&Access::propagate(Some(c), system_namespace))
+                    .is_some_and(|e| e.expires > now && !e.allowed)
+            })
+            .map(str::to_string)
+            .collect()
     }
 }
 
@@ -303,16 +361,22 @@ mod tests {
     struct Counting(AtomicUsize);
 
     impl AccessReviewer for Counting {
-        fn can_propagate<'a>(&'a self, subject: &'a Subject, cluster: &'a str) -> ReviewFuture<'a> {
+        fn review<'a>(&'a self, subject: &'a Subject, access: &'a Access) -> ReviewFuture<'a> {
             self.0.fetch_add(1, Ordering::SeqCst);
+            let name = match access {
+                Access::Resource { name, .. } => name.clone().unwrap_or_default(),
+                Access::NonResource { path, .. } => path.clone(),
+            };
             let answer = if subject.user == "broken" {
                 Err("boom".to_string())
             } else {
-                Ok(cluster.starts_with("ok-"))
+                Ok(name.starts_with("ok-"))
             };
             Box::pin(std::future::ready(answer))
         }
     }
+
+    const NS: &str = "kube-federation-system";
 
     fn set(names: &[&str]) -> BTreeSet<String> {
         names.iter().map(|s| (*s).to_string()).collect()
@@ -338,21 +402,27 @@ mod tests {
         let subject = alice(&["devs", "system:authenticated"]);
         let clusters = set(&["ok-1", "no-2", "ok-3"]);
         assert_eq!(
-            auth.denied(&subject, &clusters).await,
+            auth.denied(&subject, &clusters, NS).await,
             Ok(vec!["no-2".to_string()])
         );
         assert_eq!(reviewer.0.load(Ordering::SeqCst), 3);
         // Same identity, groups in another order: all cached.
         let same = alice(&["system:authenticated", "devs"]);
-        assert_eq!(auth.denied(&same, &clusters).await, Ok(vec!["no-2".to_string()]));
+        assert_eq!(
+            auth.denied(&same, &clusters, NS).await,
+            Ok(vec!["no-2".to_string()])
+        );
         assert_eq!(reviewer.0.load(Ordering::SeqCst), 3);
         // Another identity asks again.
-        assert_eq!(auth.denied(&alice(&["ops"]), &set(&["ok-1"])).await, Ok(vec![]));
+        assert_eq!(
+            auth.denied(&alice(&["ops"]), &set(&["ok-1"]), NS).await,
+            Ok(vec![])
+        );
         assert_eq!(reviewer.0.load(Ordering::SeqCst), 4);
         // The deny expires first.
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert_eq!(
-            auth.denied(&subject, &clusters).await,
+            auth.denied(&subject, &clusters, NS).await,
             Ok(vec!["no-2".to_string()])
         );
         assert_eq!(reviewer.0.load(Ordering::SeqCst), 5);
@@ -367,15 +437,48 @@ mod tests {
             ..Subject::default()
         };
         assert_eq!(
-            auth.denied(&broken, &set(&["ok-1"])).await,
+            auth.denied(&broken, &set(&["ok-1"]), NS).await,
             Err("boom".to_string())
         );
         assert_eq!(
-            auth.denied(&broken, &set(&["ok-1"])).await,
+            auth.denied(&broken, &set(&["ok-1"]), NS).await,
             Err("boom".to_string())
         );
         assert_eq!(reviewer.0.load(Ordering::SeqCst), 2);
-        assert_eq!(auth.denied(&broken, &BTreeSet::new()).await, Ok(vec![]));
+        assert_eq!(auth.denied(&broken, &BTreeSet::new(), NS).await, Ok(vec![]));
+    }
+
+    #[tokio::test]
+    async fn the_cache_key_holds_every_attribute_asked() {
+        let reviewer = Arc::new(Counting(AtomicUsize::new(0)));
+        let auth = PropagateAuthorizer::new(reviewer.clone(), CacheTtl::default());
+        let subject = alice(&["devs"]);
+        let a = Access::resource("create", "apps", "deployments", Some("ok-a"), Some("ok-x"));
+        let variants = [
+            Access::resource("update", "apps", "deployments", Some("ok-a"), Some("ok-x")),
+            Access::resource("create", "", "deployments", Some("ok-a"), Some("ok-x")),
+            Access::resource("create", "apps", "statefulsets", Some("ok-a"), Some("ok-x")),
+            Access::resource("create", "apps", "deployments/scale", Some("ok-a"), Some("ok-x")),
+            Access::resource("create", "apps", "deployments", Some("ok-b"), Some("ok-x")),
+            Access::resource("create", "apps", "deployments", None, Some("ok-x")),
+            Access::resource("create", "apps", "deployments", Some("ok-a"), None),
+            Access::NonResource {
+                verb: "create".into(),
+                path: "ok-x".into(),
+            },
+        ];
+        assert_eq!(auth.allowed(&subject, &[&a]).await, Ok(vec![true]));
+        assert_eq!(auth.allowed(&subject, &[&a]).await, Ok(vec![true]));
+        assert_eq!(reviewer.0.load(Ordering::SeqCst), 1);
+        let refs: Vec<&Access> = variants.iter().collect();
+        auth.allowed(&subject, &refs).await.expect("answers");
+        assert_eq!(reviewer.0.load(Ordering::SeqCst), 1 + variants.len());
+        // What the cache knows is denied, without asking.
+        auth.denied(&subject, &set(&["no-1", "ok-2"]), NS)
+            .await
+            .expect("answers");
+        let known = auth.known_denied(&subject, ["no-1", "ok-2", "no-3"].into_iter(), NS);
+        assert_eq!(known, set(&["no-1"]));
     }
 
     #[test]
@@ -386,7 +489,7 @@ mod tests {
             groups: vec!["devs".into()],
             extra: BTreeMap::from([("scopes".to_string(), vec!["a".to_string()])]),
         };
-        let spec = serde_json::to_value(review_spec(&subject, "member-1", "kube-federation-system"))
+        let spec = serde_json::to_value(review_spec(&subject, &Access::propagate(Some("member-1"), NS)))
             .expect("serializes");
         assert_eq!(
             spec,

@@ -16,10 +16,15 @@
 //! 5. **Policies**: the selecting FederationPolicies' rules ([`crate::policy`]).
 //! 6. **Namespace consistency**: a namespaced object (other than a FederatedNamespace) that targets clusters
 //!    needs a FederatedNamespace, and every joined target cluster must be in its placement.
-//! 7. **RBAC**: the clusters whose `propagate` permission the webhook checks. On create, every cluster the
-//!    placement names or selects. On update, the clusters whose member object changes: when the template,
-//!    overrides or `retainReplicas` change, the new targets plus the ones dropped (their copy is deleted);
-//!    when only the placement changes, the clusters added or dropped.
+//! 7. **What the request does on members**: on create, every cluster the placement names or selects; on
+//!    update, the clusters it adds and those whose member object changes (built with the controller's
+//!    [`desired_member_object`] when only overrides changed). Removed clusters are never checked, so
+//!    narrowing is always possible.
+//! 8. **Overrides on those clusters**, applied with the controller's code: a failure is denied with the
+//!    controller's message; override values are handed to the webhook for a schema type check.
+//! 9. **RBAC** for the webhook to ask: `propagate` on those clusters, or on every cluster for a placement by
+//!    label; and native equivalence ([`super::access`]): the target kind's `create`/`update` and the RBAC
+//!    escalation rules.
 //!
 //! Mutation fills `spec.placement` from the first selecting policy's `defaultPlacement` when the object sets
 //! neither `clusters` nor `clusterSelector`, and removes from `spec.template` what an API server writes:
@@ -28,7 +33,8 @@
 //! [`STRIPPED_ANNOTATIONS`] — what a copy of `kubectl get -o yaml` carries. No bookkeeping labels are needed:
 //! the controller finds federated objects by their type, not by label.
 
-use std::collections::BTreeSet;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation, RemoveOperation};
@@ -36,17 +42,28 @@ use kube::core::DynamicObject;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::access::{NativeTarget, RBAC_GROUP, native_checks};
 use super::names::dns1035_label;
+use super::schema::{TypeCheck, TypedValue};
 use super::{
     AdmissionInput, AuditEntry, Decision, Mutation, Operation, PropagateCheck, Reason, Snapshot, TypeEntry,
 };
 use crate::api::constants::SERVER_METADATA_FIELDS;
-use crate::api::{ClusterOverrides, Enforcement, Placement, PolicyViolation};
+use crate::api::{
+    ClusterOverrides, Enforcement, FederatedObject, FederatedSpec, OverrideOperation, Placement,
+    PolicyViolation, PropagationStatus,
+};
 use crate::convert::{STRIPPED_ANNOTATIONS, validate_overrides};
+use crate::overrides::{OverridesError, ResolvedOverride, overrides_for_cluster, validate_cluster_overrides};
+use crate::placement::ClusterInfo;
 use crate::placement::resolve_placement;
 use crate::policy::{self, Subject, Targets, Violation};
+use crate::propagation::{PropagationError, desired_member_object};
 use crate::selector::validate_selector;
 use crate::typeinfo::Scope;
+
+/// Most member objects built per request to check overrides (bounds the work on objects placed widely).
+const MAX_MEMBER_CHECKS: usize = 256;
 
 /// The typed parts of a federated object's spec.
 struct Spec<'a> {
@@ -179,12 +196,21 @@ pub(super) fn validate(
     let subject = Subject {
         kind: input.kind,
         target_kind: info.entry.map(|e| e.target.kind.as_str()),
+        target_group: info.entry.map(|e| e.target.group.as_str()),
+        labels: object.metadata.labels.as_ref(),
         namespace: if info.cluster_scoped { None } else { namespace },
         name,
     };
     let labels = subject.namespace.and_then(|n| snapshot.namespace_labels.get(n));
     let (selected, mut violations) = policy::selecting(&snapshot.policies, &subject, labels);
-    violations.extend(policy::check(&selected, &targets, &snapshot.clusters));
+    violations.extend(policy::check_kind(&selected, &subject));
+    let nothing_ruled_out = BTreeSet::new();
+    violations.extend(policy::check_with(
+        &selected,
+        &targets,
+        &snapshot.clusters,
+        input.ruled_out.unwrap_or(&nothing_ruled_out),
+    ));
 
     // Namespace consistency.
     if !info.namespace_type
@@ -207,17 +233,273 @@ pub(super) fn validate(
         route(v, &subject, input.user, d);
     }
 
-    // RBAC.
-    let clusters = match (input.operation, input.old_object) {
-        (Operation::Update, Some(old)) => changed_clusters(object, old, &targets, snapshot),
-        _ => targets.named,
+    // What the request does on members: the clusters it adds and those whose member object it changes.
+    let old = match (input.operation, input.old_object) {
+        (Operation::Update, Some(old)) => parse(old).ok().map(|s| (old, s)),
+        _ => None,
     };
-    if !clusters.is_empty() {
+    let members = Members::new(input, object, &spec, info.entry, snapshot);
+    let (added, changed) = match &old {
+        Some((old_object, old_spec)) => {
+            let old_members = Members::new(input, old_object, old_spec, info.entry, snapshot);
+            let old_named = targets_of(&old_spec.placement, snapshot);
+            let added: BTreeSet<String> = targets.named.difference(&old_named).cloned().collect();
+            let kept = targets.named.intersection(&old_named);
+            let changed = member_changes(&members, &old_members, kept);
+            (added, changed)
+        }
+        None => (targets.named.clone(), BTreeSet::new()),
+    };
+    let touched: BTreeSet<String> = added.union(&changed).cloned().collect();
+
+    // Overrides, applied with the controller's own code on the clusters the request touches.
+    let bodies = check_members(&spec, &members, &touched, d);
+
+    // RBAC: propagate.
+    let by_selector = spec.placement.clusters.is_none() && spec.placement.cluster_selector.is_some();
+    let placement_changed = old.as_ref().is_none_or(|(_, o)| o.placement != spec.placement);
+    let all_clusters = by_selector && (placement_changed || !touched.is_empty());
+    if !touched.is_empty() || all_clusters {
         d.propagate = Some(PropagateCheck {
-            clusters,
-            field: "spec.placement",
+            clusters: touched.clone(),
+            field: if by_selector {
+                "spec.placement.clusterSelector"
+            } else {
+                "spec.placement"
+            },
+            all_clusters,
         });
     }
+
+    // RBAC: native equivalence.
+    if snapshot.settings.native_equivalence
+        && let Some(entry) = info.entry
+        && !touched.is_empty()
+    {
+        let t = &entry.target;
+        let target = NativeTarget {
+            group: &t.group,
+            resource: &t.plural,
+            kind: &t.kind,
+            namespace: if info.namespace_type || info.cluster_scoped {
+                None
+            } else {
+                namespace
+            },
+            name: if info.namespace_type {
+                namespace.unwrap_or(name)
+            } else {
+                name
+            },
+            is_namespace: info.namespace_type,
+        };
+        let bodies: Vec<&Value> = bodies.iter().collect();
+        d.access = native_checks(
+            input.user.unwrap_or_default(),
+            &target,
+            !added.is_empty(),
+            !changed.is_empty(),
+            &bodies,
+        );
+    }
+}
+
+/// The clusters `placement` names or selects now (empty when its selector is malformed).
+fn targets_of(placement: &Placement, snapshot: &Snapshot) -> BTreeSet<String> {
+    targets(placement, snapshot).map(|t| t.named).unwrap_or_default()
+}
+
+/// Member objects of one version of a federated object, built on demand with the controller's code
+/// ([`desired_member_object`]); the federated object itself is assembled once, on first use.
+struct Members<'a, 's> {
+    object: &'a DynamicObject,
+    spec: &'a Spec<'a>,
+    name: &'a str,
+    namespace: Option<&'a str>,
+    entry: Option<&'s TypeEntry>,
+    snapshot: &'s Snapshot,
+    fed: OnceCell<FederatedObject>,
+}
+
+impl<'a, 's> Members<'a, 's> {
+    fn new(
+        input: &AdmissionInput<'a>,
+        object: &'a DynamicObject,
+        spec: &'a Spec<'a>,
+        entry: Option<&'s TypeEntry>,
+        snapshot: &'s Snapshot,
+    ) -> Self {
+        Self {
+            object,
+            spec,
+            name: input.object_name(),
+            namespace: input.namespace,
+            entry,
+            snapshot,
+            fed: OnceCell::new(),
+        }
+    }
+
+    /// What the controller knows of `cluster`: its labels if joined, none otherwise.
+    fn info(&self, cluster: &str) -> ClusterInfo {
+        self.snapshot
+            .cluster(cluster)
+            .cloned()
+            .unwrap_or_else(|| ClusterInfo::new(cluster, BTreeMap::new(), false))
+    }
+
+    /// The override operations for `cluster`, in the order the controller applies them.
+    fn ops(&self, cluster: &str) -> Result<Vec<ResolvedOverride>, OverridesError> {
+        overrides_for_cluster(&self.spec.overrides, &self.info(cluster))
+    }
+
+    /// The member object for `cluster`; `None` without a FederatedTypeConfig (no member objects).
+    fn body(&self, cluster: &ClusterInfo) -> Option<Result<Value, PropagationError>> {
+        let entry = self.entry?;
+        let fed = self.fed.get_or_init(|| {
+            let mut metadata = self.object.metadata.clone();
+            if metadata.name.as_deref().is_none_or(str::is_empty) {
+                metadata.name = Some(self.name.to_string());
+            }
+            if metadata.namespace.is_none() {
+                metadata.namespace = self.namespace.map(str::to_string);
+            }
+            FederatedObject {
+                types: None,
+                metadata,
+                spec: FederatedSpec {
+                    template: self.spec.template.cloned().unwrap_or(Value::Null),
+                    placement: Placement::default(),
+                    overrides: self.spec.overrides.clone(),
+                    retain_replicas: self.spec.retain_replicas,
+                },
+                status: None,
+            }
+        });
+        Some(desired_member_object(fed, &entry.target, cluster, true))
+    }
+}
+
+/// The clusters among `kept` (in both versions' placement) whose member object differs between them.
+fn member_changes<'c>(
+    new: &Members<'_, '_>,
+    old: &Members<'_, '_>,
+    kept: impl Iterator<Item = &'c String>,
+) -> BTreeSet<String> {
+    let same_body =
+        new.spec.template == old.spec.template && new.spec.retain_replicas == old.spec.retain_replicas;
+    if same_body && new.spec.overrides == old.spec.overrides {
+        return BTreeSet::new();
+    }
+    if !same_body {
+        // The template changes every member.
+        return kept.cloned().collect();
+    }
+    // Only the overrides changed: a member changes when the operations applied to it do (template and
+    // retainReplicas being equal, the controller builds it from those alone).
+    kept.filter(|c| new.ops(c) != old.ops(c)).cloned().collect()
+}
+
+/// Checks the overrides of each `touched` cluster with the controller's code: an override the controller
+/// could not apply is denied with the controller's message; override values are handed over for a type
+/// check. Returns the member objects of RBAC kinds (for the escalation rules).
+///
+/// Only clusters with operations are built, each distinct list of operations once: the body is the
+/// template plus the operations, whatever the cluster.
+fn check_members(
+    spec: &Spec<'_>,
+    members: &Members<'_, '_>,
+    touched: &BTreeSet<String>,
+    d: &mut Decision,
+) -> Vec<Value> {
+    let mut bodies = Vec::new();
+    let Some(entry) = members.entry else {
+        return bodies;
+    };
+    if validate_cluster_overrides(&spec.overrides).is_err() {
+        // Already refused by the structural check, with a better message.
+        return bodies;
+    }
+    let rbac = entry.target.group == RBAC_GROUP;
+    // The controller's message, with the clusters it happens on (the same message once).
+    let mut failures: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let mut seen: Vec<(Vec<ResolvedOverride>, Option<String>)> = Vec::new();
+    let failed =
+        |e: PropagationError| (e.status() == PropagationStatus::ApplyOverridesFailed).then(|| e.to_string());
+    for cluster in touched.iter().take(MAX_MEMBER_CHECKS) {
+        let info = members.info(cluster);
+        let outcome = if rbac {
+            match members.body(&info) {
+                Some(Ok(body)) => {
+                    bodies.push(body);
+                    None
+                }
+                Some(Err(e)) => failed(e),
+                None => None,
+            }
+        } else {
+            let Ok(ops) = overrides_for_cluster(&spec.overrides, &info) else {
+                continue;
+            };
+            if ops.is_empty() {
+                continue;
+            }
+            if let Some((_, outcome)) = seen.iter().find(|(o, _)| *o == ops) {
+                outcome.clone()
+            } else {
+                let outcome = match members.body(&info) {
+                    Some(Err(e)) => failed(e),
+                    _ => None,
+                };
+                seen.push((ops, outcome.clone()));
+                outcome
+            }
+        };
+        if let Some(message) = outcome {
+            failures.entry(message).or_default().push(cluster);
+        }
+    }
+    for (message, clusters) in failures {
+        let list = clusters
+            .iter()
+            .map(|c| format!("{c:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        d.deny(
+            Reason::Invalid,
+            format!(
+                "{message} (for cluster{} {list}; the controller would report ApplyOverridesFailed); fix the \
+                 override or the template",
+                if clusters.len() == 1 { "" } else { "s" }
+            ),
+        );
+    }
+    let mut values = Vec::new();
+    for (i, entry_) in spec.overrides.iter().enumerate() {
+        for (j, o) in entry_.cluster_overrides.iter().enumerate() {
+            let Ok(op) = o.operation() else { continue };
+            if op == OverrideOperation::Remove {
+                continue;
+            }
+            if let Some(value) = o.value.as_ref().filter(|v| !v.is_null()) {
+                values.push(TypedValue {
+                    field: format!("spec.overrides[{i}].clusterOverrides[{j}].value"),
+                    path: o.path.clone(),
+                    value: value.clone(),
+                });
+            }
+        }
+    }
+    if !values.is_empty() && !touched.is_empty() {
+        let t = &entry.target;
+        d.type_check = Some(TypeCheck {
+            group: t.group.clone(),
+            version: t.version.clone(),
+            kind: t.kind.clone(),
+            values,
+        });
+    }
+    bodies
 }
 
 /// Hands a violation to its enforcement: a denial, a warning, or an audit record for its policy.
@@ -505,33 +787,6 @@ fn namespace_consistency(
     ))
 }
 
-/// The clusters whose member object an update changes (see the module docs).
-fn changed_clusters(
-    object: &DynamicObject,
-    old: &DynamicObject,
-    new_targets: &Targets<'_>,
-    snapshot: &Snapshot,
-) -> BTreeSet<String> {
-    let old_named = parse(old)
-        .ok()
-        .and_then(|s| targets(&s.placement, snapshot).ok())
-        .map(|t| t.named)
-        .unwrap_or_default();
-    let part = |o: &DynamicObject, key: &str| o.data.get("spec").and_then(|s| s.get(key)).cloned();
-    let body_changed = ["template", "overrides", "retainReplicas"]
-        .iter()
-        .any(|k| part(object, k) != part(old, k));
-    if body_changed {
-        new_targets.named.union(&old_named).cloned().collect()
-    } else {
-        new_targets
-            .named
-            .symmetric_difference(&old_named)
-            .cloned()
-            .collect()
-    }
-}
-
 pub(super) fn mutate(
     input: &AdmissionInput<'_>,
     object: &DynamicObject,
@@ -570,6 +825,8 @@ fn default_placement(
     let subject = Subject {
         kind: input.kind,
         target_kind: info.entry.map(|e| e.target.kind.as_str()),
+        target_group: info.entry.map(|e| e.target.group.as_str()),
+        labels: object.metadata.labels.as_ref(),
         namespace,
         name: input.object_name(),
     };

@@ -24,14 +24,15 @@
 //! finalizers) and any change to an object being deleted is allowed without checks, so the controller can
 //! always manage finalizers even on an object that a newer policy would refuse.
 
+pub mod access;
 pub mod core;
 pub mod federated;
 pub mod names;
 pub mod scheduling;
+pub mod schema;
 pub mod snapshot;
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use json_patch::PatchOperation;
 use kube::core::DynamicObject;
@@ -43,6 +44,9 @@ use crate::api::constants::{CORE_GROUP, SCHEDULING_GROUP};
 use crate::api::policy::POLICY_GROUP;
 use crate::typeinfo::FEDERATED_GROUP;
 
+pub use crate::findings::{Findings, Reason};
+pub use access::{Access, AccessCheck, access_denial};
+pub use schema::{GroupVersionSchema, TypeCheck, TypedValue};
 pub use snapshot::{Settings, Snapshot, TypeEntry};
 
 /// The operation of an admission request.
@@ -77,6 +81,9 @@ pub struct AdmissionInput<'a> {
     pub old_object: Option<&'a DynamicObject>,
     /// The requesting user's name (recorded with audit violations and named in RBAC denials).
     pub user: Option<&'a str>,
+    /// Clusters the user is known not to be allowed to `propagate` to (from the webhook's cache), never
+    /// suggested in a policy's hint.
+    pub ruled_out: Option<&'a BTreeSet<String>>,
 }
 
 impl<'a> AdmissionInput<'a> {
@@ -98,6 +105,7 @@ impl<'a> AdmissionInput<'a> {
             object: Some(object),
             old_object: None,
             user: None,
+            ruled_out: None,
         }
     }
 
@@ -109,68 +117,6 @@ impl<'a> AdmissionInput<'a> {
         self.object
             .and_then(|o| o.metadata.name.as_deref().or(o.metadata.generate_name.as_deref()))
             .unwrap_or_default()
-    }
-}
-
-/// Why a request is denied, as the response's `status.reason` (and the webhook's denial metric label).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Reason {
-    /// The object is malformed or inconsistent (HTTP 422).
-    Invalid,
-    /// A cluster outside a policy's `allowedClusters`.
-    ClusterNotAllowed,
-    /// A cluster in a policy's `deniedClusters`.
-    ClusterDenied,
-    /// Fewer clusters than a policy's `minClusters`.
-    TooFewClusters,
-    /// More clusters than a policy's `maxClusters`.
-    TooManyClusters,
-    /// A policy's `spread` is not met.
-    SpreadNotMet,
-    /// The object's namespace has no FederatedNamespace.
-    NamespaceNotFederated,
-    /// The object's namespace is not federated to every cluster the object targets.
-    NamespaceNotCovered,
-    /// A selecting policy is malformed and cannot be evaluated.
-    PolicyInvalid,
-    /// The user may not `propagate` to a cluster the object targets.
-    PropagateForbidden,
-    /// The permission check itself failed (the webhook could not ask the API server).
-    PropagateCheckFailed,
-}
-
-impl Reason {
-    /// The CamelCase wire value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Invalid => "Invalid",
-            Reason::ClusterNotAllowed => "ClusterNotAllowed",
-            Reason::ClusterDenied => "ClusterDenied",
-            Reason::TooFewClusters => "TooFewClusters",
-            Reason::TooManyClusters => "TooManyClusters",
-            Reason::SpreadNotMet => "SpreadNotMet",
-            Reason::NamespaceNotFederated => "NamespaceNotFederated",
-            Reason::NamespaceNotCovered => "NamespaceNotCovered",
-            Reason::PolicyInvalid => "PolicyInvalid",
-            Reason::PropagateForbidden => "PropagateForbidden",
-            Reason::PropagateCheckFailed => "PropagateCheckFailed",
-        }
-    }
-
-    /// The HTTP status code the API server answers the client with: 422 for an invalid object, 500 when the
-    /// permission check failed, 403 for everything a policy or RBAC refuses.
-    pub fn code(self) -> u16 {
-        match self {
-            Reason::Invalid => 422,
-            Reason::PropagateCheckFailed => 500,
-            _ => 403,
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -199,6 +145,9 @@ pub struct PropagateCheck {
     pub clusters: BTreeSet<String>,
     /// The field that puts the object on them (named in the denial), e.g. `spec.placement`.
     pub field: &'static str,
+    /// Whether the placement selects clusters by label (or every cluster), so `propagate` is needed on every
+    /// cluster — a grant without resourceNames — and label changes cannot widen the user's reach.
+    pub all_clusters: bool,
 }
 
 /// The answer of [`validate`].
@@ -212,6 +161,10 @@ pub struct Decision {
     pub audit: Vec<AuditEntry>,
     /// The `propagate` permissions to check; `None` when the request needs none.
     pub propagate: Option<PropagateCheck>,
+    /// Other rights the user needs on the host (native equivalence, RBAC escalation; see [`access`]).
+    pub access: Vec<AccessCheck>,
+    /// Override values to check against the target kind's schema (the webhook fetches it).
+    pub type_check: Option<TypeCheck>,
 }
 
 impl Decision {
@@ -254,27 +207,6 @@ impl Decision {
             self.deny(Reason::Invalid, e);
         }
         self.warnings.extend(findings.warnings);
-    }
-}
-
-/// Errors and warnings of a validation that knows no other reason than "invalid".
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Findings {
-    /// What makes the object invalid, each naming the field and the fix.
-    pub errors: Vec<String>,
-    /// What is valid but probably unintended.
-    pub warnings: Vec<String>,
-}
-
-impl Findings {
-    /// Adds an error.
-    pub fn error(&mut self, message: String) {
-        self.errors.push(message);
-    }
-
-    /// Adds a warning.
-    pub fn warn(&mut self, message: String) {
-        self.warnings.push(message);
     }
 }
 
@@ -356,6 +288,49 @@ pub fn propagate_denial(user: &str, field: &str, clusters: &[String], system_nam
              resources [kubefedclusters], resourceNames [{names}], verbs [propagate]"
         ),
     }
+}
+
+/// The denial for a user who may not `propagate` to every cluster, for a placement by label (`field`).
+pub fn propagate_all_denial(user: &str, field: &str, system_namespace: &str) -> Denial {
+    Denial {
+        reason: Reason::PropagateForbidden,
+        message: format!(
+            "user {user:?} may not propagate to every cluster: {field} places the object by cluster labels, so a \
+             later label change could put it on any cluster, and that needs verb \"propagate\" on all \
+             kubefedclusters.core.kubefed.io in namespace {system_namespace} (a grant without resourceNames); list \
+             the clusters you may propagate to by name in spec.placement.clusters instead, or ask a platform admin \
+             for a Role with apiGroups [core.kubefed.io], resources [kubefedclusters], verbs [propagate] and no \
+             resourceNames"
+        ),
+    }
+}
+
+/// Why an AdmissionReview's request cannot come from an API server (it is refused, never allowed): a
+/// create or update without `object`, an update without `oldObject`, no `uid`, no user name.
+pub fn malformed_request(
+    operation: Operation,
+    uid: &str,
+    user: Option<&str>,
+    has_object: bool,
+    has_old_object: bool,
+) -> Option<Denial> {
+    let problem = if uid.is_empty() {
+        "request.uid is empty"
+    } else if user.is_none_or(str::is_empty) {
+        "request.userInfo.username is missing"
+    } else if matches!(operation, Operation::Create | Operation::Update) && !has_object {
+        "request.object is missing or null for a CREATE or UPDATE"
+    } else if operation == Operation::Update && !has_old_object {
+        "request.oldObject is missing or null for an UPDATE"
+    } else {
+        return None;
+    };
+    Some(Denial {
+        reason: Reason::MalformedReview,
+        message: format!(
+            "malformed AdmissionReview: {problem}; the kubefed webhook answers only reviews sent by the API server"
+        ),
+    })
 }
 
 /// The denial when the `propagate` permission could not be checked at all.

@@ -5,7 +5,8 @@
 //!
 //! An RSP rewrites the placement of its workload, so creating one is a way of placing objects: it needs
 //! `propagate` on every cluster it names and, when it places on every ready cluster (a `*` key or no keys,
-//! without `intersectWithClusterSelector`), on every joined cluster.
+//! without `intersectWithClusterSelector`), on every cluster — a grant without resourceNames, since clusters
+//! that join later are placed on too.
 
 use std::collections::BTreeSet;
 
@@ -33,13 +34,12 @@ pub(super) fn validate(object: &DynamicObject, snapshot: &Snapshot, d: &mut Deci
         clusters.insert(name.clone());
     }
     let everywhere = spec.clusters.is_empty() || spec.clusters.contains_key(ALL_CLUSTERS);
-    if everywhere && !spec.intersect_with_cluster_selector {
-        clusters.extend(snapshot.clusters.iter().map(|c| c.name.clone()));
-    }
-    if !clusters.is_empty() {
+    let all_clusters = everywhere && !spec.intersect_with_cluster_selector;
+    if !clusters.is_empty() || all_clusters {
         d.propagate = Some(PropagateCheck {
             clusters,
             field: "spec.clusters",
+            all_clusters,
         });
     }
 }

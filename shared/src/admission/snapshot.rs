@@ -20,6 +20,9 @@ pub struct Settings {
     pub system_namespace: String,
     /// How namespace consistency is enforced when no selecting policy says otherwise.
     pub namespace_consistency: Enforcement,
+    /// Native equivalence: a federated object also needs the user's rights to create/update its target
+    /// kind on the host, and Kubernetes' RBAC escalation rules (see [`super::access`]). Default on.
+    pub native_equivalence: bool,
 }
 
 impl Default for Settings {
@@ -27,6 +30,7 @@ impl Default for Settings {
         Self {
             system_namespace: DEFAULT_SYSTEM_NAMESPACE.to_string(),
             namespace_consistency: Enforcement::Deny,
+            native_equivalence: true,
         }
     }
 }

@@ -816,11 +816,11 @@ fn propagate_checks() {
             want: Some(&["ap-1", "eu-1"]),
         },
         Case {
-            name: "create: the clusters a selector resolves to now",
+            name: "create by selector: every cluster, so label changes cannot widen it",
             operation: Operation::Create,
             spec: deployment(json!({"clusterSelector": {"matchLabels": {"region": "eu"}}})),
             old_spec: None,
-            want: Some(&["eu-1", "eu-2"]),
+            want: Some(&["*", "eu-1", "eu-2"]),
         },
         Case {
             name: "create: no placement, no check",
@@ -844,18 +844,50 @@ fn propagate_checks() {
             want: Some(&["us-1"]),
         },
         Case {
-            name: "update dropping a cluster: the dropped one (its copy is deleted)",
+            name: "update dropping a cluster: narrowing needs nothing",
             operation: Operation::Update,
             spec: with_image("v1", on(&["eu-1"])),
+            old_spec: Some(with_image("v1", on(&["eu-1", "us-1"]))),
+            want: None,
+        },
+        Case {
+            name: "update from a selector to names it selected: narrowing needs nothing",
+            operation: Operation::Update,
+            spec: with_image("v1", on(&["eu-1"])),
+            old_spec: Some(with_image("v1", json!({"clusterSelector": {}}))),
+            want: None,
+        },
+        Case {
+            name: "update of the template of an object placed by selector: every cluster",
+            operation: Operation::Update,
+            spec: with_image(
+                "v2",
+                json!({"clusterSelector": {"matchLabels": {"region": "us"}}}),
+            ),
+            old_spec: Some(with_image(
+                "v1",
+                json!({"clusterSelector": {"matchLabels": {"region": "us"}}}),
+            )),
+            want: Some(&["*", "us-1"]),
+        },
+        Case {
+            name: "update of one cluster's overrides: only that cluster",
+            operation: Operation::Update,
+            spec: {
+                let mut s = with_image("v1", on(&["eu-1", "us-1"]));
+                s["overrides"] = json!([{"clusterName": "us-1",
+                    "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]}]);
+                s
+            },
             old_spec: Some(with_image("v1", on(&["eu-1", "us-1"]))),
             want: Some(&["us-1"]),
         },
         Case {
-            name: "update of template and placement: new and dropped",
+            name: "update of template and placement: the new cluster only",
             operation: Operation::Update,
             spec: with_image("v2", on(&["eu-1"])),
             old_spec: Some(with_image("v1", on(&["us-1"]))),
-            want: Some(&["eu-1", "us-1"]),
+            want: Some(&["eu-1"]),
         },
         Case {
             name: "update leaving spec alone: nothing checked",
@@ -879,15 +911,27 @@ fn propagate_checks() {
             .old_spec
             .map(|s| fed("FederatedDeployment", Some("all"), "web", s));
         let d = validate(&input(c.operation, &obj, old.as_ref()), &snap);
-        let got: Option<Vec<&str>> = d
-            .propagate
-            .as_ref()
-            .map(|p| p.clusters.iter().map(String::as_str).collect());
+        let got = propagated(&d);
         assert_eq!(got.as_deref(), c.want, "{}", c.name);
         if let Some(p) = &d.propagate {
-            assert_eq!(p.field, "spec.placement", "{}", c.name);
+            let field = if p.all_clusters {
+                "spec.placement.clusterSelector"
+            } else {
+                "spec.placement"
+            };
+            assert_eq!(p.field, field, "{}", c.name);
         }
     }
+}
+
+/// The clusters a decision checks `propagate` on, `*` first for "every cluster".
+fn propagated(d: &Decision) -> Option<Vec<&str>> {
+    d.propagate.as_ref().map(|p| {
+        let all = p.all_clusters.then_some("*");
+        all.into_iter()
+            .chain(p.clusters.iter().map(String::as_str))
+            .collect()
+    })
 }
 
 #[test]
@@ -1470,14 +1514,14 @@ fn replica_scheduling_preferences() {
             spec: json!({"targetKind": "FederatedDeployment", "totalReplicas": 9, "clusters": {"*": {"weight": 1}}}),
             errors: &[],
             warnings: &[],
-            propagate: Some(&["eu-1", "eu-2", "us-1"]),
+            propagate: Some(&["*"]),
         },
         Case {
             name: "no preferences spreads over every cluster",
             spec: json!({"targetKind": "FederatedDeployment", "totalReplicas": 9}),
             errors: &[],
             warnings: &[],
-            propagate: Some(&["eu-1", "eu-2", "us-1"]),
+            propagate: Some(&["*"]),
         },
         Case {
             name: "intersected with the placement: only the named clusters",
@@ -1539,10 +1583,7 @@ fn replica_scheduling_preferences() {
         let errors: Vec<&str> = d.denials.iter().map(|x| x.message.as_str()).collect();
         assert_eq!(errors, c.errors, "{}: errors", c.name);
         assert_eq!(d.warnings, c.warnings, "{}: warnings", c.name);
-        let got: Option<Vec<&str>> = d
-            .propagate
-            .as_ref()
-            .map(|p| p.clusters.iter().map(String::as_str).collect());
+        let got = propagated(&d);
         assert_eq!(got.as_deref(), c.propagate, "{}: propagate", c.name);
         if let Some(p) = &d.propagate {
             assert_eq!(p.field, "spec.clusters");
@@ -1659,4 +1700,85 @@ fn input_from_a_manifest() {
     generated.metadata.name = None;
     generated.metadata.generate_name = Some("web-".into());
     assert_eq!(AdmissionInput::create(&generated).object_name(), "web-");
+}
+
+#[test]
+fn native_equivalence_asks_only_what_the_request_does_on_members() {
+    let snap = snapshot(vec![]);
+    let asked = |d: &Decision| -> Vec<String> { d.access.iter().map(|c| c.access.to_string()).collect() };
+    let create = fed(
+        "FederatedDeployment",
+        Some("all"),
+        "web",
+        deployment(on(&["eu-1"])),
+    );
+    let d = validate(&input(Operation::Create, &create, None), &snap);
+    assert_eq!(asked(&d), ["create deployments.apps in namespace \"all\""]);
+    // Adding a cluster creates there; changing the template updates where it already is.
+    let wider = fed(
+        "FederatedDeployment",
+        Some("all"),
+        "web",
+        deployment(on(&["eu-1", "us-1"])),
+    );
+    let d = validate(&input(Operation::Update, &wider, Some(&create)), &snap);
+    assert_eq!(asked(&d), ["create deployments.apps in namespace \"all\""]);
+    let mut changed = deployment(on(&["eu-1"]));
+    changed["template"]["spec"]["replicas"] = json!(2);
+    let changed = fed("FederatedDeployment", Some("all"), "web", changed);
+    let d = validate(&input(Operation::Update, &changed, Some(&create)), &snap);
+    assert_eq!(
+        asked(&d),
+        ["update deployments.apps \"web\" in namespace \"all\""]
+    );
+    // Narrowing asks nothing.
+    let d = validate(&input(Operation::Update, &create, Some(&wider)), &snap);
+    assert!(d.access.is_empty() && d.propagate.is_none(), "{d:?}");
+    // Off: nothing asked.
+    let mut off = snap.clone();
+    off.settings.native_equivalence = false;
+    let d = validate(&input(Operation::Create, &create, None), &off);
+    assert!(d.access.is_empty());
+    // A FederatedNamespace: the namespace itself, by name, cluster-wide.
+    let ns = fed(
+        "FederatedNamespace",
+        Some("all"),
+        "all",
+        json!({"placement": on(&["eu-1"])}),
+    );
+    let d = validate(&input(Operation::Create, &ns, None), &snap);
+    assert_eq!(asked(&d), ["create namespaces \"all\" (cluster-wide)"]);
+}
+
+#[test]
+fn unapplicable_overrides_are_denied_with_the_controllers_message() {
+    let snap = snapshot(vec![]);
+    let mut spec = deployment(on(&["eu-1", "us-1"]));
+    spec["overrides"] = json!([{"clusterSelector": {},
+        "clusterOverrides": [{"op": "remove", "path": "/spec/doesnotexist/x"}, {"path": "/spec/replicas", "value": "three"}]}]);
+    let obj = fed("FederatedDeployment", Some("all"), "web", spec);
+    let d = validate(&input(Operation::Create, &obj, None), &snap);
+    let got = denials(&d);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, Reason::Invalid);
+    assert!(
+        got[0]
+            .1
+            .starts_with("spec.overrides[0].clusterOverrides[0]: remove /spec/doesnotexist/x failed: ")
+            && got[0].1.contains(
+                "(for clusters \"eu-1\", \"us-1\"; the controller would report ApplyOverridesFailed)"
+            ),
+        "{}",
+        got[0].1
+    );
+    let check = d.type_check.expect("override values to type-check");
+    assert_eq!(
+        (check.group.as_str(), check.version.as_str(), check.kind.as_str()),
+        ("apps", "v1", "Deployment")
+    );
+    assert_eq!(check.values.len(), 1);
+    assert_eq!(
+        check.values[0].field,
+        "spec.overrides[0].clusterOverrides[1].value"
+    );
 }

@@ -41,8 +41,8 @@ pub use federated::{
     Placement, PropagationStatus, federated_api_resource,
 };
 pub use policy::{
-    ClusterSet, Enforcement, FederationPolicy, FederationPolicySpec, FederationPolicyStatus, PolicyMatch,
-    PolicyViolation, SpreadRule,
+    ClusterSet, Enforcement, FederationPolicy, FederationPolicySpec, FederationPolicyStatus, KindRef,
+    PolicyMatch, PolicyViolation, SpreadRule,
 };
 pub use scheduling::{
     ClusterPreferences, ReplicaSchedulingPreference, ReplicaSchedulingPreferenceSpec,

@@ -92,6 +92,10 @@ pub struct FederationPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = super::schema::optional_enum_field)]
     pub namespace_consistency: Option<Enforcement>,
+    /// Target kinds that may not be federated at all, whatever the placement (e.g. every
+    /// `rbac.authorization.k8s.io` kind, `admissionregistration.k8s.io` webhook configurations, CRDs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forbidden_kinds: Vec<KindRef>,
 }
 
 impl FederationPolicySpec {
@@ -170,12 +174,33 @@ pub struct PolicyMatch {
     /// Empty: every kind.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kinds: Vec<String>,
+    /// Federated objects (by their own `metadata.labels`) selected. Absent: every object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_selector: Option<LabelSelector>,
 }
 
 impl PolicyMatch {
     /// Whether nothing restricts the selection.
     pub fn is_empty(&self) -> bool {
-        self.namespace_selector.is_none() && self.kinds.is_empty()
+        self.namespace_selector.is_none() && self.kinds.is_empty() && self.object_selector.is_none()
+    }
+}
+
+/// A target kind by API group and kind, e.g. `{group: rbac.authorization.k8s.io, kind: ClusterRoleBinding}`.
+/// `kind: "*"` is every kind of the group; the core group is `""`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KindRef {
+    /// The API group (`""` for the core group).
+    pub group: String,
+    /// The kind, e.g. `ClusterRoleBinding`, or `*` for every kind of the group.
+    pub kind: String,
+}
+
+impl KindRef {
+    /// Whether this names the target kind `kind` of `group`.
+    pub fn matches(&self, group: &str, kind: &str) -> bool {
+        self.group == group && (self.kind == "*" || self.kind == kind)
     }
 }
 

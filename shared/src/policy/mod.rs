@@ -44,8 +44,8 @@ use std::fmt::Write as _;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use crate::admission::Reason;
 use crate::api::{ClusterSet, Enforcement, FederationPolicy};
+use crate::findings::Reason;
 use crate::placement::ClusterInfo;
 use crate::selector::selector_matches;
 
@@ -62,6 +62,10 @@ pub struct Subject<'a> {
     pub kind: &'a str,
     /// The target kind, e.g. `Deployment`, when a FederatedTypeConfig names it.
     pub target_kind: Option<&'a str>,
+    /// The target kind's API group (`""` for the core group), when a FederatedTypeConfig names it.
+    pub target_group: Option<&'a str>,
+    /// The federated object's own `metadata.labels` (for `match.objectSelector`).
+    pub labels: Option<&'a BTreeMap<String, String>>,
     /// The object's namespace; `None` for cluster-scoped federated objects.
     pub namespace: Option<&'a str>,
     /// The object's name.
@@ -118,6 +122,27 @@ pub fn selecting<'p>(
         {
             continue;
         }
+        if let Some(selector) = &m.object_selector {
+            let no_labels = BTreeMap::new();
+            match selector_matches(selector, subject.labels.unwrap_or(&no_labels)) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    broken.push(Violation {
+                        policy: name_of(policy).to_string(),
+                        enforcement: policy.spec.enforcement(),
+                        rule: "match".to_string(),
+                        reason: Reason::PolicyInvalid,
+                        message: format!(
+                            "policy {:?}: spec.match.objectSelector.{e}; the policy cannot be evaluated until a \
+                             platform admin fixes it",
+                            name_of(policy)
+                        ),
+                    });
+                    continue;
+                }
+            }
+        }
         let Some(selector) = &m.namespace_selector else {
             selected.push(policy);
             continue;
@@ -157,10 +182,31 @@ pub fn check(
     targets: &Targets<'_>,
     clusters: &[ClusterInfo],
 ) -> Vec<Violation> {
+    check_with(selected, targets, clusters, &BTreeSet::new())
+}
+
+/// [`check`], where the clusters in `ruled_out` (e.g. those the user is known not to be allowed to
+/// `propagate` to) are never suggested in a fix. Clusters a selecting `Deny` policy rejects are never
+/// suggested either, so a `Warn` policy's hint cannot contradict a `Deny` policy.
+pub fn check_with(
+    selected: &[&FederationPolicy],
+    targets: &Targets<'_>,
+    clusters: &[ClusterInfo],
+    ruled_out: &BTreeSet<String>,
+) -> Vec<Violation> {
     let mut out = Vec::new();
     if selected.is_empty() {
         return out;
     }
+    // Whether a joined cluster may be suggested at all: not ruled out, and acceptable to every selecting
+    // Deny policy's cluster sets. Worked out per cluster only when a fix is worded.
+    let suggestable = |c: &ClusterInfo| {
+        !ruled_out.contains(&c.name)
+            && selected
+                .iter()
+                .filter(|p| p.spec.enforcement() == Enforcement::Deny)
+                .all(|p| sets_accept(&p.spec, c))
+    };
     // Each named cluster's labels, looked up once for every policy (none for a cluster not joined).
     let no_labels = BTreeMap::new();
     let named: Vec<(&str, &BTreeMap<String, String>)> = targets
@@ -176,9 +222,51 @@ pub fn check(
         })
         .collect();
     for policy in selected {
-        check_one(policy, targets, &named, clusters, &mut out);
+        check_one(policy, targets, &named, clusters, &suggestable, &mut out);
     }
     out
+}
+
+/// `forbiddenKinds` violations: one per selecting policy that forbids the subject's target kind.
+pub fn check_kind(selected: &[&FederationPolicy], subject: &Subject<'_>) -> Vec<Violation> {
+    let (Some(group), Some(kind)) = (subject.target_group, subject.target_kind) else {
+        return Vec::new();
+    };
+    selected
+        .iter()
+        .filter(|p| p.spec.forbidden_kinds.iter().any(|k| k.matches(group, kind)))
+        .map(|p| {
+            let name = name_of(p);
+            let shown = if group.is_empty() {
+                kind.to_string()
+            } else {
+                format!("{kind}.{group}")
+            };
+            Violation {
+                policy: name.to_string(),
+                enforcement: p.spec.enforcement(),
+                rule: "forbiddenKinds".to_string(),
+                reason: Reason::KindForbidden,
+                message: format!(
+                    "policy {name:?}: {shown} may not be federated (forbiddenKinds); create it on each member \
+                     cluster directly, or ask a platform admin"
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Whether a policy's `allowedClusters`/`deniedClusters` accept cluster `c` (a malformed set rejects).
+fn sets_accept(spec: &crate::api::FederationPolicySpec, c: &ClusterInfo) -> bool {
+    let allowed = spec
+        .allowed_clusters
+        .as_ref()
+        .is_none_or(|s| in_set(s, &c.name, &c.labels, "").unwrap_or(false));
+    let denied = spec
+        .denied_clusters
+        .as_ref()
+        .is_some_and(|s| in_set(s, &c.name, &c.labels, "").unwrap_or(true));
+    allowed && !denied
 }
 
 /// The policy whose `defaultPlacement` applies: the first of `selected` (by name) that has one and is not in
@@ -235,6 +323,7 @@ fn check_one(
     targets: &Targets<'_>,
     named: &[(&str, &BTreeMap<String, String>)],
     clusters: &[ClusterInfo],
+    suggestable: &dyn Fn(&ClusterInfo) -> bool,
     out: &mut Vec<Violation>,
 ) {
     let name = name_of(policy);
@@ -247,18 +336,8 @@ fn check_one(
         reason,
         message: format!("policy {name:?}: {message}"),
     };
-    // Whether a joined cluster is acceptable to this policy's cluster sets (for suggestions).
-    let acceptable = |c: &ClusterInfo| -> bool {
-        let allowed = spec
-            .allowed_clusters
-            .as_ref()
-            .is_none_or(|s| in_set(s, &c.name, &c.labels, "").unwrap_or(false));
-        let denied = spec
-            .denied_clusters
-            .as_ref()
-            .is_some_and(|s| in_set(s, &c.name, &c.labels, "").unwrap_or(true));
-        allowed && !denied
-    };
+    // Whether a joined cluster is acceptable to this policy's cluster sets and may be suggested (for fixes).
+    let acceptable = |c: &ClusterInfo| -> bool { sets_accept(spec, c) && suggestable(c) };
     let placement_field = if targets.by_selector {
         "spec.placement.clusterSelector"
     } else {

@@ -42,6 +42,8 @@ fn targets<'a>(all: &'a [ClusterInfo], named: &[&str], by_selector: bool) -> Tar
 const DEPLOY: Subject<'static> = Subject {
     kind: "FederatedDeployment",
     target_kind: Some("Deployment"),
+    target_group: Some("apps"),
+    labels: None,
     namespace: Some("shop"),
     name: "web",
 };
@@ -58,6 +60,8 @@ fn selection_by_kind_and_namespace() {
     let cluster_role = Subject {
         kind: "FederatedClusterRole",
         target_kind: Some("ClusterRole"),
+        target_group: Some("rbac.authorization.k8s.io"),
+        labels: None,
         namespace: None,
         name: "reader",
     };
@@ -509,4 +513,119 @@ fn selectors_and_sets_are_described_like_kubectl() {
     };
     assert!(describe_set(&set).starts_with("names [a, b] or labels region=eu,"));
     assert_eq!(describe_set(&ClusterSet::default()), "none");
+}
+
+#[test]
+fn object_selector_matches_the_objects_own_labels() {
+    let policies = [
+        policy(
+            "db",
+            json!({"match": {"objectSelector": {"matchLabels": {"tier": "db"}}}}),
+        ),
+        policy(
+            "broken",
+            json!({"match": {"objectSelector": {"matchExpressions": [{"key": "tier", "operator": "In"}]}}}),
+        ),
+    ];
+    let db = BTreeMap::from([("tier".to_string(), "db".to_string())]);
+    let web = BTreeMap::from([("tier".to_string(), "web".to_string())]);
+    let names = |s: &[&FederationPolicy]| -> Vec<String> {
+        s.iter().filter_map(|p| p.metadata.name.clone()).collect()
+    };
+    let subject = |labels| Subject { labels, ..DEPLOY };
+    let (selected, broken) = selecting(&policies, &subject(Some(&db)), None);
+    assert_eq!(names(&selected), ["db"]);
+    assert_eq!(broken.len(), 1);
+    assert_eq!(broken[0].rule, "match");
+    assert!(
+        broken[0]
+            .message
+            .contains("spec.match.objectSelector.matchExpressions[0].values")
+    );
+    let (selected, _) = selecting(&policies, &subject(Some(&web)), None);
+    assert!(selected.is_empty());
+    let (selected, _) = selecting(&policies, &subject(None), None);
+    assert!(
+        selected.is_empty(),
+        "an object without labels does not match tier=db"
+    );
+}
+
+#[test]
+fn forbidden_kinds_by_group_and_kind_or_wildcard() {
+    let policies = [
+        policy(
+            "no-rbac",
+            json!({"forbiddenKinds": [{"group": "rbac.authorization.k8s.io", "kind": "*"}]}),
+        ),
+        policy(
+            "no-crb",
+            json!({"enforcement": "Warn", "forbiddenKinds": [{"group": "rbac.authorization.k8s.io", "kind": "ClusterRoleBinding"}]}),
+        ),
+    ];
+    let refs: Vec<&FederationPolicy> = policies.iter().collect();
+    let role = Subject {
+        kind: "FederatedClusterRole",
+        target_kind: Some("ClusterRole"),
+        target_group: Some("rbac.authorization.k8s.io"),
+        labels: None,
+        namespace: None,
+        name: "r",
+    };
+    let got = check_kind(&refs, &role);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].policy.as_str(), got[0].reason, got[0].message.as_str()),
+        (
+            "no-rbac",
+            Reason::KindForbidden,
+            "policy \"no-rbac\": ClusterRole.rbac.authorization.k8s.io may not be federated (forbiddenKinds); create \
+             it on each member cluster directly, or ask a platform admin"
+        )
+    );
+    let crb = Subject {
+        target_kind: Some("ClusterRoleBinding"),
+        ..role
+    };
+    assert_eq!(check_kind(&refs, &crb).len(), 2);
+    assert!(check_kind(&refs, &DEPLOY).is_empty());
+}
+
+#[test]
+fn hints_never_suggest_a_cluster_a_deny_policy_or_rbac_rules_out() {
+    let all = clusters();
+    let policies = [
+        policy("a-warn", json!({"enforcement": "Warn", "minClusters": 2})),
+        policy("b-deny", json!({"deniedClusters": {"names": ["eu-2"]}})),
+    ];
+    let refs: Vec<&FederationPolicy> = policies.iter().collect();
+    // Without b-deny the hint would be eu-2, the first acceptable cluster by name.
+    let got = check_with(
+        &refs[..1],
+        &targets(&all, &["eu-1"], false),
+        &all,
+        &BTreeSet::new(),
+    );
+    assert!(
+        got[0].message.ends_with("add 1 cluster, e.g. eu-2"),
+        "{}",
+        got[0].message
+    );
+    let got = check_with(&refs, &targets(&all, &["eu-1"], false), &all, &BTreeSet::new());
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].message.ends_with("add 1 cluster, e.g. us-1"),
+        "{}",
+        got[0].message
+    );
+    // Everything else ruled out by RBAC: no suggestion at all.
+    let ruled_out: BTreeSet<String> = all.iter().map(|c| c.name.clone()).collect();
+    let got = check_with(&refs, &targets(&all, &["eu-1"], false), &all, &ruled_out);
+    assert!(
+        got[0]
+            .message
+            .ends_with("no other joined cluster is acceptable to the policy; ask a platform admin"),
+        "{}",
+        got[0].message
+    );
 }

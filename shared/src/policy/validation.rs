@@ -2,8 +2,8 @@
 //! evaluated or can never be satisfied) and what it only warns about (a policy that is valid but probably
 //! not what its author meant).
 
-use crate::admission::Findings;
 use crate::api::{ClusterSet, Enforcement, FederationPolicySpec};
+use crate::findings::Findings;
 use crate::selector::validate_selector;
 
 /// Checks a FederationPolicy spec. Errors name the field and the fix; warnings flag rules that are valid
@@ -15,6 +15,27 @@ pub fn validate_policy(spec: &FederationPolicySpec) -> Findings {
         && let Err(e) = validate_selector(sel)
     {
         f.error(format!("spec.match.namespaceSelector.{e}"));
+    }
+    if let Some(sel) = &m.object_selector
+        && let Err(e) = validate_selector(sel)
+    {
+        f.error(format!("spec.match.objectSelector.{e}"));
+    }
+    for (i, k) in spec.forbidden_kinds.iter().enumerate() {
+        if k.kind != "*" && !looks_like_kind(&k.kind) {
+            f.error(format!(
+                "spec.forbiddenKinds[{i}].kind {:?} is not a kind; write a CamelCase target kind such as \
+                 ClusterRoleBinding, or * for every kind of the group",
+                k.kind
+            ));
+        }
+        if k.group.contains('/') {
+            f.error(format!(
+                "spec.forbiddenKinds[{i}].group {:?} holds a version; write the group only, e.g. \
+                 rbac.authorization.k8s.io (\"\" for the core group)",
+                k.group
+            ));
+        }
     }
     for (i, kind) in m.kinds.iter().enumerate() {
         if !looks_like_kind(kind) {
@@ -207,6 +228,18 @@ mod tests {
                 spec: json!({"match": {"namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "In"}]}}}),
                 errors: &[
                     "spec.match.namespaceSelector.matchExpressions[0].values: operator In needs at least one value",
+                ],
+                warnings: &[],
+            },
+            Case {
+                name: "bad object selector and forbidden kinds",
+                spec: json!({"match": {"objectSelector": {"matchExpressions": [{"key": "tier", "operator": "In"}]}},
+                    "forbiddenKinds": [{"group": "rbac.authorization.k8s.io", "kind": "*"},
+                                       {"group": "apps/v1", "kind": "deployments"}]}),
+                errors: &[
+                    "spec.match.objectSelector.matchExpressions[0].values: operator In needs at least one value",
+                    "spec.forbiddenKinds[1].kind \"deployments\" is not a kind; write a CamelCase target kind such as ClusterRoleBinding, or * for every kind of the group",
+                    "spec.forbiddenKinds[1].group \"apps/v1\" holds a version; write the group only, e.g. rbac.authorization.k8s.io (\"\" for the core group)",
                 ],
                 warnings: &[],
             },

@@ -48,22 +48,39 @@ fn snapshot() -> Snapshot {
         BTreeMap::new(),
         policies,
         default_types()
-            .iter()
-            .map(|t| TypeEntry::from_config(&FederatedTypeConfig::for_target(t, "kube-federation-system")))
+            .into_iter()
+            .chain(
+                ["Role", "RoleBinding"].map(|k| {
+                    kubefed_core::convert::guess_target_type("rbac.authorization.k8s.io/v1", k, true)
+                }),
+            )
+            .map(|t| TypeEntry::from_config(&FederatedTypeConfig::for_target(&t, "kube-federation-system")))
             .collect(),
         Settings::default(),
     )
 }
 
-/// Answers `propagate` from a list of allowed clusters; a user named `broken` makes it fail.
-struct Allowed(BTreeSet<&'static str>);
+/// Answers `propagate` from a list of allowed clusters (`*`: a grant for every cluster), and every other
+/// question yes unless its description contains one of `refused`; a user named `broken` makes it fail.
+struct Allowed {
+    clusters: BTreeSet<&'static str>,
+    refused: Vec<&'static str>,
+}
 
 impl AccessReviewer for Allowed {
-    fn can_propagate<'a>(&'a self, subject: &'a Subject, cluster: &'a str) -> ReviewFuture<'a> {
+    fn review<'a>(&'a self, subject: &'a Subject, access: &'a Access) -> ReviewFuture<'a> {
         let answer = if subject.user == "broken" {
             Err("SubjectAccessReview failed: connection refused".to_string())
         } else {
-            Ok(self.0.contains(cluster))
+            Ok(match access {
+                Access::Resource { resource, name, .. } if resource == "kubefedclusters" => {
+                    self.clusters.contains(name.as_deref().unwrap_or("*"))
+                }
+                other => {
+                    let shown = other.to_string();
+                    !self.refused.iter().any(|r| shown.contains(r))
+                }
+            })
         };
         Box::pin(std::future::ready(answer))
     }
@@ -82,9 +99,19 @@ impl SnapshotSource for Unsynced {
 }
 
 fn decisions(allowed: &[&'static str]) -> (Decisions, mpsc::Receiver<AuditEntry>) {
+    decisions_refusing(allowed, &[])
+}
+
+fn decisions_refusing(
+    allowed: &[&'static str],
+    refused: &[&'static str],
+) -> (Decisions, mpsc::Receiver<AuditEntry>) {
     let (sink, rx) = audit_queue(16);
     let authorizer = PropagateAuthorizer::new(
-        Arc::new(Allowed(allowed.iter().copied().collect())),
+        Arc::new(Allowed {
+            clusters: allowed.iter().copied().collect(),
+            refused: refused.to_vec(),
+        }),
         CacheTtl::default(),
     );
     (
@@ -269,4 +296,269 @@ fn responses_keep_the_request_uid() {
     assert_eq!(r.uid, "u-1");
     assert!(r.allowed);
     assert_eq!(r.warnings, Some(vec!["w".to_string()]));
+}
+
+/// A review of a `Federated<kind>` in namespace `shop` (plural `resource`) by `user`.
+fn review_of(kind: &str, resource: &str, user: &str, spec: Value) -> Value {
+    let mut v = review(user, false, spec);
+    v["request"]["kind"]["kind"] = json!(kind);
+    v["request"]["resource"]["resource"] = json!(resource);
+    v["request"]["object"]["kind"] = json!(kind);
+    v
+}
+
+#[tokio::test]
+async fn malformed_reviews_are_denied_never_allowed() {
+    let (d, mut audits) = decisions(&["eu-1", "us-1"]);
+    let base = review("alice", false, on(&["eu-1"]));
+    let mut no_object = base.clone();
+    no_object["request"]
+        .as_object_mut()
+        .expect("request")
+        .remove("object");
+    let mut null_object = base.clone();
+    null_object["request"]["object"] = Value::Null;
+    let mut no_user = base.clone();
+    no_user["request"]["userInfo"] = json!({});
+    let mut empty_uid = base.clone();
+    empty_uid["request"]["uid"] = json!("");
+    let mut update_without_old = base.clone();
+    update_without_old["request"]["operation"] = json!("UPDATE");
+    for (name, v, want) in [
+        ("no object", no_object, "request.object is missing or null"),
+        ("null object", null_object, "request.object is missing or null"),
+        ("no user", no_user, "request.userInfo.username is missing"),
+        ("empty uid", empty_uid, "request.uid is empty"),
+        (
+            "update without oldObject",
+            update_without_old,
+            "request.oldObject is missing",
+        ),
+    ] {
+        let req = request(&v);
+        for r in [d.validate(&req).await, d.mutate(&req).await] {
+            assert!(!r.allowed, "{name}");
+            assert_eq!(
+                (r.result.reason.as_str(), r.result.code),
+                ("MalformedReview", 400),
+                "{name}"
+            );
+            assert!(r.result.message.contains(want), "{name}: {}", r.result.message);
+        }
+    }
+    assert!(audits.try_recv().is_err(), "malformed reviews record nothing");
+}
+
+#[tokio::test]
+async fn audit_only_for_admitted_requests_and_in_audit_annotations() {
+    let (d, mut audits) = decisions(&["eu-1", "us-1", "ap-1"]);
+    // ap-1 breaks Deny policy no-ap (and namespace consistency) as well as Audit policy audit-ha.
+    let r = d.validate(&request(&review("alice", false, on(&["ap-1"])))).await;
+    assert!(!r.allowed);
+    assert!(r.audit_annotations.is_empty());
+    assert!(audits.try_recv().is_err(), "a denied request is not audited");
+    // Denied by RBAC only: not audited either.
+    let r = d.validate(&request(&review("bob", false, on(&["ap-1"])))).await;
+    assert!(!r.allowed);
+    assert!(audits.try_recv().is_err());
+    let r = d.validate(&request(&review("alice", false, on(&["eu-1"])))).await;
+    assert!(r.allowed);
+    assert!(audits.try_recv().is_ok());
+    let value = r
+        .audit_annotations
+        .get("policy-audit-ha")
+        .expect("an audit annotation for the policy");
+    assert!(
+        value.starts_with("minClusters: policy \"audit-ha\": spec.placement resolves to 1 joined cluster")
+    );
+}
+
+#[test]
+fn audit_annotation_keys_are_valid_and_values_bounded() {
+    let entry = |policy: &str, message: String| AuditEntry {
+        policy: policy.into(),
+        violation: PolicyViolation {
+            rule: "r".into(),
+            message,
+            ..PolicyViolation::default()
+        },
+    };
+    let long = "p".repeat(80) + ".x";
+    let got = audit_annotations(&[
+        entry(&long, "é".repeat(2000)),
+        entry("a", "m1".into()),
+        entry("a", "m2".into()),
+    ]);
+    let key = format!("policy-{}", "p".repeat(56));
+    assert_eq!(got.get("policy-a").map(String::as_str), Some("r: m1; r: m2"));
+    let value = got.get(&key).expect("truncated key");
+    assert!(key.len() <= 63);
+    assert!(value.len() <= MAX_AUDIT_ANNOTATION_BYTES && value.ends_with('…'));
+}
+
+#[tokio::test]
+async fn native_equivalence_and_escalation_are_checked() {
+    let (d, _) = decisions_refusing(
+        &["eu-1", "us-1"],
+        &[
+            "create deployments.apps",
+            "bind clusterroles",
+            "escalate",
+            "delete pods",
+        ],
+    );
+    let r = d.validate(&request(&review("alice", false, on(&["eu-1"])))).await;
+    assert!(!r.allowed);
+    assert_eq!(
+        (r.result.reason.as_str(), r.result.code),
+        ("AccessForbidden", 403)
+    );
+    assert!(
+        r.result.message.starts_with(
+            "user \"alice\" may not create deployments.apps in namespace \"shop\" on the host, so they may not \
+             create it on member clusters through federation either"
+        ),
+        "{}",
+        r.result.message
+    );
+    let mut binding = on(&["eu-1"]);
+    binding["template"] = json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+        "name": "cluster-admin"}, "subjects": [{"kind": "User", "name": "alice"}]});
+    let r = d
+        .validate(&request(&review_of(
+            "FederatedRoleBinding",
+            "federatedrolebindings",
+            "alice",
+            binding,
+        )))
+        .await;
+    assert!(!r.allowed);
+    assert!(
+        r.result
+            .message
+            .starts_with("user \"alice\" may not bind ClusterRole \"cluster-admin\" in namespace \"shop\""),
+        "{}",
+        r.result.message
+    );
+    assert!(r.result.message.contains("`kubectl create clusterrole bind-cluster-admin --verb=bind --resource=clusterroles.rbac.authorization.k8s.io --resource-name=cluster-admin && kubectl -n shop create rolebinding alice-bind-cluster-admin --clusterrole=bind-cluster-admin --user=alice`"));
+    let mut role = on(&["eu-1"]);
+    role["template"] =
+        json!({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "delete"]}]});
+    let r = d
+        .validate(&request(&review_of(
+            "FederatedRole",
+            "federatedroles",
+            "alice",
+            role,
+        )))
+        .await;
+    assert!(!r.allowed);
+    assert!(
+        r.result
+            .message
+            .ends_with("(rules you do not hold: delete pods in namespace \"shop\")"),
+        "{}",
+        r.result.message
+    );
+    // Holding every rule is enough without escalate.
+    let mut role = on(&["eu-1"]);
+    role["template"] = json!({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]});
+    let r = d
+        .validate(&request(&review_of(
+            "FederatedRole",
+            "federatedroles",
+            "alice",
+            role,
+        )))
+        .await;
+    assert!(r.allowed, "{}", r.result.message);
+}
+
+#[tokio::test]
+async fn a_selector_placement_needs_propagate_on_every_cluster() {
+    let selector =
+        json!({"template": {}, "placement": {"clusterSelector": {"matchLabels": {"region": "eu"}}}});
+    let (d, _) = decisions(&["eu-1", "us-1"]);
+    let r = d
+        .validate(&request(&review("bob", false, selector.clone())))
+        .await;
+    assert!(!r.allowed);
+    assert!(
+        r.result
+            .message
+            .starts_with("user \"bob\" may not propagate to every cluster: spec.placement.clusterSelector"),
+        "{}",
+        r.result.message
+    );
+    assert!(
+        r.result
+            .message
+            .contains("list the clusters you may propagate to by name in spec.placement.clusters")
+    );
+    let (d, _) = decisions(&["*"]);
+    let r = d.validate(&request(&review("alice", false, selector))).await;
+    assert!(r.allowed, "{}", r.result.message);
+}
+
+#[tokio::test]
+async fn override_types_checked_against_the_hosts_schema_or_skipped_with_a_warning() {
+    use kubefed_core::admission::GroupVersionSchema;
+    let doc = json!({"components": {"schemas": {"D": {"type": "object",
+        "x-kubernetes-group-version-kind": [{"group": "apps", "version": "v1", "kind": "Deployment"}],
+        "properties": {"spec": {"type": "object", "properties": {"replicas": {"type": "integer"}}}}}}}});
+    let mut spec = on(&["eu-1"]);
+    spec["template"] = json!({"spec": {"replicas": 1}});
+    spec["overrides"] =
+        json!([{"clusterName": "eu-1", "clusterOverrides": [{"path": "/spec/replicas", "value": "three"}]}]);
+    let schemas = schemas::StaticSchemas(
+        [(
+            "/openapi/v3/apis/apps/v1".to_string(),
+            Arc::new(GroupVersionSchema::from_document(doc)),
+        )]
+        .into(),
+    );
+    let (d, _) = decisions(&["eu-1", "us-1"]);
+    let d = d.with_schemas(Arc::new(schemas));
+    let r = d.validate(&request(&review("alice", false, spec.clone()))).await;
+    assert!(!r.allowed);
+    assert_eq!(
+        r.result.message,
+        "spec.overrides[0].clusterOverrides[0].value: /spec/replicas must be an integer, but the value is a string \
+         \"three\" (schema of Deployment apps/v1 on the host); fix the value's type"
+    );
+    // The schema cannot be read: admitted, with a warning saying so.
+    let (d, _) = decisions(&["eu-1", "us-1"]);
+    let d = d.with_schemas(Arc::new(schemas::StaticSchemas::default()));
+    let r = d.validate(&request(&review("alice", false, spec))).await;
+    assert!(r.allowed, "{}", r.result.message);
+    assert!(
+        r.warnings
+            .iter()
+            .flatten()
+            .any(|w| w.starts_with("the types of spec.overrides values were not checked")),
+        "{:?}",
+        r.warnings
+    );
+}
+
+#[tokio::test]
+async fn unapplicable_overrides_are_denied_with_the_controllers_message() {
+    let mut spec = on(&["eu-1"]);
+    spec["overrides"] = json!([{"clusterName": "eu-1", "clusterOverrides": [{"op": "remove", "path": "/spec/doesnotexist/x"}]}]);
+    let (d, _) = decisions(&["eu-1", "us-1"]);
+    let r = d.validate(&request(&review("alice", false, spec))).await;
+    assert!(!r.allowed);
+    assert_eq!(r.result.reason, "Invalid");
+    assert!(
+        r.result
+            .message
+            .starts_with("spec.overrides[0].clusterOverrides[0]: remove /spec/doesnotexist/x failed: "),
+        "{}",
+        r.result.message
+    );
+    assert!(
+        r.result
+            .message
+            .contains("(for cluster \"eu-1\"; the controller would report ApplyOverridesFailed)")
+    );
 }
