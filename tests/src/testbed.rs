@@ -16,6 +16,9 @@ use crate::cluster::{Cluster, ClusterOptions, USERS, token};
 use crate::node::{NODE_IP, Node, NodeTargets};
 use crate::{Error, Result, io_err};
 
+/// How many times a cluster that lost a port race is started again.
+const PORT_RETRIES: u32 = 3;
+
 /// Name of the host cluster (and of its kubeconfig context).
 pub const HOST: &str = "host";
 
@@ -101,8 +104,27 @@ impl Testbed {
         for name in &names {
             clusters.push(Cluster::start(name, &dir, &bins, opts.cluster.clone())?);
         }
-        for c in &mut clusters {
-            c.wait_ready(opts.ready_timeout)?;
+        for (i, name) in names.iter().enumerate() {
+            // free_port() hands out a port nothing listens on *now*; another process (a parallel test
+            // binary, a just-stopped testbed) may take it before etcd or the apiserver binds. Such a start
+            // is retried from scratch on new ports, a few times.
+            let mut attempt = 1;
+            loop {
+                match clusters[i].wait_ready(opts.ready_timeout) {
+                    Ok(()) => break,
+                    Err(e) if attempt < PORT_RETRIES && e.to_string().contains("address already in use") => {
+                        eprintln!(
+                            "testbed: {name} lost a port race ({attempt}/{PORT_RETRIES}), starting it again"
+                        );
+                        attempt += 1;
+                        let fresh = dir.join(format!("{name}.retry-{attempt}"));
+                        let _ = std::fs::create_dir_all(&fresh);
+                        // Stops the failed cluster's processes (Drop) before its replacement starts.
+                        clusters[i] = Cluster::start(name, &fresh, &bins, opts.cluster.clone())?;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         }
         let boot = started.elapsed();
         let kubeconfig = dir.join("kubeconfig");

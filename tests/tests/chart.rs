@@ -450,6 +450,18 @@ fn rbac_is_least_privilege_and_pods_are_restricted() -> TestResult {
                     kind_of(o),
                     name_of(o)
                 );
+                if let Some(urls) = rule["nonResourceURLs"].as_array() {
+                    // Only read-only, named URLs (the webhook's OpenAPI v3 schema reads).
+                    assert!(
+                        urls.iter()
+                            .all(|u| u.as_str().is_some_and(|u| u.starts_with("/openapi/v3")))
+                            && verbs == &vec![serde_json::json!("get")],
+                        "{mode}: {} {}: nonResourceURLs {urls:?} {verbs:?}",
+                        kind_of(o),
+                        name_of(o)
+                    );
+                    continue;
+                }
                 let resources = rule["resources"].as_array().ok_or("resources")?;
                 if resources.iter().any(|r| r == "*") {
                     assert_eq!(
