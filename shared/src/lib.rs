@@ -9,6 +9,7 @@ pub mod api;
 pub mod convert;
 pub mod crds;
 pub mod health;
+pub mod intent;
 pub mod manifest;
 pub mod membership;
 pub mod overrides;
