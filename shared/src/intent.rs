@@ -89,7 +89,9 @@ pub fn owned_projection(live: &Value, fields: &Value) -> Option<Value> {
         Value::Object(obj) => {
             let mut out = Map::new();
             for (k, sub) in set {
-                let Some(name) = k.strip_prefix("f:") else { continue };
+                let Some(name) = k.strip_prefix("f:") else {
+                    continue;
+                };
                 if let Some(p) = obj.get(name).and_then(|v| owned_projection(v, sub)) {
                     out.insert(name.to_string(), p);
                 }
@@ -100,12 +102,16 @@ pub fn owned_projection(live: &Value, fields: &Value) -> Option<Value> {
             let mut picked: Vec<(usize, Value)> = Vec::new();
             for (k, sub) in set {
                 let found = if let Some(key) = k.strip_prefix("k:") {
-                    let Ok(Value::Object(key)) = serde_json::from_str::<Value>(key) else { continue };
+                    let Ok(Value::Object(key)) = serde_json::from_str::<Value>(key) else {
+                        continue;
+                    };
                     items
                         .iter()
                         .position(|item| key.iter().all(|(kf, kv)| item.get(kf) == Some(kv)))
                 } else if let Some(val) = k.strip_prefix("v:") {
-                    let Ok(val) = serde_json::from_str::<Value>(val) else { continue };
+                    let Ok(val) = serde_json::from_str::<Value>(val) else {
+                        continue;
+                    };
                     items.iter().position(|item| *item == val)
                 } else if let Some(i) = k.strip_prefix("i:") {
                     i.parse::<usize>().ok().filter(|i| *i < items.len())
@@ -206,6 +212,9 @@ mod tests {
         let live = json!({"metadata": {"finalizers": ["a", "b"]}, "spec": {"l": [1, 2, 3]}});
         let fields = json!({"f:metadata": {"f:finalizers": {"v:\"b\"": {}}}, "f:spec": {"f:l": {"i:2": {}, "i:0": {}}}});
         let p = owned_projection(&live, &fields).expect("projection");
-        assert_eq!(p, json!({"metadata": {"finalizers": ["b"]}, "spec": {"l": [1, 3]}}));
+        assert_eq!(
+            p,
+            json!({"metadata": {"finalizers": ["b"]}, "spec": {"l": [1, 3]}})
+        );
     }
 }
