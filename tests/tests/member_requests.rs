@@ -57,7 +57,9 @@ async fn configmap_requests(member: &kube::Client) -> TestResult<HashMap<String,
     let text = member.request_text(req).await?;
     let mut by_verb = HashMap::new();
     for line in text.lines() {
-        let Some(labels) = line.strip_prefix("apiserver_request_total{") else { continue };
+        let Some(labels) = line.strip_prefix("apiserver_request_total{") else {
+            continue;
+        };
         if !labels.contains("resource=\"configmaps\"") || !labels.contains("group=\"\"") {
             continue;
         }
@@ -159,8 +161,11 @@ async fn one_member_write_per_change_and_none_after_a_restart() -> TestResult {
     // A federated namespace; wait until the members have it and its kube-root-ca.crt (a ConfigMap write
     // that is not ours), so the counts below are the controller's alone.
     let ns = tb.namespace("member-requests", &[HOST]).await?;
-    let fns: Api<DynamicObject> =
-        Api::namespaced_with(host.clone(), &ns, &fed_ar("FederatedNamespace", "federatednamespaces"));
+    let fns: Api<DynamicObject> = Api::namespaced_with(
+        host.clone(),
+        &ns,
+        &fed_ar("FederatedNamespace", "federatednamespaces"),
+    );
     fns.create(
         &PostParams::default(),
         &serde_json::from_value(json!({
@@ -176,8 +181,8 @@ async fn one_member_write_per_change_and_none_after_a_restart() -> TestResult {
         wait_for("the federated namespace in the members", || {
             let (nss, cms, ns) = (nss.clone(), cms.clone(), ns.clone());
             async move {
-                let present = nss.get_opt(&ns).await?.is_some()
-                    && cms.get_opt("kube-root-ca.crt").await?.is_some();
+                let present =
+                    nss.get_opt(&ns).await?.is_some() && cms.get_opt("kube-root-ca.crt").await?.is_some();
                 Ok(present.then_some(()))
             }
         })
@@ -187,8 +192,11 @@ async fn one_member_write_per_change_and_none_after_a_restart() -> TestResult {
 
     // Create N: one write per object per member, no reads.
     let before = snapshot(&members).await?;
-    let fcm: Api<DynamicObject> =
-        Api::namespaced_with(host.clone(), &ns, &fed_ar("FederatedConfigMap", "federatedconfigmaps"));
+    let fcm: Api<DynamicObject> = Api::namespaced_with(
+        host.clone(),
+        &ns,
+        &fed_ar("FederatedConfigMap", "federatedconfigmaps"),
+    );
     let data = |i: usize| json!({"n": i.to_string(), "extra": "x"});
     for i in 0..N {
         fcm.create(
@@ -232,8 +240,7 @@ async fn one_member_write_per_change_and_none_after_a_restart() -> TestResult {
             let done: f64 = text
                 .lines()
                 .filter(|l| {
-                    l.starts_with("kubefed_controller_reconciles_total{")
-                        && l.contains("type=\"configmaps\"")
+                    l.starts_with("kubefed_controller_reconciles_total{") && l.contains("type=\"configmaps\"")
                 })
                 .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
                 .sum();
@@ -245,7 +252,10 @@ async fn one_member_write_per_change_and_none_after_a_restart() -> TestResult {
     let restarted = since(&members, &before).await?;
     for (m, (writes, reads, verbs)) in MEMBERS.iter().zip(&restarted) {
         println!("restart: {m}: {writes} writes, {reads} reads ({verbs:?})");
-        assert_eq!(*writes, 0, "{m}: a restart with nothing changed writes nothing ({verbs:?})");
+        assert_eq!(
+            *writes, 0,
+            "{m}: a restart with nothing changed writes nothing ({verbs:?})"
+        );
     }
 
     // One template change (a key removed, one changed): one write per member, and the removed key goes.
@@ -257,11 +267,7 @@ async fn one_member_write_per_change_and_none_after_a_restart() -> TestResult {
     )
     .await?;
     let changed = |i: usize| {
-        if i == 0 {
-            json!({"n": "changed"})
-        } else {
-            data(i)
-        }
+        if i == 0 { json!({"n": "changed"}) } else { data(i) }
     };
     members_hold(&members, &ns, changed).await?;
     tokio::time::sleep(SETTLE).await;
@@ -271,7 +277,10 @@ async fn one_member_write_per_change_and_none_after_a_restart() -> TestResult {
         assert_eq!(*writes, 1, "{m}: one write for one change ({verbs:?})");
     }
     let ops = metrics.encode();
-    for l in ops.lines().filter(|l| l.starts_with("kubefed_controller_member_operations_total")) {
+    for l in ops
+        .lines()
+        .filter(|l| l.starts_with("kubefed_controller_member_operations_total"))
+    {
         println!("{l}");
     }
     running.stop();
