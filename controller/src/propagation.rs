@@ -20,14 +20,16 @@
 //! nothing changed writes nothing.
 //!
 //! One request per change: a member object that is not in the index of a cluster whose watch has listed
-//! is almost surely absent (the index holds every object labelled as ours), so it is written at once with
-//! an *unforced* apply (or a plain create, below); only when that finds an object (409: a field conflict,
-//! or AlreadyExists) is the object read and judged: labelled `kubefed.io/managed: "false"` it is never
-//! touched; unlabelled it is adopted or reported `AlreadyExists`, per the KubeFedConfig's
-//! `adoptResources`. While a cluster's index is still listing, an unknown object is read first. One case
-//! differs from reading first: an unlabelled object that appeared after the index listed and holds no
-//! field differently from the desired object (it lacks our managed label, which nobody owns) is taken over without a conflict; it is
-//! then reported adopted even with `adoptResources` off — it already held exactly the desired content. With `retainReplicas`, a member is created with a plain create so its `spec.replicas`
+//! is almost surely absent (the index holds every object labelled as ours), so it is written at once —
+//! with an *unforced* apply, or a plain create (below) — and read only when that finds an object (409: a
+//! field conflict, or AlreadyExists). The read decides as before: labelled `kubefed.io/managed: "false"`
+//! the object is never touched; unlabelled it is adopted or reported `AlreadyExists`, per the
+//! KubeFedConfig's `adoptResources`. An unforced apply does take over an unlabelled object whose fields do
+//! not conflict with ours, so it is used only with `adoptResources` on (the default); with it off, and
+//! while a cluster's index is still listing, an unknown object is read first (two requests). The first
+//! write is an apply and not a create because fields set by a create belong to an `Update` entry, which
+//! a later apply never removes (measured: create `{a, b}`, then apply `{a}`, leaves `b`). With
+//! `retainReplicas`, a member is created with a plain create so its `spec.replicas`
 //! survives later applies that omit it (see `kubefed_core::propagation`).
 //!
 //! Clusters are handled concurrently and every member call has a timeout (`--member-timeout`), so a slow
@@ -686,7 +688,13 @@ impl TypeContext {
         // Not in an index that has listed: the index holds every object labelled as ours, so the object is
         // almost surely absent — write at once and look only when the write finds one (a new object costs
         // one request). Not in an index still listing: look first.
-        let mut optimistic = entry.is_none() && self.index.synced(&cluster.name);
+        // Only where an object found that way may be written: with `adoptResources` (an unforced apply
+        // takes over an unlabelled object whose fields do not conflict) or a plain create (which fails on
+        // any existing object).
+        let create_new_plain = fed.spec.retain_replicas == Some(true);
+        let mut optimistic = entry.is_none()
+            && self.index.synced(&cluster.name)
+            && (create_new_plain || self.ctx.config.borrow().adopt_resources);
         if entry.is_none() && !optimistic {
             match self.probe(&cluster.name, &api, &key.name, &what).await {
                 Err(outcome) => return result(outcome, None),
@@ -710,7 +718,7 @@ impl TypeContext {
                 return result(ClusterOutcome::ok(e.status_value()), None);
             }
 
-            let create_plain = !exists && fed.spec.retain_replicas == Some(true);
+            let create_plain = !exists && create_new_plain;
             let call = async {
                 if create_plain {
                     let obj: DynamicObject =
