@@ -52,56 +52,68 @@ fn fed_ar(kind: &str, plural: &str) -> ApiResource {
     )
 }
 
-/// ConfigMap requests a member's API server has served so far, by verb (APPLY, POST, GET, …).
-async fn configmap_requests(member: &kube::Client) -> TestResult<HashMap<String, u64>> {
+/// Requests for ConfigMaps and Deployments (not their subresources) a member's API server has served so
+/// far, keyed `<resource> <verb>` (e.g. `configmaps APPLY`).
+async fn requests(member: &kube::Client) -> TestResult<HashMap<String, u64>> {
     let req = http::Request::get("/metrics").body(Vec::new())?;
     let text = member.request_text(req).await?;
-    let mut by_verb = HashMap::new();
+    let mut counts = HashMap::new();
     for line in text.lines() {
         let Some(labels) = line.strip_prefix("apiserver_request_total{") else {
             continue;
         };
-        if !labels.contains("resource=\"configmaps\"") || !labels.contains("group=\"\"") {
+        let label = |name: &str| {
+            labels
+                .split(',')
+                .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
+                .and_then(|v| v.split('"').next())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let resource = label("resource");
+        if !matches!(resource.as_str(), "configmaps" | "deployments") || !label("subresource").is_empty() {
             continue;
         }
-        let verb = labels
-            .split(',')
-            .find_map(|l| l.strip_prefix("verb=\""))
-            .and_then(|v| v.strip_suffix('"'))
-            .unwrap_or_default();
         let count: f64 = line.rsplit(' ').next().unwrap_or("0").parse().unwrap_or(0.0);
-        *by_verb.entry(verb.to_string()).or_insert(0) += count as u64;
+        *counts.entry(format!("{resource} {}", label("verb"))).or_insert(0) += count as u64;
     }
-    Ok(by_verb)
+    Ok(counts)
 }
 
-/// Per member: requests since `before`, as (writes, reads of single objects).
+/// Per member: the requests since `before`.
 async fn since(
     clients: &[kube::Client],
     before: &[HashMap<String, u64>],
-) -> TestResult<Vec<(u64, u64, HashMap<String, u64>)>> {
+) -> TestResult<Vec<HashMap<String, u64>>> {
     let mut out = Vec::new();
     for (c, b) in clients.iter().zip(before) {
-        let now = configmap_requests(c).await?;
-        let delta: HashMap<String, u64> = now
-            .iter()
-            .map(|(v, n)| (v.clone(), n - b.get(v).copied().unwrap_or(0)))
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        let writes = ["APPLY", "PATCH", "POST", "PUT", "DELETE"]
-            .iter()
-            .map(|v| delta.get(*v).copied().unwrap_or(0))
-            .sum();
-        let reads = delta.get("GET").copied().unwrap_or(0);
-        out.push((writes, reads, delta));
+        let now = requests(c).await?;
+        out.push(
+            now.iter()
+                .map(|(k, n)| (k.clone(), n - b.get(k).copied().unwrap_or(0)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        );
     }
     Ok(out)
+}
+
+/// Writes and single-object reads of `resource` in `delta`.
+fn writes_reads(delta: &HashMap<String, u64>, resource: &str) -> (u64, u64) {
+    let n = |verb: &str| delta.get(&format!("{resource} {verb}")).copied().unwrap_or(0);
+    (
+        ["APPLY", "PATCH", "POST", "PUT", "DELETE"]
+            .iter()
+            .map(|v| n(v))
+            .sum(),
+        n("GET"),
+    )
 }
 
 async fn snapshot(clients: &[kube::Client]) -> TestResult<Vec<HashMap<String, u64>>> {
     let mut out = Vec::new();
     for c in clients {
-        out.push(configmap_requests(c).await?);
+        out.push(requests(c).await?);
     }
     Ok(out)
 }
@@ -213,11 +225,58 @@ async fn one_member_write_per_change_and_none_after_a_restart() -> TestResult {
     members_hold(&members, &ns, data).await?;
     tokio::time::sleep(SETTLE).await;
     let created = since(&members, &before).await?;
-    for (m, (writes, reads, verbs)) in MEMBERS.iter().zip(&created) {
+    for (m, verbs) in MEMBERS.iter().zip(&created) {
+        let (writes, reads) = writes_reads(verbs, "configmaps");
         println!("create {N}: {m}: {writes} writes, {reads} reads ({verbs:?})");
-        assert_eq!(*writes, N as u64, "{m}: one write per new object ({verbs:?})");
-        assert_eq!(*reads, 0, "{m}: no reads for new objects ({verbs:?})");
+        assert_eq!(writes, N as u64, "{m}: one write per new object ({verbs:?})");
+        assert_eq!(reads, 0, "{m}: no reads for new objects ({verbs:?})");
     }
+
+    // A Deployment too: lists keyed by name and by port + a defaulted protocol, fields the member's
+    // controllers own (status, the revision annotation, defaulted fields).
+    let fdep: Api<DynamicObject> = Api::namespaced_with(
+        host.clone(),
+        &ns,
+        &fed_ar("FederatedDeployment", "federateddeployments"),
+    );
+    fdep.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {"template": {"spec": {"replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                    {"name": "app", "image": "nginx:1", "args": ["-v"],
+                     "ports": [{"containerPort": 80}],
+                     "env": [{"name": "A", "value": "1"}],
+                     "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}}}]}}}},
+                     "placement": {"clusterSelector": {}}}
+        }))?,
+    )
+    .await?;
+    for m in &members {
+        let deps: Api<DynamicObject> = Api::namespaced_with(
+            m.clone(),
+            &ns,
+            &ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("apps", "v1", "Deployment"),
+                "deployments",
+            ),
+        );
+        wait_for("the Deployment in the members, seen by its controller", || {
+            let deps = deps.clone();
+            async move {
+                Ok(deps
+                    .get_opt("web")
+                    .await?
+                    .filter(|d| d.data["status"]["observedGeneration"].as_i64().is_some())
+                    .map(|_| ()))
+            }
+        })
+        .await?;
+    }
+    tokio::time::sleep(SETTLE).await;
 
     // Restart with nothing changed: no writes. The new controller reconciles every object after its
     // member watches list; wait for its reconciles to be done.
@@ -251,11 +310,19 @@ async fn one_member_write_per_change_and_none_after_a_restart() -> TestResult {
     .await?;
     tokio::time::sleep(SETTLE).await;
     let restarted = since(&members, &before).await?;
-    for (m, (writes, reads, verbs)) in MEMBERS.iter().zip(&restarted) {
-        println!("restart: {m}: {writes} writes, {reads} reads ({verbs:?})");
+    for (m, verbs) in MEMBERS.iter().zip(&restarted) {
+        let (writes, reads) = writes_reads(verbs, "configmaps");
+        let (deployment_writes, _) = writes_reads(verbs, "deployments");
+        println!(
+            "restart: {m}: {writes} ConfigMap writes, {reads} reads, {deployment_writes} Deployment writes ({verbs:?})"
+        );
         assert_eq!(
-            *writes, 0,
+            writes, 0,
             "{m}: a restart with nothing changed writes nothing ({verbs:?})"
+        );
+        assert_eq!(
+            deployment_writes, 0,
+            "{m}: nor to a Deployment with lists, defaulted keys and foreign fields ({verbs:?})"
         );
     }
 
@@ -273,9 +340,10 @@ async fn one_member_write_per_change_and_none_after_a_restart() -> TestResult {
     members_hold(&members, &ns, changed).await?;
     tokio::time::sleep(SETTLE).await;
     let updated = since(&members, &before).await?;
-    for (m, (writes, reads, verbs)) in MEMBERS.iter().zip(&updated) {
+    for (m, verbs) in MEMBERS.iter().zip(&updated) {
+        let (writes, reads) = writes_reads(verbs, "configmaps");
         println!("update 1: {m}: {writes} writes, {reads} reads ({verbs:?})");
-        assert_eq!(*writes, 1, "{m}: one write for one change ({verbs:?})");
+        assert_eq!(writes, 1, "{m}: one write for one change ({verbs:?})");
     }
     let ops = metrics.encode();
     for l in ops
