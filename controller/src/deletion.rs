@@ -132,7 +132,11 @@ async fn clean_up(fed: &FederatedObject, tc: &TypeContext, cluster: &MemberClust
     }
     // Not listed yet: read it to know whether it is ours.
     let api = tc.member_api(client, &key);
-    match tc.member_call(&cluster.name, api.get_opt(&key.name)).await {
+    let read = tc.member_call(&cluster.name, api.get_opt(&key.name)).await;
+    tc.ctx
+        .metrics
+        .member_operation(&cluster.name, "get", matches!(read, Ok(Ok(_))));
+    match read {
         Err(_) => Some(Removal::TimedOut(
             kubefed_core::api::PropagationStatus::DeletionTimedOut,
         )),

@@ -16,6 +16,14 @@
 //! alone, so they cost no write. What we last applied is remembered as a hash of the desired object, so an
 //! unchanged federated object is not re-applied either.
 //!
+//! # After a restart
+//! That memory is lost with the process. [`MemberState::intent`] recovers it from the member object:
+//! the hash of the object cut down to the fields our apply entry owns (`kubefed_core::intent`), which
+//! equals the desired object's hash exactly when the member holds the desired object and every field of
+//! it is still ours. So a restarted controller writes only to members that differ. Objects whose fields
+//! we do not own through an apply (created by KubeFed, or with a plain create) are applied once, then
+//! known.
+//!
 //! # Triggers
 //! A member change that needs a reconcile (drift, deletion, a status change worth reporting, an object of
 //! ours appearing) sends the federated object's reference to the controller. A re-list after a lost
@@ -27,11 +35,13 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 use kube::api::{Api, DynamicObject};
 use kube::core::ApiResource;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 use kubefed_core::api::constants::{CONTROLLER_FIELD_MANAGER, MANAGED_LABEL, MANAGED_LABEL_VALUE};
+use kubefed_core::intent::{intent_hash, owned_projection};
 use kubefed_core::{Scope, TargetType};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -65,6 +75,9 @@ pub struct MemberState {
     pub resource_version: String,
     /// Hash of our `managedFields` entry (see the module docs).
     pub owned: u64,
+    /// [`intent_hash`] of the object cut down to the fields we own (see `kubefed_core::intent`): equal to
+    /// the desired object's when the member holds it — known after a restart, without a write.
+    pub intent: u64,
     /// Whether the object is being deleted.
     pub deleting: bool,
     /// The object's `status` as JSON text, when kept (text: a `Value` would cost ten times the memory).
@@ -80,6 +93,7 @@ impl MemberState {
             uid: obj.metadata.uid.clone().unwrap_or_default(),
             resource_version: obj.metadata.resource_version.clone().unwrap_or_default(),
             owned: owned_fingerprint(obj),
+            intent: owned_intent(obj),
             deleting: obj.metadata.deletion_timestamp.is_some(),
             status: if keep_status {
                 obj.data.get("status").map(|s| s.to_string().into_boxed_str())
@@ -95,37 +109,70 @@ impl MemberState {
         self.status.as_deref().and_then(|s| serde_json::from_str(s).ok())
     }
 
-    /// Whether the object still holds what we applied when `desired` hashes to `desired_hash`.
+    /// Whether the object holds the desired object whose [`desired_hash`] is `desired_hash`: we applied
+    /// it and our fields are unchanged since, or (after a restart) the fields we own hold exactly it.
     pub fn is_current(&self, desired_hash: u64) -> bool {
         !self.deleting
-            && self
+            && (self
                 .applied
                 .is_some_and(|a| a.desired == desired_hash && a.owned == self.owned)
+                || self.intent == desired_hash)
     }
 }
 
 /// A hash of the `fieldsV1` of our server-side-apply entry in `managedFields` (0 when there is none).
 pub fn owned_fingerprint(obj: &DynamicObject) -> u64 {
+    let Some(entry) = our_entry(obj) else { return 0 };
     let mut h = DefaultHasher::new();
-    for entry in obj.metadata.managed_fields.iter().flatten() {
-        let ours = entry.manager.as_deref() == Some(CONTROLLER_FIELD_MANAGER)
-            && entry.operation.as_deref() == Some("Apply")
-            && entry.subresource.as_deref().is_none_or(str::is_empty);
-        if ours {
-            serde_json::to_string(&entry.fields_v1)
-                .unwrap_or_default()
-                .hash(&mut h);
-            return h.finish();
-        }
-    }
-    0
+    serde_json::to_string(&entry.fields_v1)
+        .unwrap_or_default()
+        .hash(&mut h);
+    h.finish()
 }
 
-/// A hash of a desired member object, to know whether it changed since we applied it.
+/// Our server-side-apply entry in `managedFields`.
+fn our_entry(obj: &DynamicObject) -> Option<&ManagedFieldsEntry> {
+    obj.metadata.managed_fields.iter().flatten().find(|entry| {
+        entry.manager.as_deref() == Some(CONTROLLER_FIELD_MANAGER)
+            && entry.operation.as_deref() == Some("Apply")
+            && entry.subresource.as_deref().is_none_or(str::is_empty)
+    })
+}
+
+/// [`intent_hash`] of `obj` cut down to the fields of our apply entry (0 when there is none).
+pub fn owned_intent(obj: &DynamicObject) -> u64 {
+    let Some(fields) = our_entry(obj).and_then(|e| e.fields_v1.as_ref()) else {
+        return 0;
+    };
+    // The metadata fields an apply can own; the rest of the object is `data`.
+    let meta = serde_json::json!({
+        "labels": obj.metadata.labels,
+        "annotations": obj.metadata.annotations,
+        "finalizers": obj.metadata.finalizers,
+        "ownerReferences": obj.metadata.owner_references,
+    });
+    let Value::Object(top) = &fields.0 else { return 0 };
+    let mut projected = serde_json::Map::new();
+    for (k, sub) in top {
+        let Some(name) = k.strip_prefix("f:") else {
+            continue;
+        };
+        let live = if name == "metadata" {
+            Some(&meta)
+        } else {
+            obj.data.get(name)
+        };
+        if let Some(p) = live.and_then(|l| owned_projection(l, sub)) {
+            projected.insert(name.to_string(), p);
+        }
+    }
+    intent_hash(&Value::Object(projected))
+}
+
+/// A hash of a desired member object, to know whether it changed since we applied it (see
+/// [`MemberState::is_current`]).
 pub fn desired_hash(desired: &Value) -> u64 {
-    let mut h = DefaultHasher::new();
-    serde_json::to_string(desired).unwrap_or_default().hash(&mut h);
-    h.finish()
+    intent_hash(desired)
 }
 
 #[derive(Debug, Default)]
@@ -473,6 +520,38 @@ mod tests {
         // Deleted: triggers and is forgotten.
         assert_eq!(idx.apply("c", 1, Change::Remove(key())), vec![key()]);
         assert!(idx.get("c", &key()).is_none());
+    }
+
+    #[test]
+    fn after_a_restart_the_owned_fields_tell_whether_a_member_is_current() {
+        // A member that holds `data.x: "1"` through our apply entry.
+        let live: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "namespace": "ns", "uid": "u1", "resourceVersion": "7",
+                         "labels": {"kubefed.io/managed": "true"},
+                         "managedFields": [{"manager": "kubefed-controller", "operation": "Apply",
+                                            "apiVersion": "v1", "fieldsType": "FieldsV1",
+                                            "fieldsV1": {"f:data": {"f:x": {}},
+                                                         "f:metadata": {"f:labels": {"f:kubefed.io/managed": {}}}}},
+                                           {"manager": "other", "operation": "Update",
+                                            "apiVersion": "v1", "fieldsType": "FieldsV1",
+                                            "fieldsV1": {"f:data": {"f:y": {}}}}]},
+            "data": {"x": "1", "y": "theirs"}
+        }))
+        .expect("valid object");
+        let state = MemberState::of(&live, false);
+        assert!(state.applied.is_none());
+        let desired = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "namespace": "ns", "labels": {"kubefed.io/managed": "true"}},
+            "data": {"x": "1"}});
+        assert!(state.is_current(desired_hash(&desired)));
+        let mut changed = desired.clone();
+        changed["data"]["x"] = "2".into();
+        assert!(!state.is_current(desired_hash(&changed)));
+        // Without an apply entry of ours (e.g. created by KubeFed), nothing is known.
+        let mut foreign = live.clone();
+        foreign.metadata.managed_fields = None;
+        assert!(!MemberState::of(&foreign, false).is_current(desired_hash(&desired)));
     }
 
     #[test]

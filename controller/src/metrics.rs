@@ -11,7 +11,7 @@
 //! | `kubefed_controller_propagation_duration_seconds` | `type` (histogram; reconciles that wrote to members) |
 //! | `kubefed_controller_reconciles_in_flight` | `type` |
 //! | `kubefed_controller_federated_objects` | `type` (objects in the controller's cache) |
-//! | `kubefed_controller_member_operations_total` | `cluster`, `op`, `result` |
+//! | `kubefed_controller_member_operations_total` | `cluster`, `op` (`get`, `create`, `update`, `delete`, `orphan`), `result` |
 //! | `kubefed_controller_member_triggers_pending` | `type` (member changes waiting for a reconcile) |
 //! | `kubefed_controller_cluster_ready` | `cluster` (1 ready, 0 not) |
 //! | `kubefed_controller_type_controllers` | — (propagation controllers running) |
@@ -97,7 +97,7 @@ impl Metrics {
         let member_ops = Family::<MemberOpLabels, Counter>::default();
         registry.register(
             "member_operations",
-            "Writes to member clusters by cluster, operation and result",
+            "Requests to member clusters about member objects by cluster, operation (get, create, update, delete, orphan) and result",
             member_ops.clone(),
         );
         let member_triggers = Family::<TypeLabel, Gauge>::default();
@@ -190,7 +190,7 @@ impl Metrics {
             .clone()
     }
 
-    /// Records a write to a member cluster.
+    /// Records a request about a member object.
     pub fn member_operation(&self, cluster: &str, op: &'static str, ok: bool) {
         let result = if ok { "success" } else { "error" };
         self.member_ops

@@ -15,10 +15,21 @@
 //! # Writing to members
 //! Server-side apply with field manager `kubefed-controller` and `force`, so our fields are ours and
 //! drift is corrected, while fields owned by others (an HPA's replicas, injected sidecar annotations) are
-//! left alone (design §4.1). An apply is skipped when the member index shows the member still holds what
-//! we applied. A member object we have not seen is read first: labelled `kubefed.io/managed: "false"` it
-//! is never touched; unlabelled it is adopted or reported `AlreadyExists`, per the KubeFedConfig's
-//! `adoptResources`. With `retainReplicas`, a member is created with a plain create so its `spec.replicas`
+//! left alone (design §4.1). An apply is skipped when the member index shows the member holds the desired
+//! object — also right after a restart, from the fields we own (`kubefed_core::intent`), so a restart with
+//! nothing changed writes nothing.
+//!
+//! One request per change: a member object that is not in the index of a cluster whose watch has listed
+//! is almost surely absent (the index holds every object labelled as ours), so it is written at once —
+//! with an *unforced* apply, or a plain create (below) — and read only when that finds an object (409: a
+//! field conflict, or AlreadyExists). The read decides as before: labelled `kubefed.io/managed: "false"`
+//! the object is never touched; unlabelled it is adopted or reported `AlreadyExists`, per the
+//! KubeFedConfig's `adoptResources`. An unforced apply does take over an unlabelled object whose fields do
+//! not conflict with ours, so it is used only with `adoptResources` on (the default); with it off, and
+//! while a cluster's index is still listing, an unknown object is read first (two requests). The first
+//! write is an apply and not a create because fields set by a create belong to an `Update` entry, which
+//! a later apply never removes (measured: create `{a, b}`, then apply `{a}`, leaves `b`). With
+//! `retainReplicas`, a member is created with a plain create so its `spec.replicas`
 //! survives later applies that omit it (see `kubefed_core::propagation`).
 //!
 //! Clusters are handled concurrently and every member call has a timeout (`--member-timeout`), so a slow
@@ -652,7 +663,9 @@ impl TypeContext {
         });
     }
 
-    /// Makes `cluster` hold `fed`'s member object.
+    /// Makes `cluster` hold `fed`'s member object, with one member request per change where it can:
+    /// an object of ours that holds the desired state costs nothing, a change one apply, a new object one
+    /// write (see the module docs).
     async fn sync_member(&self, fed: &FederatedObject, cluster: &MemberCluster) -> ClusterResult {
         let result = |outcome: ClusterOutcome, action: Option<(&'static str, String)>| ClusterResult {
             cluster: cluster.name.clone(),
@@ -670,143 +683,182 @@ impl TypeContext {
         let what = self.describe_member(&key);
         let entry = self.index.get(&cluster.name, &key);
 
-        // A member object we do not know as ours: look before writing.
         let mut exists = entry.is_some();
         let mut adopting = false;
-        if entry.is_none() {
-            match self.member_call(&cluster.name, api.get_opt(&key.name)).await {
-                Err(u) => {
-                    return result(
-                        ClusterOutcome::failed(
-                            PropagationStatus::RetrievalFailed,
-                            u.describe(&format!("reading {what}")),
-                        ),
-                        None,
-                    );
-                }
-                Ok(Err(e)) => {
-                    return result(
-                        ClusterOutcome::failed(
-                            PropagationStatus::RetrievalFailed,
-                            format!("reading {what}: {e}"),
-                        ),
-                        None,
-                    );
-                }
-                Ok(Ok(None)) => {}
-                Ok(Ok(Some(live))) => {
-                    exists = true;
-                    let labels = serde_json::json!({"metadata": {"labels": live.metadata.labels}});
-                    match is_managed(&labels) {
-                        Managed::Yes => {}
-                        Managed::ExplicitlyUnmanaged => {
-                            return result(
-                                ClusterOutcome::failed(
-                                    PropagationStatus::ManagedLabelFalse,
-                                    format!("{what} is labelled kubefed.io/managed=false and is left alone"),
-                                ),
-                                None,
-                            );
-                        }
-                        Managed::No if !self.ctx.config.borrow().adopt_resources => {
-                            return result(
-                                ClusterOutcome::failed(
-                                    PropagationStatus::AlreadyExists,
-                                    format!(
-                                        "{what} already exists and is not managed by kubefed; delete it, label it \
-                                         kubefed.io/managed=true, or enable adoptResources in the KubeFedConfig"
-                                    ),
-                                ),
-                                None,
-                            );
-                        }
-                        Managed::No => adopting = true,
-                    }
+        // Not in an index that has listed: the index holds every object labelled as ours, so the object is
+        // almost surely absent — write at once and look only when the write finds one (a new object costs
+        // one request). Not in an index still listing: look first.
+        // Only where an object found that way may be written: with `adoptResources` (an unforced apply
+        // takes over an unlabelled object whose fields do not conflict) or a plain create (which fails on
+        // any existing object).
+        let create_new_plain = fed.spec.retain_replicas == Some(true);
+        let mut optimistic = entry.is_none()
+            && self.index.synced(&cluster.name)
+            && (create_new_plain || self.ctx.config.borrow().adopt_resources);
+        if entry.is_none() && !optimistic {
+            match self.probe(&cluster.name, &api, &key.name, &what).await {
+                Err(outcome) => return result(outcome, None),
+                Ok(found) => {
+                    exists = found.is_some();
+                    adopting = found == Some(true);
                 }
             }
         }
 
         let info = ClusterInfo::new(cluster.name.clone(), cluster.labels.clone(), cluster.ready);
-        let desired = match desired_member_object(fed, &self.target, &info, exists) {
-            Ok(d) => d,
-            Err(e) => return result(ClusterOutcome::failed(e.status(), e.to_string()), None),
-        };
-        let hash = desired_hash(&desired);
-        if let Some(e) = &entry
-            && e.is_current(hash)
-        {
-            return result(ClusterOutcome::ok(e.status_value()), None);
-        }
+        loop {
+            let desired = match desired_member_object(fed, &self.target, &info, exists) {
+                Ok(d) => d,
+                Err(e) => return result(ClusterOutcome::failed(e.status(), e.to_string()), None),
+            };
+            let hash = desired_hash(&desired);
+            if let Some(e) = &entry
+                && e.is_current(hash)
+            {
+                return result(ClusterOutcome::ok(e.status_value()), None);
+            }
 
-        let create_plain = !exists && fed.spec.retain_replicas == Some(true);
-        let call = async {
-            if create_plain {
-                let obj: DynamicObject =
-                    serde_json::from_value(desired.clone()).map_err(kube::Error::SerdeError)?;
-                let pp = PostParams {
-                    dry_run: false,
-                    field_manager: Some(CONTROLLER_FIELD_MANAGER.to_string()),
-                };
-                api.create(&pp, &obj).await
-            } else {
-                let pp = PatchParams::apply(CONTROLLER_FIELD_MANAGER).force();
-                api.patch(&key.name, &pp, &Patch::Apply(&desired)).await
-            }
-        };
-        let (failed, timed_out, verb) = if exists {
-            (
-                PropagationStatus::UpdateFailed,
-                PropagationStatus::UpdateTimedOut,
-                "updating",
-            )
-        } else {
-            (
-                PropagationStatus::CreationFailed,
-                PropagationStatus::CreationTimedOut,
-                "creating",
-            )
-        };
-        let write = self.member_call(&cluster.name, call).await;
-        self.ctx.metrics.member_operation(
-            &cluster.name,
-            if exists { "update" } else { "create" },
-            matches!(write, Ok(Ok(_))),
-        );
-        match write {
-            Err(u) => result(
-                ClusterOutcome::failed(timed_out, u.describe(&format!("{verb} {what}"))),
-                None,
-            ),
-            Ok(Err(e)) => result(
-                ClusterOutcome::failed(failed, format!("{verb} {what}: {}", api_message(&e))),
-                None,
-            ),
-            Ok(Ok(obj)) => {
-                let changed = entry
-                    .as_ref()
-                    .is_none_or(|e| Some(&e.resource_version) != obj.metadata.resource_version.as_ref());
-                self.index.record_applied(&cluster.name, key, &obj, hash, true);
-                let status = obj.data.get("status").cloned();
-                let action = if !exists {
-                    Some((
-                        "CreateInCluster",
-                        format!("created {what} in cluster {}", cluster.name),
-                    ))
-                } else if adopting {
-                    Some((
-                        "AdoptInCluster",
-                        format!("adopted existing {what} in cluster {}", cluster.name),
-                    ))
-                } else if changed {
-                    Some((
-                        "UpdateInCluster",
-                        format!("updated {what} in cluster {}", cluster.name),
-                    ))
+            let create_plain = !exists && create_new_plain;
+            let call = async {
+                if create_plain {
+                    let obj: DynamicObject =
+                        serde_json::from_value(desired.clone()).map_err(kube::Error::SerdeError)?;
+                    let pp = PostParams {
+                        dry_run: false,
+                        field_manager: Some(CONTROLLER_FIELD_MANAGER.to_string()),
+                    };
+                    api.create(&pp, &obj).await
                 } else {
-                    None
-                };
-                result(ClusterOutcome::ok(status), action)
+                    // Unforced while we have not looked: an object someone else made conflicts (409) on
+                    // any field it holds differently — our managed label at least when it is labelled
+                    // `kubefed.io/managed: "false"` — instead of being taken over.
+                    let mut pp = PatchParams::apply(CONTROLLER_FIELD_MANAGER);
+                    if !optimistic {
+                        pp = pp.force();
+                    }
+                    api.patch(&key.name, &pp, &Patch::Apply(&desired)).await
+                }
+            };
+            let (failed, timed_out, verb) = if exists {
+                (
+                    PropagationStatus::UpdateFailed,
+                    PropagationStatus::UpdateTimedOut,
+                    "updating",
+                )
+            } else {
+                (
+                    PropagationStatus::CreationFailed,
+                    PropagationStatus::CreationTimedOut,
+                    "creating",
+                )
+            };
+            let write = self.member_call(&cluster.name, call).await;
+            self.ctx.metrics.member_operation(
+                &cluster.name,
+                if exists { "update" } else { "create" },
+                matches!(write, Ok(Ok(_))),
+            );
+            return match write {
+                // The object exists after all (AlreadyExists from a create, a field conflict from an
+                // unforced apply): look at it and decide as if we had looked first.
+                Ok(Err(kube::Error::Api(s))) if optimistic && s.code == 409 => {
+                    optimistic = false;
+                    match self.probe(&cluster.name, &api, &key.name, &what).await {
+                        Err(outcome) => return result(outcome, None),
+                        Ok(found) => {
+                            exists = found.is_some();
+                            adopting = found == Some(true);
+                        }
+                    }
+                    continue;
+                }
+                Err(u) => result(
+                    ClusterOutcome::failed(timed_out, u.describe(&format!("{verb} {what}"))),
+                    None,
+                ),
+                Ok(Err(e)) => result(
+                    ClusterOutcome::failed(failed, format!("{verb} {what}: {}", api_message(&e))),
+                    None,
+                ),
+                Ok(Ok(obj)) => {
+                    let changed = entry
+                        .as_ref()
+                        .is_none_or(|e| Some(&e.resource_version) != obj.metadata.resource_version.as_ref());
+                    // An unforced apply that met an object without conflicting fields took it over.
+                    if optimistic && has_other_managers(&obj) {
+                        adopting = true;
+                    }
+                    self.index.record_applied(&cluster.name, key, &obj, hash, true);
+                    let status = obj.data.get("status").cloned();
+                    let action = if adopting {
+                        Some((
+                            "AdoptInCluster",
+                            format!("adopted existing {what} in cluster {}", cluster.name),
+                        ))
+                    } else if !exists {
+                        Some((
+                            "CreateInCluster",
+                            format!("created {what} in cluster {}", cluster.name),
+                        ))
+                    } else if changed {
+                        Some((
+                            "UpdateInCluster",
+                            format!("updated {what} in cluster {}", cluster.name),
+                        ))
+                    } else {
+                        None
+                    };
+                    result(ClusterOutcome::ok(status), action)
+                }
+            };
+        }
+    }
+
+    /// Reads a member object we do not know as ours and decides whether we may write it:
+    /// `Ok(None)` absent, `Ok(Some(adopting))` present and ours to write, `Err` the outcome to report
+    /// (labelled `kubefed.io/managed: "false"`, or unmanaged while `adoptResources` is off, or unreadable).
+    async fn probe(
+        &self,
+        cluster: &str,
+        api: &Api<DynamicObject>,
+        name: &str,
+        what: &str,
+    ) -> std::result::Result<Option<bool>, ClusterOutcome> {
+        let read = self.member_call(cluster, api.get_opt(name)).await;
+        self.ctx
+            .metrics
+            .member_operation(cluster, "get", matches!(read, Ok(Ok(_))));
+        let live = match read {
+            Err(u) => {
+                return Err(ClusterOutcome::failed(
+                    PropagationStatus::RetrievalFailed,
+                    u.describe(&format!("reading {what}")),
+                ));
             }
+            Ok(Err(e)) => {
+                return Err(ClusterOutcome::failed(
+                    PropagationStatus::RetrievalFailed,
+                    format!("reading {what}: {e}"),
+                ));
+            }
+            Ok(Ok(None)) => return Ok(None),
+            Ok(Ok(Some(live))) => live,
+        };
+        let labels = serde_json::json!({"metadata": {"labels": live.metadata.labels}});
+        match is_managed(&labels) {
+            Managed::Yes => Ok(Some(false)),
+            Managed::ExplicitlyUnmanaged => Err(ClusterOutcome::failed(
+                PropagationStatus::ManagedLabelFalse,
+                format!("{what} is labelled kubefed.io/managed=false and is left alone"),
+            )),
+            Managed::No if !self.ctx.config.borrow().adopt_resources => Err(ClusterOutcome::failed(
+                PropagationStatus::AlreadyExists,
+                format!(
+                    "{what} already exists and is not managed by kubefed; delete it, label it \
+                     kubefed.io/managed=true, or enable adoptResources in the KubeFedConfig"
+                ),
+            )),
+            Managed::No => Ok(Some(true)),
         }
     }
 
@@ -1044,6 +1096,15 @@ pub fn delete_params(options: Option<&Value>, uid: &str) -> DeleteParams {
         });
     }
     dp
+}
+
+/// Whether a member object has `managedFields` entries of managers other than us (it was not made by us).
+fn has_other_managers(obj: &DynamicObject) -> bool {
+    obj.metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .any(|e| e.manager.as_deref() != Some(CONTROLLER_FIELD_MANAGER))
 }
 
 /// The API server's message for an API error, else the error.

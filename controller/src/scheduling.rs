@@ -247,6 +247,7 @@ async fn current_replicas(
         let api: Api<DynamicObject> = Api::namespaced_with(client, ns, &ar);
         Some(async move {
             let got = tokio::time::timeout(ctx.settings.member_timeout, api.get_opt(name)).await;
+            ctx.metrics.member_operation(c, "get", matches!(got, Ok(Ok(_))));
             let n = match got {
                 Ok(Ok(Some(o))) => o.data["spec"]["replicas"].as_i64(),
                 _ => None,

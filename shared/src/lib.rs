@@ -10,6 +10,7 @@ pub mod convert;
 pub mod crds;
 pub mod findings;
 pub mod health;
+pub mod intent;
 pub mod manifest;
 pub mod membership;
 pub mod overrides;
