@@ -27,6 +27,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,12 +46,14 @@ use kube::runtime::utils::PredicateConfig;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use kubefed_core::api::constants::{CONTROLLER_FIELD_MANAGER, CORE_API_VERSION, SYNC_CONTROLLER_FINALIZER};
-use kubefed_core::api::{FederatedObject, FederatedTypeConfig, PropagationStatus};
+use kubefed_core::api::{FederatedObject, FederatedStatus, FederatedTypeConfig, PropagationStatus};
 use kubefed_core::placement::{ClusterInfo, PlacementDecision, place};
 use kubefed_core::propagation::{
     Managed, delete_options, desired_member_object, is_managed, orphan_patch, orphan_requested,
 };
-use kubefed_core::status::{ClusterOutcome, ObjectFailure, compute_status, status_changed};
+use kubefed_core::status::{
+    ClusterOutcome, ObjectFailure, compute_status, is_undeclared_field_error, kubefed_shaped, status_changed,
+};
 use kubefed_core::{Scope, TargetType};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -97,6 +100,9 @@ pub struct TypeContext {
     /// Our member objects, per cluster.
     pub index: Arc<MemberIndex>,
     failures: Mutex<HashMap<ObjectRef<CachedFederated>, u32>>,
+    /// The federated CRD is KubeFed v0.10's, whose status schema lacks fields we write: status is written
+    /// in KubeFed's shape ([`kubefed_shaped`]). Learnt from the first status write the apiserver rejects.
+    kubefed_status: AtomicBool,
 }
 
 /// The [`ApiResource`] of the federated type a FederatedTypeConfig names.
@@ -129,6 +135,7 @@ impl TypeController {
             target,
             index: Arc::new(MemberIndex::default()),
             failures: Mutex::default(),
+            kubefed_status: AtomicBool::new(false),
             ctx,
         };
         TypeController { tc: Arc::new(tc) }
@@ -548,9 +555,30 @@ impl TypeContext {
                 c.remote_status = outcomes.get(&c.name).and_then(|o| o.member_status.clone());
             }
         }
-        if !status_changed(fed.status.as_ref(), &status) {
-            return Ok(());
+        let mut kubefed_shape = self.kubefed_status.load(Ordering::Relaxed);
+        loop {
+            // Compared in the shape the CRD stores, or a KubeFed-shaped status would always differ.
+            let shaped = if kubefed_shape { kubefed_shaped(&status) } else { status.clone() };
+            if !status_changed(fed.status.as_ref(), &shaped) {
+                return Ok(());
+            }
+            match self.apply_status(fed, &shaped).await {
+                Ok(()) => return Ok(()),
+                // Deleted meanwhile: nothing to report on.
+                Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+                Err(kube::Error::Api(s)) if !kubefed_shape && is_undeclared_field_error(&s.message) => {
+                    kubefed_shape = true;
+                    self.kubefed_crd_detected(&s.message);
+                }
+                Err(e) => {
+                    return Err(Error::host(format!("writing status of {}", self.describe(fed)))(e));
+                }
+            }
         }
+    }
+
+    /// Server-side applies `status` on `fed`'s status subresource.
+    async fn apply_status(&self, fed: &FederatedObject, status: &FederatedStatus) -> kube::Result<()> {
         let mut meta = serde_json::json!({"name": fed.name_any()});
         if let Some(ns) = &fed.metadata.namespace {
             meta["namespace"] = Value::String(ns.clone());
@@ -562,18 +590,33 @@ impl TypeContext {
             "status": status,
         });
         let pp = PatchParams::apply(CONTROLLER_FIELD_MANAGER).force();
-        match self
-            .fed_api(fed)
+        self.fed_api(fed)
             .patch_status(&fed.name_any(), &pp, &Patch::Apply(&body))
             .await
-        {
-            Ok(_) => Ok(()),
-            // Deleted meanwhile: nothing to report on.
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(Error::host(format!("writing status of {}", self.describe(fed)))(
-                e,
-            )),
+            .map(|_| ())
+    }
+
+    /// Switches the type to KubeFed-shaped status, saying once per type (log line and an Event on the
+    /// FederatedTypeConfig) what is degraded and how to upgrade the CRDs.
+    fn kubefed_crd_detected(&self, api_message: &str) {
+        if self.kubefed_status.swap(true, Ordering::Relaxed) {
+            return;
         }
+        let crd = format!("{}.{}", self.fed_ar.plural, self.fed_ar.group);
+        let note = format!(
+            "CRD {crd} is KubeFed's (its status schema lacks fields kubefed-rs writes: {api_message}); writing \
+             KubeFed-shaped status (no status.aggregated, no condition message) until the CRDs are upgraded \
+             with `kubectl apply --server-side -f charts/kubefed/crds/` (see docs/migration.md)"
+        );
+        tracing::warn!(kind = self.fed_ar.kind, crd, "{note}");
+        let regarding = ObjectReference {
+            api_version: Some(CORE_API_VERSION.to_string()),
+            kind: Some("FederatedTypeConfig".to_string()),
+            name: Some(self.ftc_name.clone()),
+            namespace: Some(self.ctx.settings.namespace.clone()),
+            ..Default::default()
+        };
+        self.event(&regarding, None, EventType::Warning, "OutdatedCRD", note);
     }
 
     /// Publishes one Event per cluster action and failure; whether any member was written.
