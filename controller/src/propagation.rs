@@ -49,7 +49,8 @@ use kubefed_core::api::constants::{CONTROLLER_FIELD_MANAGER, CORE_API_VERSION, S
 use kubefed_core::api::{FederatedObject, FederatedStatus, FederatedTypeConfig, PropagationStatus};
 use kubefed_core::placement::{ClusterInfo, PlacementDecision, place};
 use kubefed_core::propagation::{
-    Managed, delete_options, desired_member_object, is_managed, orphan_patch, orphan_requested,
+    Managed, MemberOptions, delete_options, desired_member_object_with, is_managed, orphan_patch,
+    orphan_requested,
 };
 use kubefed_core::status::{
     ClusterOutcome, ObjectFailure, compute_status, is_undeclared_field_error, kubefed_shaped, status_changed,
@@ -558,7 +559,11 @@ impl TypeContext {
         let mut kubefed_shape = self.kubefed_status.load(Ordering::Relaxed);
         loop {
             // Compared in the shape the CRD stores, or a KubeFed-shaped status would always differ.
-            let shaped = if kubefed_shape { kubefed_shaped(&status) } else { status.clone() };
+            let shaped = if kubefed_shape {
+                kubefed_shaped(&status)
+            } else {
+                status.clone()
+            };
             if !status_changed(fed.status.as_ref(), &shaped) {
                 return Ok(());
             }
@@ -571,7 +576,9 @@ impl TypeContext {
                     self.kubefed_crd_detected(&s.message);
                 }
                 Err(e) => {
-                    return Err(Error::host(format!("writing status of {}", self.describe(fed)))(e));
+                    return Err(Error::host(format!("writing status of {}", self.describe(fed)))(
+                        e,
+                    ));
                 }
             }
         }
@@ -770,7 +777,10 @@ impl TypeContext {
         }
 
         let info = ClusterInfo::new(cluster.name.clone(), cluster.labels.clone(), cluster.ready);
-        let desired = match desired_member_object(fed, &self.target, &info, exists) {
+        let options = MemberOptions {
+            drop_template_annotations: !self.ctx.config.borrow().propagate_template_annotations,
+        };
+        let desired = match desired_member_object_with(fed, &self.target, &info, exists, options) {
             Ok(d) => d,
             Err(e) => return result(ClusterOutcome::failed(e.status(), e.to_string()), None),
         };

@@ -653,7 +653,10 @@ mod tests {
     fn kubefed_shaped_drops_only_what_kubefeds_schema_lacks() {
         let o = outcomes(&[
             ("a", ClusterOutcome::ok(Some(json!({"replicas": 2})))),
-            ("b", ClusterOutcome::failed(PropagationStatus::CreationFailed, "denied")),
+            (
+                "b",
+                ClusterOutcome::failed(PropagationStatus::CreationFailed, "denied"),
+            ),
         ]);
         let full = compute_status(Some(3), &o, None, None, &t("2024-01-01T00:00:00Z"));
         assert!(full.aggregated.is_some());
