@@ -11,6 +11,7 @@ pub mod crds;
 pub mod health;
 pub mod manifest;
 pub mod membership;
+pub mod migration;
 pub mod overrides;
 pub mod pki;
 pub mod placement;
