@@ -76,6 +76,9 @@ const MEMBER_SYNC_WAIT: Duration = Duration::from_secs(15);
 const RETRY_MIN: Duration = Duration::from_millis(500);
 /// …up to this.
 const RETRY_MAX: Duration = Duration::from_secs(60);
+/// How long status stays KubeFed-shaped after the CRD refused ours, before our shape is tried again (so an
+/// upgrade of the CRDs takes effect without a restart, at the cost of one refused write per type per period).
+const KUBEFED_STATUS_RECHECK: Duration = Duration::from_secs(600);
 /// Periodic re-check of objects that are fine (drift is caught by member watches long before).
 const RESYNC: Duration = Duration::from_secs(3600);
 
@@ -101,9 +104,11 @@ pub struct TypeContext {
     /// Our member objects, per cluster.
     pub index: Arc<MemberIndex>,
     failures: Mutex<HashMap<ObjectRef<CachedFederated>, u32>>,
-    /// The federated CRD is KubeFed v0.10's, whose status schema lacks fields we write: status is written
-    /// in KubeFed's shape ([`kubefed_shaped`]). Learnt from the first status write the apiserver rejects.
-    kubefed_status: AtomicBool,
+    /// When a status write was last refused for fields the federated CRD (KubeFed v0.10's) does not declare;
+    /// for [`KUBEFED_STATUS_RECHECK`] after that, status is written in KubeFed's shape ([`kubefed_shaped`]).
+    kubefed_status_since: Mutex<Option<Instant>>,
+    /// Whether the user was told (once per type) that the CRD is KubeFed's.
+    kubefed_status_reported: AtomicBool,
 }
 
 /// The [`ApiResource`] of the federated type a FederatedTypeConfig names.
@@ -136,7 +141,8 @@ impl TypeController {
             target,
             index: Arc::new(MemberIndex::default()),
             failures: Mutex::default(),
-            kubefed_status: AtomicBool::new(false),
+            kubefed_status_since: Mutex::new(None),
+            kubefed_status_reported: AtomicBool::new(false),
             ctx,
         };
         TypeController { tc: Arc::new(tc) }
@@ -556,7 +562,7 @@ impl TypeContext {
                 c.remote_status = outcomes.get(&c.name).and_then(|o| o.member_status.clone());
             }
         }
-        let mut kubefed_shape = self.kubefed_status.load(Ordering::Relaxed);
+        let mut kubefed_shape = self.kubefed_status_mode();
         loop {
             // Compared in the shape the CRD stores, or a KubeFed-shaped status would always differ.
             let shaped = if kubefed_shape {
@@ -603,17 +609,29 @@ impl TypeContext {
             .map(|_| ())
     }
 
+    /// Whether status is currently written in KubeFed's shape (see `kubefed_status_since`).
+    fn kubefed_status_mode(&self) -> bool {
+        self.kubefed_status_since
+            .lock()
+            .ok()
+            .and_then(|s| *s)
+            .is_some_and(|t| t.elapsed() < KUBEFED_STATUS_RECHECK)
+    }
+
     /// Switches the type to KubeFed-shaped status, saying once per type (log line and an Event on the
     /// FederatedTypeConfig) what is degraded and how to upgrade the CRDs.
     fn kubefed_crd_detected(&self, api_message: &str) {
-        if self.kubefed_status.swap(true, Ordering::Relaxed) {
+        if let Ok(mut since) = self.kubefed_status_since.lock() {
+            *since = Some(Instant::now());
+        }
+        if self.kubefed_status_reported.swap(true, Ordering::Relaxed) {
             return;
         }
         let crd = format!("{}.{}", self.fed_ar.plural, self.fed_ar.group);
         let note = format!(
             "CRD {crd} is KubeFed's (its status schema lacks fields kubefed-rs writes: {api_message}); writing \
              KubeFed-shaped status (no status.aggregated, no condition message) until the CRDs are upgraded \
-             with `kubectl apply --server-side -f charts/kubefed/crds/` (see docs/migration.md)"
+             (checked every 10 minutes) with `kubectl apply --server-side -f charts/kubefed/crds/` (see docs/migration.md)"
         );
         tracing::warn!(kind = self.fed_ar.kind, crd, "{note}");
         let regarding = ObjectReference {
