@@ -5,7 +5,8 @@
 //!
 //! It checks that the CRD really rejects our full status, then that the controller writes the KubeFed-shaped
 //! status (Propagation condition, `clusters[]`) without an error loop, says once how to upgrade the CRDs, and
-//! does not propagate the template's annotations.
+//! does not propagate the template's annotations — so a member Deployment KubeFed created (plain create by
+//! another field manager, no template annotations) is taken over in place with the same generation.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -165,7 +166,8 @@ async fn kubefed_crds_get_kubefed_shaped_status_and_kubefed_semantics() -> TestR
     join(tb, &host, M1, BTreeMap::new()).await?;
 
     // The federated namespace and deployment, before the controller runs (as KubeFed left them).
-    let ns = tb.namespace("migrate", &[HOST]).await?;
+    // The namespace exists in the member already, as KubeFed left it.
+    let ns = tb.namespace("migrate", &[HOST, M1]).await?;
     let fns: Api<DynamicObject> = Api::namespaced_with(
         host.clone(),
         &ns,
@@ -201,6 +203,46 @@ async fn kubefed_crds_get_kubefed_shaped_status_and_kubefed_semantics() -> TestR
                     },
                     "placement": {"clusters": [{"name": M1}]}
                 }
+            }))?,
+        )
+        .await?;
+
+    // A member Deployment as KubeFed created it: a plain create by another field manager, labelled managed,
+    // without the template's annotations; and its FederatedDeployment.
+    let member: Api<DynamicObject> = Api::namespaced_with(
+        tb.client(M1).await?,
+        &ns,
+        &ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("apps", "v1", "Deployment"), "deployments"),
+    );
+    let legacy_template = json!({
+        "spec": {"replicas": 1,
+                 "selector": {"matchLabels": {"app": "legacy"}},
+                 "template": {"metadata": {"labels": {"app": "legacy"}},
+                              "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}
+    });
+    let mut legacy_member = legacy_template.clone();
+    legacy_member["apiVersion"] = json!("apps/v1");
+    legacy_member["kind"] = json!("Deployment");
+    legacy_member["metadata"] = json!({"name": "legacy", "namespace": ns,
+                                       "labels": {"app": "legacy", "kubefed.io/managed": "true"}});
+    let before = member
+        .create(
+            &PostParams {
+                field_manager: Some("kubefed".into()),
+                ..Default::default()
+            },
+            &serde_json::from_value(legacy_member)?,
+        )
+        .await?;
+    let mut legacy_fed_template = legacy_template;
+    legacy_fed_template["metadata"] = json!({"labels": {"app": "legacy"}, "annotations": {"team": "shop"}});
+    fdeps
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
+                "metadata": {"name": "legacy", "namespace": ns},
+                "spec": {"template": legacy_fed_template, "placement": {"clusters": [{"name": M1}]}}
             }))?,
         )
         .await?;
@@ -259,11 +301,6 @@ async fn kubefed_crds_get_kubefed_shaped_status_and_kubefed_semantics() -> TestR
     assert!(status.get("aggregated").is_none(), "{status}");
 
     // KubeFed's semantics: the member has the template's labels, not its annotations.
-    let member: Api<DynamicObject> = Api::namespaced_with(
-        tb.client(M1).await?,
-        &ns,
-        &ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("apps", "v1", "Deployment"), "deployments"),
-    );
     let dep = wait_for("Deployment web in member-1", WAIT, || {
         let member = member.clone();
         async move { Ok(member.get_opt("web").await?) }
@@ -274,6 +311,37 @@ async fn kubefed_crds_get_kubefed_shaped_status_and_kubefed_semantics() -> TestR
     assert_eq!(labels.get("kubefed.io/managed").map(String::as_str), Some("true"));
     let annotations = dep.metadata.annotations.clone().unwrap_or_default();
     assert!(!annotations.contains_key("team"), "{annotations:?}");
+
+    // The member KubeFed created is taken over in place: same object, same generation (no new annotations).
+    wait_for("Propagation=True on FederatedDeployment legacy", WAIT, || {
+        let fdeps = fdeps.clone();
+        async move {
+            let o = fdeps.get("legacy").await?;
+            let s = o.data.get("status").cloned().unwrap_or(Value::Null);
+            Ok(propagation_condition(&s)
+                .is_some_and(|c| c["status"] == "True")
+                .then_some(()))
+        }
+    })
+    .await?;
+    let after = member.get("legacy").await?;
+    assert_eq!(after.metadata.uid, before.metadata.uid);
+    assert_eq!(
+        after.metadata.generation, before.metadata.generation,
+        "generation changed: {:?}",
+        after.metadata.annotations
+    );
+    let managers: Vec<String> = after
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    assert!(
+        managers.iter().any(|m| m == "kubefed-controller"),
+        "not taken over: managers {managers:?}"
+    );
 
     // One warning on the FederatedTypeConfig saying how to upgrade the CRDs.
     let events: Api<Event> = Api::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE);
