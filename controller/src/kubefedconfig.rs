@@ -33,6 +33,8 @@ pub struct ControlPlaneConfig {
     pub success_threshold: u32,
     /// Whether member objects that exist but are not ours are adopted (else reported `AlreadyExists`).
     pub adopt_resources: bool,
+    /// Whether the template's annotations reach member objects (`false`: KubeFed's semantics).
+    pub propagate_template_annotations: bool,
 }
 
 impl Default for ControlPlaneConfig {
@@ -82,7 +84,13 @@ impl ControlPlaneConfig {
             success_threshold: threshold(health.success_threshold, DEFAULT_SUCCESS_THRESHOLD),
             adopt_resources: spec
                 .sync_controller
+                .as_ref()
                 .and_then(|s| s.adopt_resources)
+                .is_none_or(|t| t.is_enabled()),
+            propagate_template_annotations: spec
+                .sync_controller
+                .as_ref()
+                .and_then(|s| s.propagate_template_annotations)
                 .is_none_or(|t| t.is_enabled()),
         }
     }
@@ -143,6 +151,7 @@ mod tests {
         assert_eq!(c.health_timeout, Duration::from_secs(3));
         assert_eq!((c.failure_threshold, c.success_threshold), (3, 1));
         assert!(c.adopt_resources);
+        assert!(c.propagate_template_annotations);
     }
 
     #[test]
@@ -156,6 +165,7 @@ mod tests {
             }),
             sync_controller: Some(SyncControllerConfig {
                 adopt_resources: Some(Toggle::Disabled),
+                propagate_template_annotations: Some(Toggle::Disabled),
                 max_concurrent_reconciles: None,
             }),
             ..Default::default()
@@ -165,5 +175,6 @@ mod tests {
         assert_eq!(c.health_timeout, Duration::from_secs(3));
         assert_eq!((c.failure_threshold, c.success_threshold), (3, 2));
         assert!(!c.adopt_resources);
+        assert!(!c.propagate_template_annotations);
     }
 }

@@ -38,6 +38,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,12 +57,15 @@ use kube::runtime::utils::PredicateConfig;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use kubefed_core::api::constants::{CONTROLLER_FIELD_MANAGER, CORE_API_VERSION, SYNC_CONTROLLER_FINALIZER};
-use kubefed_core::api::{FederatedObject, FederatedTypeConfig, PropagationStatus};
+use kubefed_core::api::{FederatedObject, FederatedStatus, FederatedTypeConfig, PropagationStatus};
 use kubefed_core::placement::{ClusterInfo, PlacementDecision, place};
 use kubefed_core::propagation::{
-    Managed, delete_options, desired_member_object, is_managed, orphan_patch, orphan_requested,
+    Managed, MemberOptions, delete_options, desired_member_object_with, is_managed, orphan_patch,
+    orphan_requested,
 };
-use kubefed_core::status::{ClusterOutcome, ObjectFailure, compute_status, status_changed};
+use kubefed_core::status::{
+    ClusterOutcome, ObjectFailure, compute_status, is_undeclared_field_error, kubefed_shaped, status_changed,
+};
 use kubefed_core::{Scope, TargetType};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -83,6 +87,9 @@ const MEMBER_SYNC_WAIT: Duration = Duration::from_secs(15);
 const RETRY_MIN: Duration = Duration::from_millis(500);
 /// …up to this.
 const RETRY_MAX: Duration = Duration::from_secs(60);
+/// How long status stays KubeFed-shaped after the CRD refused ours, before our shape is tried again (so an
+/// upgrade of the CRDs takes effect without a restart, at the cost of one refused write per type per period).
+const KUBEFED_STATUS_RECHECK: Duration = Duration::from_secs(600);
 /// Periodic re-check of objects that are fine (drift is caught by member watches long before).
 const RESYNC: Duration = Duration::from_secs(3600);
 
@@ -108,6 +115,11 @@ pub struct TypeContext {
     /// Our member objects, per cluster.
     pub index: Arc<MemberIndex>,
     failures: Mutex<HashMap<ObjectRef<CachedFederated>, u32>>,
+    /// When a status write was last refused for fields the federated CRD (KubeFed v0.10's) does not declare;
+    /// for [`KUBEFED_STATUS_RECHECK`] after that, status is written in KubeFed's shape ([`kubefed_shaped`]).
+    kubefed_status_since: Mutex<Option<Instant>>,
+    /// Whether the user was told (once per type) that the CRD is KubeFed's.
+    kubefed_status_reported: AtomicBool,
 }
 
 /// The [`ApiResource`] of the federated type a FederatedTypeConfig names.
@@ -140,6 +152,8 @@ impl TypeController {
             target,
             index: Arc::new(MemberIndex::default()),
             failures: Mutex::default(),
+            kubefed_status_since: Mutex::new(None),
+            kubefed_status_reported: AtomicBool::new(false),
             ctx,
         };
         TypeController { tc: Arc::new(tc) }
@@ -559,9 +573,36 @@ impl TypeContext {
                 c.remote_status = outcomes.get(&c.name).and_then(|o| o.member_status.clone());
             }
         }
-        if !status_changed(fed.status.as_ref(), &status) {
-            return Ok(());
+        let mut kubefed_shape = self.kubefed_status_mode();
+        loop {
+            // Compared in the shape the CRD stores, or a KubeFed-shaped status would always differ.
+            let shaped = if kubefed_shape {
+                kubefed_shaped(&status)
+            } else {
+                status.clone()
+            };
+            if !status_changed(fed.status.as_ref(), &shaped) {
+                return Ok(());
+            }
+            match self.apply_status(fed, &shaped).await {
+                Ok(()) => return Ok(()),
+                // Deleted meanwhile: nothing to report on.
+                Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+                Err(kube::Error::Api(s)) if !kubefed_shape && is_undeclared_field_error(&s.message) => {
+                    kubefed_shape = true;
+                    self.kubefed_crd_detected(&s.message);
+                }
+                Err(e) => {
+                    return Err(Error::host(format!("writing status of {}", self.describe(fed)))(
+                        e,
+                    ));
+                }
+            }
         }
+    }
+
+    /// Server-side applies `status` on `fed`'s status subresource.
+    async fn apply_status(&self, fed: &FederatedObject, status: &FederatedStatus) -> kube::Result<()> {
         let mut meta = serde_json::json!({"name": fed.name_any()});
         if let Some(ns) = &fed.metadata.namespace {
             meta["namespace"] = Value::String(ns.clone());
@@ -573,18 +614,45 @@ impl TypeContext {
             "status": status,
         });
         let pp = PatchParams::apply(CONTROLLER_FIELD_MANAGER).force();
-        match self
-            .fed_api(fed)
+        self.fed_api(fed)
             .patch_status(&fed.name_any(), &pp, &Patch::Apply(&body))
             .await
-        {
-            Ok(_) => Ok(()),
-            // Deleted meanwhile: nothing to report on.
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(Error::host(format!("writing status of {}", self.describe(fed)))(
-                e,
-            )),
+            .map(|_| ())
+    }
+
+    /// Whether status is currently written in KubeFed's shape (see `kubefed_status_since`).
+    fn kubefed_status_mode(&self) -> bool {
+        self.kubefed_status_since
+            .lock()
+            .ok()
+            .and_then(|s| *s)
+            .is_some_and(|t| t.elapsed() < KUBEFED_STATUS_RECHECK)
+    }
+
+    /// Switches the type to KubeFed-shaped status, saying once per type (log line and an Event on the
+    /// FederatedTypeConfig) what is degraded and how to upgrade the CRDs.
+    fn kubefed_crd_detected(&self, api_message: &str) {
+        if let Ok(mut since) = self.kubefed_status_since.lock() {
+            *since = Some(Instant::now());
         }
+        if self.kubefed_status_reported.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let crd = format!("{}.{}", self.fed_ar.plural, self.fed_ar.group);
+        let note = format!(
+            "CRD {crd} is KubeFed's (its status schema lacks fields kubefed-rs writes: {api_message}); writing \
+             KubeFed-shaped status (no status.aggregated, no condition message) until the CRDs are upgraded \
+             (checked every 10 minutes) with `kubectl apply --server-side -f charts/kubefed/crds/` (see docs/migration.md)"
+        );
+        tracing::warn!(kind = self.fed_ar.kind, crd, "{note}");
+        let regarding = ObjectReference {
+            api_version: Some(CORE_API_VERSION.to_string()),
+            kind: Some("FederatedTypeConfig".to_string()),
+            name: Some(self.ftc_name.clone()),
+            namespace: Some(self.ctx.settings.namespace.clone()),
+            ..Default::default()
+        };
+        self.event(&regarding, None, EventType::Warning, "OutdatedCRD", note);
     }
 
     /// Publishes one Event per cluster action and failure; whether any member was written.
@@ -706,8 +774,11 @@ impl TypeContext {
         }
 
         let info = ClusterInfo::new(cluster.name.clone(), cluster.labels.clone(), cluster.ready);
+        let options = MemberOptions {
+            drop_template_annotations: !self.ctx.config.borrow().propagate_template_annotations,
+        };
         loop {
-            let desired = match desired_member_object(fed, &self.target, &info, exists) {
+            let desired = match desired_member_object_with(fed, &self.target, &info, exists, options) {
                 Ok(d) => d,
                 Err(e) => return result(ClusterOutcome::failed(e.status(), e.to_string()), None),
             };

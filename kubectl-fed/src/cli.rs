@@ -102,6 +102,9 @@ pub enum Command {
     /// Show where a federated object runs: one row per cluster, and the overall Propagation condition.
     #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
+    /// Find a KubeFed v0.10 installation on the host and report what migrating to kubefed-rs would change.
+    #[command(after_help = MIGRATE_EXAMPLES)]
+    Migrate(MigrateArgs),
     /// Print the client version and, when the host is reachable, its server version.
     #[command(after_help = VERSION_EXAMPLES)]
     Version(VersionArgs),
@@ -201,6 +204,14 @@ Examples:
   kubectl fed get clusters
   kubectl fed get clusters -o wide
   kubectl fed get clusters -o yaml";
+
+const MIGRATE_EXAMPLES: &str = "\
+Examples:
+  # What of KubeFed is on the host, and what the migration would change (reads only)
+  kubectl fed migrate --dry-run
+
+The steps themselves are in docs/migration.md: CRDs upgraded in place, KubeFed's controller scaled to 0, its
+webhook configurations removed, then the kubefed-rs chart installed.";
 
 const STATUS_EXAMPLES: &str = "\
 Examples:
@@ -493,6 +504,17 @@ pub struct StatusArgs {
     /// Namespace of namespaced objects that have none (default: the kubeconfig context's, else default).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+}
+
+/// `kubectl fed migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// Only report what was found and what would change (the default; nothing is ever changed yet).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do the host-side steps (not implemented yet: follow docs/migration.md).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub yes: bool,
 }
 
 /// Shells `completion` writes scripts for.

@@ -54,6 +54,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Unjoin(args) => commands::unjoin::run(global, args).await,
         Command::Get(args) => commands::get::run(global, args).await,
         Command::Status(args) => commands::status::run(global, args).await,
+        Command::Migrate(args) => commands::migrate::run(global, args).await,
         Command::Version(args) => commands::version::run(global, args).await,
         Command::Completion(args) => commands::completion::run(args),
     }

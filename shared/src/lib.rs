@@ -13,6 +13,7 @@ pub mod health;
 pub mod intent;
 pub mod manifest;
 pub mod membership;
+pub mod migration;
 pub mod overrides;
 pub mod pki;
 pub mod placement;

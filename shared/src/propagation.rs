@@ -5,7 +5,9 @@
 //! template → identity (`apiVersion`/`kind` of the target, name and namespace of the federated object; a
 //! FederatedNamespace becomes the cluster-scoped Namespace it federates) → overrides for that cluster
 //! ([`crate::overrides`]) → label `kubefed.io/managed: "true"` (set last, so no override can drop it) →
-//! [`retain_for_apply`]. Template labels **and annotations** are kept (KubeFed dropped annotations, §4.2).
+//! [`retain_for_apply`]. Template labels **and annotations** are kept (KubeFed dropped annotations, §4.2);
+//! [`MemberOptions::drop_template_annotations`] (KubeFedConfig `syncController.propagateTemplateAnnotations:
+//! Disabled`) drops them as KubeFed did, for a migration window.
 //!
 //! # Retention with server-side apply
 //! KubeFed updated member objects with a full PUT, so every field it did not mean to change had to be copied
@@ -119,6 +121,25 @@ pub fn desired_member_object(
     cluster: &ClusterInfo,
     member_exists: bool,
 ) -> Result<Value, PropagationError> {
+    desired_member_object_with(fed, target, cluster, member_exists, MemberOptions::default())
+}
+
+/// Control-plane settings that change how member objects are built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemberOptions {
+    /// KubeFed's semantics: the template's `metadata.annotations` are not propagated (annotations set by
+    /// overrides still are). Off by default.
+    pub drop_template_annotations: bool,
+}
+
+/// [`desired_member_object`] with `options`.
+pub fn desired_member_object_with(
+    fed: &FederatedObject,
+    target: &TargetType,
+    cluster: &ClusterInfo,
+    member_exists: bool,
+    options: MemberOptions,
+) -> Result<Value, PropagationError> {
     let mut obj = match &fed.spec.template {
         Value::Object(m) => m.clone(),
         Value::Null => Map::new(),
@@ -152,6 +173,9 @@ pub fn desired_member_object(
         .map_err(|found| PropagationError::TemplateMetadataNotObject { found })?;
     meta.insert("name".into(), Value::String(name));
     meta.remove("generateName");
+    if options.drop_template_annotations {
+        meta.remove("annotations");
+    }
     match namespace {
         Some(ns) => meta.insert("namespace".into(), Value::String(ns)),
         None => meta.remove("namespace"),
@@ -774,5 +798,37 @@ mod tests {
         let mut s = json!("x");
         retain_for_apply(&mut s, &ty, true);
         assert_eq!(s, json!("x"));
+    }
+
+    #[test]
+    fn kubefed_semantics_drop_template_annotations_but_not_overridden_ones() {
+        let (obj, ty) = fed(
+            "deployments",
+            "web",
+            Some("shop"),
+            json!({
+                "template": {"metadata": {"labels": {"app": "web"}, "annotations": {"team": "a"}},
+                             "spec": {"template": {"metadata": {"annotations": {"pod": "kept"}}}}},
+                "overrides": [{"clusterName": "eu-1", "clusterOverrides": [
+                    {"op": "add", "path": "/metadata/annotations", "value": {"per-cluster": "yes"}}]}]
+            }),
+        );
+        let kubefed = MemberOptions {
+            drop_template_annotations: true,
+        };
+        let got = desired_member_object_with(&obj, &ty, &eu1(), true, kubefed).expect("builds");
+        assert_eq!(got["metadata"]["annotations"], json!({"per-cluster": "yes"}));
+        assert_eq!(got["metadata"]["labels"]["app"], "web");
+        // The pod template is the workload's spec, not the object's metadata: unchanged either way.
+        assert_eq!(
+            got["spec"]["template"]["metadata"]["annotations"],
+            json!({"pod": "kept"})
+        );
+
+        let other = ClusterInfo::new("us-1", BTreeMap::new(), true);
+        let got = desired_member_object_with(&obj, &ty, &other, true, kubefed).expect("builds");
+        assert!(got["metadata"].get("annotations").is_none(), "{got}");
+        let default = desired_member_object(&obj, &ty, &other, true).expect("builds");
+        assert_eq!(default["metadata"]["annotations"], json!({"team": "a"}));
     }
 }

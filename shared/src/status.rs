@@ -260,6 +260,27 @@ pub fn status_changed(old: Option<&FederatedStatus>, new: &FederatedStatus) -> b
     }
 }
 
+/// The status a federated object gets when its CRD is KubeFed v0.10's: only the fields KubeFed's status schema
+/// declares (`observedGeneration`, `conditions[]` without `message`, `clusters[]`). KubeFed's schema has no
+/// `aggregated` and no condition `message`, and server-side apply rejects a status with a field the schema
+/// does not declare (HTTP 500 `field not declared in schema`), so these are dropped until the CRDs are
+/// upgraded. The condition's `reason` still says whether and why propagation failed.
+pub fn kubefed_shaped(status: &FederatedStatus) -> FederatedStatus {
+    let mut s = status.clone();
+    s.aggregated = None;
+    for c in &mut s.conditions {
+        c.message = None;
+    }
+    s
+}
+
+/// Whether an API error message is server-side apply rejecting a field the object's schema does not declare —
+/// what a status write gets from a federated CRD of KubeFed v0.10 (e.g. `.status.aggregated: field not
+/// declared in schema`).
+pub fn is_undeclared_field_error(message: &str) -> bool {
+    message.contains("field not declared in schema")
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -626,5 +647,36 @@ mod tests {
         let agg = s.aggregated.expect("aggregated");
         assert_eq!((agg.replicas, agg.ready_replicas), (Some(5), Some(3)));
         assert!(s.clusters.iter().all(|c| c.remote_status.is_none()));
+    }
+
+    #[test]
+    fn kubefed_shaped_drops_only_what_kubefeds_schema_lacks() {
+        let o = outcomes(&[
+            ("a", ClusterOutcome::ok(Some(json!({"replicas": 2})))),
+            (
+                "b",
+                ClusterOutcome::failed(PropagationStatus::CreationFailed, "denied"),
+            ),
+        ]);
+        let full = compute_status(Some(3), &o, None, None, &t("2024-01-01T00:00:00Z"));
+        assert!(full.aggregated.is_some());
+        assert!(cond(&full).message.is_some());
+        let shaped = kubefed_shaped(&full);
+        assert_eq!(shaped.aggregated, None);
+        assert_eq!(cond(&shaped).message, None);
+        assert_eq!(cond(&shaped).reason, cond(&full).reason);
+        assert_eq!(shaped.clusters, full.clusters);
+        assert_eq!(shaped.observed_generation, Some(3));
+        // What the server then holds compares equal to the next shaped status: no write loop.
+        assert!(!status_changed(Some(&shaped), &kubefed_shaped(&full)));
+    }
+
+    #[test]
+    fn recognises_undeclared_field_errors() {
+        assert!(is_undeclared_field_error(
+            "failed to create typed patch object (types.kubefed.io/v1beta1, Kind=FederatedDeployment): \
+             .status.aggregated: field not declared in schema"
+        ));
+        assert!(!is_undeclared_field_error("the object has been modified"));
     }
 }

@@ -7,6 +7,7 @@ pub mod enable;
 pub mod federate;
 pub mod get;
 pub mod join;
+pub mod migrate;
 pub mod status;
 pub mod unjoin;
 pub mod version;

@@ -126,6 +126,13 @@ pub struct SyncControllerConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = super::schema::optional_enum_field)]
     pub adopt_resources: Option<Toggle>,
+    /// Whether the template's `metadata.annotations` reach member objects (default `Enabled`). `Disabled`
+    /// keeps KubeFed's behaviour, which dropped them, for a migration window: member objects KubeFed created
+    /// then get no new annotations and so no new `metadata.generation` (docs/migration.md). Overrides of
+    /// annotations are applied either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = super::schema::optional_enum_field)]
+    pub propagate_template_annotations: Option<Toggle>,
     /// How many federated objects are reconciled at once (unset: the controller's own default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent_reconciles: Option<i64>,
@@ -174,7 +181,8 @@ impl KubeFedConfigSpec {
     /// `60s`, cache sync timeout `5m`; leader election `15s` / `10s` / `5s` with `leases`; no feature gates
     /// (an empty list); health checks every `10s` with a `3s` timeout, 3 failures / 1 success to flip;
     /// `adoptResources: Enabled`. Fields already set are kept, even if invalid — validation reports them.
-    /// `maxConcurrentReconciles` stays unset (each controller has its own default).
+    /// `maxConcurrentReconciles` stays unset (each controller has its own default), and so does
+    /// `propagateTemplateAnnotations` (unset means `Enabled`), so a complete KubeFed config is left as it is.
     pub fn with_defaults(mut self) -> Self {
         fill(&mut self.scope, || Scope::Cluster);
 
