@@ -1,5 +1,10 @@
 //! `kubefed-webhook`: parse arguments, install the crypto provider and logging, run.
 
+/// A decision allocates many small JSON values per request; glibc malloc spent a quarter of the
+/// webhook's CPU on them (perf), mimalloc much less.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::Parser;
 use kubefed_webhook::{Args, LogFormat};

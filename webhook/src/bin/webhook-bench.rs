@@ -15,6 +15,11 @@
 //! "allowed") and `validate-policies` (the webhook's real decisions with `--policies` FederationPolicies,
 //! namespace consistency and cached `propagate` checks; see [`admit_for`]).
 
+/// A decision allocates many small JSON values per request; glibc malloc spent a quarter of the
+/// webhook's CPU on them (perf), mimalloc much less.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
