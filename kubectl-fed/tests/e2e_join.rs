@@ -9,7 +9,7 @@
 //! At the end, a context without enough rights fails clearly and leaves nothing behind (rollback).
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::ClusterRole;
@@ -20,6 +20,7 @@ use kubefed_core::api::{KubeFedCluster, KubeFedConfig};
 use kubefed_tests::fixtures::install_kubefed;
 use kubefed_tests::shared_testbed;
 use kubefed_tests::testbed::HOST;
+use kubefed_tests::wait_for;
 use serde_json::{Value, json};
 
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -123,26 +124,6 @@ fn controller() -> TestResult {
     started
         .clone()
         .map_err(|e| format!("controller setup failed: {e}").into())
-}
-
-async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> TestResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = TestResult<Option<T>>>,
-{
-    let start = Instant::now();
-    let mut last = String::from("condition not met");
-    loop {
-        match f().await {
-            Ok(Some(v)) => return Ok(v),
-            Ok(None) => {}
-            Err(e) => last = e.to_string(),
-        }
-        if start.elapsed() > timeout {
-            return Err(format!("timed out after {timeout:?} waiting for {what} ({last})").into());
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 /// A client of `member` authenticated with the token of the identity join created there.

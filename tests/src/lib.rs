@@ -12,11 +12,13 @@ pub mod images;
 pub mod node;
 pub mod process;
 pub mod testbed;
+pub mod wait;
 
 pub use bins::Binaries;
 pub use cluster::{Cluster, ClusterOptions, User};
 pub use node::Node;
 pub use testbed::{Testbed, TestbedOptions, shared_testbed};
+pub use wait::wait_for;
 
 /// Errors of the testbed. The message names the process and points at its log file.
 #[derive(Debug, thiserror::Error)]

@@ -27,6 +27,7 @@ use kubefed_core::pki::CertificateAuthority;
 use kubefed_tests::fixtures::join_at;
 use kubefed_tests::images;
 use kubefed_tests::testbed::HOST;
+use kubefed_tests::wait_for;
 use kubefed_tests::{Error, Testbed, TestbedOptions};
 use serde_json::{Value, json};
 
@@ -100,26 +101,6 @@ fn kubectl_manifest(
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     })
-}
-
-async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> TestResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = TestResult<Option<T>>>,
-{
-    let started = Instant::now();
-    let mut last = String::new();
-    loop {
-        match f().await {
-            Ok(Some(v)) => return Ok(v),
-            Ok(None) => {}
-            Err(e) => last = e.to_string(),
-        }
-        if started.elapsed() > timeout {
-            return Err(format!("timed out after {timeout:?} waiting for {what}; last error: {last}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 fn ar(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {

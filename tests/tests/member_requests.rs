@@ -7,7 +7,7 @@
 //! This binary has its own testbed and starts and stops the controller in-process itself.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
@@ -25,24 +25,12 @@ const WAIT: Duration = Duration::from_secs(90);
 /// How long writes that would follow a convergence (retries, a second reconcile) get to show up.
 const SETTLE: Duration = Duration::from_secs(4);
 
-async fn wait_for<T, F, Fut>(what: &str, mut f: F) -> TestResult<T>
+async fn wait_for<T, F, Fut>(what: &str, f: F) -> TestResult<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = TestResult<Option<T>>>,
 {
-    let start = Instant::now();
-    let mut last = String::from("condition not met");
-    loop {
-        match f().await {
-            Ok(Some(v)) => return Ok(v),
-            Ok(None) => {}
-            Err(e) => last = e.to_string(),
-        }
-        if start.elapsed() > WAIT {
-            return Err(format!("timed out after {WAIT:?} waiting for {what} ({last})").into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    kubefed_tests::wait_for(what, WAIT, f).await
 }
 
 fn fed_ar(kind: &str, plural: &str) -> ApiResource {

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
@@ -21,6 +21,7 @@ use kubefed_core::api::KubeFedConfig;
 use kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
 use kubefed_tests::fixtures::{install_kubefed, join};
 use kubefed_tests::testbed::{HOST, Testbed, TestbedOptions, install_crds};
+use kubefed_tests::wait_for;
 use serde_json::{Value, json};
 
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -57,27 +58,6 @@ fn env() -> TestResult<&'static Env> {
     })
     .as_ref()
     .map_err(|e| e.clone().into())
-}
-
-/// Polls `f` until it returns `Some`, failing with `what` after `timeout` (the last error is reported).
-async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> TestResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = TestResult<Option<T>>>,
-{
-    let start = Instant::now();
-    let mut last = String::from("condition not met");
-    loop {
-        match f().await {
-            Ok(Some(v)) => return Ok(v),
-            Ok(None) => {}
-            Err(e) => last = e.to_string(),
-        }
-        if start.elapsed() > timeout {
-            return Err(format!("timed out after {timeout:?} waiting for {what} ({last})").into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn fed_ar(kind: &str, plural: &str) -> ApiResource {

@@ -19,6 +19,7 @@ use kubefed_core::api::{KubeFedCluster, KubeFedConfig};
 use kubefed_tests::fixtures::{install_kubefed, join};
 use kubefed_tests::shared_testbed;
 use kubefed_tests::testbed::HOST;
+use kubefed_tests::wait_for;
 use serde_json::{Value, json};
 
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -138,28 +139,6 @@ async fn controller() -> TestResult {
         .await?;
     }
     Ok(())
-}
-
-/// Polls `f` until it returns `Some`, failing with `what` after `timeout`. Errors from `f` are retried
-/// (the last one is reported).
-async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> TestResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = TestResult<Option<T>>>,
-{
-    let start = Instant::now();
-    let mut last = String::from("condition not met");
-    loop {
-        match f().await {
-            Ok(Some(v)) => return Ok(v),
-            Ok(None) => {}
-            Err(e) => last = e.to_string(),
-        }
-        if start.elapsed() > timeout {
-            return Err(format!("timed out after {timeout:?} waiting for {what} ({last})").into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn ar(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
