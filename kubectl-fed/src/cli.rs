@@ -102,7 +102,8 @@ pub enum Command {
     /// Show where a federated object runs: one row per cluster, and the overall Propagation condition.
     #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
-    /// Find a KubeFed v0.10 installation on the host and report what migrating to kubefed-rs would change.
+    /// Take over from a KubeFed v0.10 installation on the host: report what would change, or (--yes) do the
+    /// host-side steps.
     #[command(after_help = MIGRATE_EXAMPLES)]
     Migrate(MigrateArgs),
     /// Print the client version and, when the host is reachable, its server version.
@@ -210,8 +211,17 @@ Examples:
   # What of KubeFed is on the host, and what the migration would change (reads only)
   kubectl fed migrate --dry-run
 
-The steps themselves are in docs/migration.md: CRDs upgraded in place, KubeFed's controller scaled to 0, its
-webhook configurations removed, then the kubefed-rs chart installed.";
+  # Do the host-side steps, keeping KubeFed's annotation semantics (no new generation in members)
+  kubectl fed migrate --yes --keep-kubefed-annotations --backup-dir ./kubefed-backup
+
+  # Then install kubefed-rs over KubeFed's FederatedTypeConfigs and KubeFedConfig
+  helm install kubefed-rs charts/kubefed -n kube-federation-system \\
+    --set federatedTypeConfigs.create=false --set kubefedConfig.create=false
+
+--yes upgrades the CRDs in place (server-side apply: no CRD or object is deleted), scales KubeFed's controller
+to 0 and waits for its pods to stop, saves then deletes KubeFed's webhook configurations (they fail closed once
+its webhook is gone), and scales KubeFed's webhook to 0. It stops at the first problem and says what to do;
+re-running skips what is done. Rollback: docs/migration.md#rollback (apply the saved files, scale back up).";
 
 const STATUS_EXAMPLES: &str = "\
 Examples:
@@ -509,12 +519,24 @@ pub struct StatusArgs {
 /// `kubectl fed migrate`.
 #[derive(Debug, Clone, Args)]
 pub struct MigrateArgs {
-    /// Only report what was found and what would change (the default; nothing is ever changed yet).
+    /// Only report what was found and what would change (the default).
     #[arg(long)]
     pub dry_run: bool,
-    /// Do the host-side steps (not implemented yet: follow docs/migration.md).
+    /// Do the host-side steps in order (CRDs, KubeFed's controller, its webhook configurations, its webhook),
+    /// stopping at the first problem. Safe to re-run: steps already done are skipped.
     #[arg(long, conflicts_with = "dry_run")]
     pub yes: bool,
+    /// Also set KubeFedConfig syncController.propagateTemplateAnnotations: Disabled, so member objects get no
+    /// new generation at takeover (KubeFed's semantics; switch back later, see docs/migration.md).
+    #[arg(long)]
+    pub keep_kubefed_annotations: bool,
+    /// Where --yes saves KubeFed's webhook configurations before deleting them (for rollback). Created if
+    /// missing; an existing backup file is never overwritten.
+    #[arg(long, value_name = "DIR", default_value = "kubefed-migration-backup")]
+    pub backup_dir: std::path::PathBuf,
+    /// How long --yes waits for KubeFed's pods to stop after scaling a Deployment to 0.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_timeout)]
+    pub timeout: Duration,
 }
 
 /// Shells `completion` writes scripts for.

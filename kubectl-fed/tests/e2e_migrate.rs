@@ -1,7 +1,9 @@
-//! End-to-end: `kubectl fed migrate --dry-run` with the built binary against a host (testbed, no members)
-//! holding what a KubeFed v0.10 Helm install leaves: its controller and webhook Deployments, its fail-closed
+//! End-to-end: `kubectl fed migrate` with the built binary against a host (testbed, no members) holding what
+//! a KubeFed v0.10 Helm install leaves: its controller and webhook Deployments, its fail-closed
 //! ValidatingWebhookConfiguration, a federated CRD with KubeFed's status schema, FederatedTypeConfigs and the
-//! KubeFedConfig. The report names each and the steps in docs/migration.md's order; nothing is changed.
+//! KubeFedConfig. `--dry-run` names each and the steps in docs/migration.md's order and changes nothing;
+//! `--yes` does the host-side steps (no object lost), a re-run does nothing, and the saved webhook
+//! configuration restores KubeFed's (rollback).
 
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -48,7 +50,7 @@ fn deployment(name: &str, replicas: i32) -> TestResult<Deployment> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dry_run_reports_kubefeds_installation_and_the_steps() -> TestResult {
+async fn migrate_reports_then_takes_over_and_rolls_back() -> TestResult {
     let tb = tokio::task::spawn_blocking(|| {
         Testbed::start(TestbedOptions {
             members: 0,
@@ -134,9 +136,123 @@ async fn dry_run_reports_kubefeds_installation_and_the_steps() -> TestResult {
             .is_some()
     );
 
-    let out = run(&["migrate", "--yes"])?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("docs/migration.md"), "{stderr}");
+    // A federated object with KubeFed's status, and KubeFed's KubeFedConfig: both must survive.
+    let fd_ar = kube::core::ApiResource::from_gvk_with_plural(
+        &kube::core::GroupVersionKind::gvk("types.kubefed.io", "v1beta1", "FederatedDeployment"),
+        "federateddeployments",
+    );
+    let fds: Api<kube::api::DynamicObject> = Api::namespaced_with(host.clone(), "default", &fd_ar);
+    let fd: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"template": {"spec": {"replicas": 1}}, "placement": {"clusters": [{"name": "member-1"}]}}
+    }))?;
+    let fd = fds.create(&PostParams::default(), &fd).await?;
+    let config: kubefed_core::api::KubeFedConfig = serde_json::from_value(json!({
+        "apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedConfig",
+        "metadata": {"name": "kubefed", "namespace": DEFAULT_SYSTEM_NAMESPACE},
+        "spec": {"scope": "Cluster"}
+    }))?;
+    let configs: Api<kubefed_core::api::KubeFedConfig> =
+        Api::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE);
+    configs.create(&PostParams::default(), &config).await?;
+
+    let backup = tempfile::tempdir()?;
+    let backup_dir = backup.path().join("backup");
+    let run_yes = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fed"))
+            .arg("--kubeconfig")
+            .arg(&tb.kubeconfig)
+            .args([
+                "--context",
+                HOST,
+                "migrate",
+                "--yes",
+                "--keep-kubefed-annotations",
+            ])
+            .arg("--backup-dir")
+            .arg(&backup_dir)
+            .env_remove("KUBECONFIG")
+            .output()
+    };
+    let out = run_yes()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success());
+    for want in [
+        "1. upgrade the CRDs in place",
+        "2. set KubeFedConfig syncController.propagateTemplateAnnotations: Disabled",
+        "3. scale Deployment kube-federation-system/kubefed-controller-manager from 2 to 0 ... done",
+        "4. delete ValidatingWebhookConfiguration validations.core.kubefed.io (save it first for rollback) ... done",
+        "5. then scale Deployment kube-federation-system/kubefed-admission-webhook from 1 to 0 ... done",
+        "helm install kubefed-rs",
+        "no change beyond metadata ownership",
+        "Rollback: `kubectl apply -f",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in:\n{stdout}");
+    }
+
+    // Each step's effect is on the host.
+    let crd = Api::<CustomResourceDefinition>::all(host.clone())
+        .get("federateddeployments.types.kubefed.io")
+        .await?;
+    assert!(kubefed_core::migration::missing_status_fields(&crd).is_empty());
+    let replicas = |d: Deployment| d.spec.and_then(|s| s.replicas);
+    assert_eq!(
+        replicas(deployments.get("kubefed-controller-manager").await?),
+        Some(0)
+    );
+    assert_eq!(
+        replicas(deployments.get("kubefed-admission-webhook").await?),
+        Some(0)
+    );
+    let vwcs = Api::<ValidatingWebhookConfiguration>::all(host.clone());
+    assert!(vwcs.get_opt("validations.core.kubefed.io").await?.is_none());
+    let kept = configs.get("kubefed").await?;
+    assert_eq!(
+        kept.spec
+            .sync_controller
+            .and_then(|s| s.propagate_template_annotations),
+        Some(kubefed_core::api::Toggle::Disabled)
+    );
+    // No object lost: same uid, and the upgraded CRD now takes our full status.
+    let after = fds.get("web").await?;
+    assert_eq!(after.metadata.uid, fd.metadata.uid);
+    let mut with_status = after.clone();
+    with_status.data["status"] = json!({"aggregated": {"readyReplicas": 1},
+        "conditions": [{"type": "Propagation", "status": "True", "message": "ok",
+                        "lastTransitionTime": "2026-11-28T00:00:00Z", "lastUpdateTime": "2026-11-28T00:00:00Z"}]});
+    let written = fds
+        .replace_status("web", &PostParams::default(), &with_status)
+        .await?;
+    assert_eq!(written.data["status"]["aggregated"]["readyReplicas"], json!(1));
+
+    // Re-running skips what is done.
+    let out = run_yes()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("nothing to do"), "{stdout}");
+
+    // Rollback as docs/migration.md says: the saved file restores KubeFed's webhook configuration.
+    let saved = backup_dir.join("validatingwebhookconfiguration-validations.core.kubefed.io.yaml");
+    let applied = tb.kubectl(&["--context", HOST, "apply", "-f", &saved.to_string_lossy()])?;
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let restored = vwcs.get("validations.core.kubefed.io").await?;
+    assert_eq!(
+        restored
+            .webhooks
+            .as_ref()
+            .and_then(|w| w.first())
+            .map(|w| w.name.as_str()),
+        Some("federatedtypeconfigs.core.kubefed.io")
+    );
     Ok(())
 }

@@ -81,6 +81,8 @@ pub struct KubeFedInstall {
     /// Whether kubefed-rs's controller Deployment is already there (any Deployment with
     /// `app.kubernetes.io/name=kubefed,app.kubernetes.io/component=controller`).
     pub kubefed_rs_installed: bool,
+    /// Whether the user asked to keep KubeFed's template-annotation semantics (`--keep-kubefed-annotations`).
+    pub keep_kubefed_annotations_requested: bool,
 }
 
 impl KubeFedInstall {
@@ -143,57 +145,162 @@ impl KubeFedInstall {
         out
     }
 
-    /// The host-side steps of docs/migration.md that apply here, in order, and what they change.
-    pub fn plan(&self) -> Vec<String> {
-        let ns = &self.namespace;
+    /// The steps of docs/migration.md that apply here, in order. `kubectl fed migrate --dry-run` prints
+    /// them; `--yes` does the host-side ones ([`Step::host_side`]) in this order.
+    pub fn plan(&self) -> Vec<Step> {
         let mut steps = Vec::new();
         if !self.outdated_crds.is_empty() {
-            let names: Vec<&str> = self.outdated_crds.iter().map(|(n, _)| n.as_str()).collect();
-            steps.push(format!(
-                "upgrade the CRDs in place (no object is deleted): `kubectl apply --server-side --force-conflicts \
-                 -f charts/kubefed/crds/` — KubeFed-shaped now: {}",
-                names.join(", ")
-            ));
+            steps.push(Step::UpgradeCrds {
+                outdated: self.outdated_crds.iter().map(|(n, _)| n.clone()).collect(),
+            });
         }
-        if let Some(r) = self.controller_replicas.filter(|r| *r > 0) {
-            steps.push(format!(
-                "scale Deployment {ns}/{KUBEFED_CONTROLLER_DEPLOYMENT} from {r} to 0"
-            ));
+        if self.keep_kubefed_annotations_requested && self.keeps_kubefed_annotations == Some(false) {
+            steps.push(Step::KeepKubeFedAnnotations);
+        }
+        if let Some(from) = self.controller_replicas.filter(|r| *r > 0) {
+            steps.push(Step::ScaleDown {
+                namespace: self.namespace.clone(),
+                deployment: KUBEFED_CONTROLLER_DEPLOYMENT,
+                from,
+            });
         }
         for w in &self.webhooks {
-            steps.push(format!(
-                "delete {} {} (save it first for rollback)",
-                w.kind, w.name
-            ));
+            steps.push(Step::DeleteWebhookConfig {
+                kind: w.kind,
+                name: w.name.clone(),
+            });
         }
-        if let Some(r) = self.webhook_replicas.filter(|r| *r > 0) {
-            steps.push(format!(
-                "then scale Deployment {ns}/{KUBEFED_WEBHOOK} from {r} to 0"
-            ));
+        if let Some(from) = self.webhook_replicas.filter(|r| *r > 0) {
+            steps.push(Step::ScaleDown {
+                namespace: self.namespace.clone(),
+                deployment: KUBEFED_WEBHOOK,
+                from,
+            });
         }
         if !self.kubefed_rs_installed {
-            steps.push(format!(
-                "`helm install kubefed-rs charts/kubefed -n {ns} --set federatedTypeConfigs.create=false --set \
-                 kubefedConfig.create=false` (keeps KubeFed's FederatedTypeConfigs and KubeFedConfig)"
-            ));
+            steps.push(Step::InstallChart {
+                namespace: self.namespace.clone(),
+            });
         }
-        if self.keeps_kubefed_annotations == Some(true) {
-            steps.push(
+        steps.push(Step::Members {
+            keeps_kubefed_annotations: self.keeps_kubefed_annotations == Some(true)
+                || (self.keep_kubefed_annotations_requested && self.keeps_kubefed_annotations.is_some()),
+        });
+        steps
+    }
+}
+
+/// One step of the migration (docs/migration.md), as planned by [`KubeFedInstall::plan`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Server-side apply of the chart's CRDs (and our status schema into other federated CRDs): no CRD is
+    /// deleted, so no object is lost. `outdated` are the CRDs that still have KubeFed's status schema.
+    UpgradeCrds { outdated: Vec<String> },
+    /// Set `syncController.propagateTemplateAnnotations: Disabled` in the KubeFedConfig (after the CRD
+    /// upgrade: KubeFed's schema would prune the field).
+    KeepKubeFedAnnotations,
+    /// Scale one of KubeFed's Deployments in the KubeFed namespace to 0.
+    ScaleDown {
+        namespace: String,
+        deployment: &'static str,
+        from: i32,
+    },
+    /// Delete one of KubeFed's webhook configurations (saved first, for rollback).
+    DeleteWebhookConfig { kind: &'static str, name: String },
+    /// Install the kubefed-rs chart (left to the user: `helm install`).
+    InstallChart { namespace: String },
+    /// What happens in the member clusters once kubefed-rs's controller runs.
+    Members { keeps_kubefed_annotations: bool },
+}
+
+impl Step {
+    /// Whether `kubectl fed migrate --yes` does this step (the others are the user's: installing the chart,
+    /// and what then happens in the members).
+    pub fn host_side(&self) -> bool {
+        !matches!(self, Step::InstallChart { .. } | Step::Members { .. })
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::UpgradeCrds { outdated } => write!(
+                f,
+                "upgrade the CRDs in place (no object is deleted): `kubectl apply --server-side --force-conflicts \
+                 -f charts/kubefed/crds/` — KubeFed-shaped now: {}",
+                outdated.join(", ")
+            ),
+            Step::KeepKubeFedAnnotations => f.write_str(
+                "set KubeFedConfig syncController.propagateTemplateAnnotations: Disabled (KubeFed's semantics: \
+                 template annotations are not propagated)",
+            ),
+            Step::ScaleDown {
+                namespace,
+                deployment,
+                from,
+            } => write!(
+                f,
+                "{}scale Deployment {namespace}/{deployment} from {from} to 0",
+                if *deployment == KUBEFED_WEBHOOK { "then " } else { "" }
+            ),
+            Step::DeleteWebhookConfig { kind, name } => {
+                write!(f, "delete {kind} {name} (save it first for rollback)")
+            }
+            Step::InstallChart { namespace } => write!(
+                f,
+                "`helm install kubefed-rs charts/kubefed -n {namespace} --set federatedTypeConfigs.create=false \
+                 --set kubefedConfig.create=false` (keeps KubeFed's FederatedTypeConfigs and KubeFedConfig)"
+            ),
+            Step::Members {
+                keeps_kubefed_annotations: true,
+            } => f.write_str(
                 "members: no change beyond metadata ownership (template annotations are not propagated, as \
-                 with KubeFed)"
-                    .to_string(),
-            );
-        } else {
-            steps.push(
+                 with KubeFed)",
+            ),
+            Step::Members {
+                keeps_kubefed_annotations: false,
+            } => f.write_str(
                 "members: every member object is written once; template annotations are added, so objects \
                  whose template has annotations (Deployments) get a new metadata.generation — no pod restarts. \
                  To avoid it, set KubeFedConfig syncController.propagateTemplateAnnotations: Disabled (after the \
-                 CRD upgrade)"
-                    .to_string(),
-            );
+                 CRD upgrade; `kubectl fed migrate --yes --keep-kubefed-annotations` does it)",
+            ),
         }
-        steps
     }
+}
+
+/// `crd` (a federated CRD we do not ship, e.g. one `kubefedctl enable` made) with kubefed-rs's status schema
+/// in every version; `None` when it already has it. Only `status` changes: its spec schema (the template's
+/// validation) stays KubeFed's.
+pub fn with_current_status_schema(crd: &CustomResourceDefinition) -> Option<CustomResourceDefinition> {
+    if missing_status_fields(crd).is_empty() {
+        return None;
+    }
+    let ours = crate::crds::federated_crd(&crate::typeinfo::find_default_type("configmaps")?);
+    let status = ours
+        .spec
+        .versions
+        .first()?
+        .schema
+        .as_ref()?
+        .open_api_v3_schema
+        .as_ref()?
+        .properties
+        .as_ref()?
+        .get("status")?
+        .clone();
+    let mut out = crd.clone();
+    for v in &mut out.spec.versions {
+        if let Some(props) = v
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+            .and_then(|s| s.properties.as_mut())
+        {
+            props.insert("status".to_string(), status.clone());
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -221,6 +328,12 @@ mod tests {
             missing_status_fields(&kubefeds),
             vec!["status.aggregated", "status.conditions[].message"]
         );
+
+        // `migrate --yes` gives a CRD we do not ship our status schema, and leaves ours alone.
+        assert!(with_current_status_schema(&ours).is_none());
+        let upgraded = with_current_status_schema(&kubefeds).expect("KubeFed's CRD gets our status");
+        assert!(missing_status_fields(&upgraded).is_empty());
+        assert_eq!(upgraded.spec.names, kubefeds.spec.names);
     }
 
     #[test]
@@ -243,9 +356,10 @@ mod tests {
             clusters: 2,
             keeps_kubefed_annotations: Some(false),
             kubefed_rs_installed: false,
+            keep_kubefed_annotations_requested: false,
         };
         assert!(install.found());
-        let plan = install.plan();
+        let plan: Vec<String> = install.plan().iter().map(ToString::to_string).collect();
         let at = |needle: &str| {
             plan.iter()
                 .position(|s| s.contains(needle))
@@ -275,6 +389,7 @@ mod tests {
         };
         let plan = done.plan();
         assert_eq!(plan.len(), 1, "{plan:#?}");
-        assert!(plan[0].contains("not propagated"));
+        assert!(plan[0].to_string().contains("not propagated"));
+        assert!(!plan[0].host_side());
     }
 }
