@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmarks (README: `make bench`). Each prints its figures; docs/benchmarks.md records them with the
 # command that produced them. Release builds; loopback only; every run is bounded in time and count.
-# Usage: hack/bench.sh [convert|webhook|controller]...   (default: all)
+# Usage: hack/bench.sh [convert|webhook|controller|scale]...   (default: convert webhook controller;
+# `scale` — 10 members × 10,000 objects — takes most of an hour and the whole machine: run it alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/env.sh
@@ -28,6 +29,11 @@ for b in "${which[@]}"; do
       else
         echo "== controller bench not built yet"
       fi ;;
-    *) echo "unknown benchmark $b (convert|webhook|controller)" >&2; exit 2 ;;
+    scale)
+      echo "== controller at scale: 10 members × 10,000 FederatedDeployments (testbed, no kube-controller-manager)"
+      KUBEFED_TESTBED_BIN=$(bash tests/testbed/build-bins.sh all | tail -n 1); export KUBEFED_TESTBED_BIN
+      cargo build --quiet --release -p kubefed-controller --features bench --bins
+      "$CARGO_TARGET_DIR/release/kubefed-controller-bench" --members 10 --objects 10000 --timeout 3600 ;;
+    *) echo "unknown benchmark $b (convert|webhook|controller|scale)" >&2; exit 2 ;;
   esac
 done

@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod images;
 pub mod node;
 pub mod process;
+pub mod requests;
 pub mod testbed;
 pub mod wait;
 

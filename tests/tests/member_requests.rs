@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kubefed_tests::fixtures::{install_kubefed, join};
+use kubefed_tests::requests::writes_reads;
 use kubefed_tests::shared_testbed;
 use kubefed_tests::testbed::HOST;
 use serde_json::{Value, json};
@@ -40,32 +41,9 @@ fn fed_ar(kind: &str, plural: &str) -> ApiResource {
     )
 }
 
-/// Requests for ConfigMaps and Deployments (not their subresources) a member's API server has served so
-/// far, keyed `<resource> <verb>` (e.g. `configmaps APPLY`).
+/// Requests for ConfigMaps and Deployments a member's API server has served so far.
 async fn requests(member: &kube::Client) -> TestResult<HashMap<String, u64>> {
-    let req = http::Request::get("/metrics").body(Vec::new())?;
-    let text = member.request_text(req).await?;
-    let mut counts = HashMap::new();
-    for line in text.lines() {
-        let Some(labels) = line.strip_prefix("apiserver_request_total{") else {
-            continue;
-        };
-        let label = |name: &str| {
-            labels
-                .split(',')
-                .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
-                .and_then(|v| v.split('"').next())
-                .unwrap_or_default()
-                .to_string()
-        };
-        let resource = label("resource");
-        if !matches!(resource.as_str(), "configmaps" | "deployments") || !label("subresource").is_empty() {
-            continue;
-        }
-        let count: f64 = line.rsplit(' ').next().unwrap_or("0").parse().unwrap_or(0.0);
-        *counts.entry(format!("{resource} {}", label("verb"))).or_insert(0) += count as u64;
-    }
-    Ok(counts)
+    Ok(kubefed_tests::requests::served(member, &["configmaps", "deployments"]).await?)
 }
 
 /// Per member: the requests since `before`.
@@ -75,27 +53,9 @@ async fn since(
 ) -> TestResult<Vec<HashMap<String, u64>>> {
     let mut out = Vec::new();
     for (c, b) in clients.iter().zip(before) {
-        let now = requests(c).await?;
-        out.push(
-            now.iter()
-                .map(|(k, n)| (k.clone(), n - b.get(k).copied().unwrap_or(0)))
-                .filter(|(_, n)| *n > 0)
-                .collect(),
-        );
+        out.push(kubefed_tests::requests::delta(&requests(c).await?, b));
     }
     Ok(out)
-}
-
-/// Writes and single-object reads of `resource` in `delta`.
-fn writes_reads(delta: &HashMap<String, u64>, resource: &str) -> (u64, u64) {
-    let n = |verb: &str| delta.get(&format!("{resource} {verb}")).copied().unwrap_or(0);
-    (
-        ["APPLY", "PATCH", "POST", "PUT", "DELETE"]
-            .iter()
-            .map(|v| n(v))
-            .sum(),
-        n("GET"),
-    )
 }
 
 async fn snapshot(clients: &[kube::Client]) -> TestResult<Vec<HashMap<String, u64>>> {

@@ -1,13 +1,16 @@
-//! `kubefed-controller-bench`: the propagation controller on the testbed (host + 2 members), measured.
+//! `kubefed-controller-bench`: the propagation controller on the testbed (host + `--members` members),
+//! measured.
 //!
-//! 1. Boots the testbed, installs kubefed, joins both members, federates namespace `bench`.
+//! 1. Boots the testbed, installs kubefed, joins the members, federates namespace `bench`.
 //! 2. Stores `--objects` FederatedDeployments with overrides (by cluster name and by cluster label) on the
 //!    host *before* the controller runs.
 //! 3. Starts the real `kubefed-controller` binary (from the same directory as this one) and measures the
-//!    time until every object has `Propagation=True` for its current generation.
+//!    time until every object has `Propagation=True` for its current generation, and the Deployment
+//!    requests each member's API server served meanwhile (its own `apiserver_request_total`).
 //! 4. Makes `--updates` template changes one at a time and measures, for each, the time from the host
-//!    write to the change being visible in both members (watches on the members; p50/p90/p99/max).
-//! 5. Reports the controller's peak resident memory (`VmHWM`).
+//!    write to the change being visible in every member (watches on the members; p50/p90/p99/max).
+//! 5. Restarts the controller with nothing changed and counts the member writes that follows (goal: 0).
+//! 6. Reports the controller's peak resident memory (`VmHWM`) and CPU time (`/proc/<pid>/stat`).
 //!
 //! Members run without kube-controller-manager unless `--controller-manager` is given: 10,000
 //! Deployments would otherwise have the members' controllers create 10,000s of ReplicaSets and Pods on the
@@ -37,6 +40,12 @@ struct Args {
     /// FederatedDeployments to propagate.
     #[arg(long, default_value_t = 1000)]
     objects: usize,
+    /// Member clusters (each a kube-apiserver + etcd; odd ones labelled region=eu, even ones region=us).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=20))]
+    members: u16,
+    /// Skip the restart phase (5).
+    #[arg(long)]
+    no_restart: bool,
     /// Template updates to time, one at a time.
     #[arg(long, default_value_t = 200)]
     updates: usize,
@@ -73,7 +82,8 @@ fn fed_deployments() -> ApiResource {
 
 /// A realistic FederatedDeployment: probes, resources, env, labels and annotations; overrides by cluster name
 /// (member-2 replicas) and by cluster label (region=eu gets an annotation).
-fn federated_deployment(ns: &str, i: usize) -> Value {
+fn federated_deployment(ns: &str, i: usize, members: &[String]) -> Value {
+    let placement: Vec<Value> = members.iter().map(|m| json!({"name": m})).collect();
     let name = format!("web-{i}");
     json!({
         "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
@@ -99,7 +109,7 @@ fn federated_deployment(ns: &str, i: usize) -> Value {
                     }
                 }
             },
-            "placement": {"clusters": [{"name": "member-1"}, {"name": "member-2"}]},
+            "placement": {"clusters": placement},
             "overrides": [
                 {"clusterName": "member-2", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]},
                 {"clusterSelector": {"matchLabels": {"region": "eu"}},
@@ -134,6 +144,86 @@ fn memory(pid: u32) -> (u64, u64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
+/// User + system CPU time of `pid` (all its threads), from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks = *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|t| *t > 0.0)
+            .unwrap_or(100.0)
+    });
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which may contain spaces) start at field 3; utime, stime are 14, 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |n: usize| {
+        fields
+            .get(n - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Duration::from_secs_f64((field(14) + field(15)) / ticks)
+}
+
+/// A loopback port nobody listens on right now (for the controller's /metrics).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `kubefed_controller_reconciles_total` summed over types and results, from the controller's /metrics.
+async fn reconciles(port: u16) -> Option<f64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .ok()?;
+    let mut body = String::new();
+    conn.read_to_string(&mut body).await.ok()?;
+    Some(
+        body.lines()
+            .filter(|l| l.starts_with("kubefed_controller_reconciles_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum(),
+    )
+}
+
+/// Deployment requests each member's API server served so far.
+async fn member_requests(
+    members: &[(String, kube::Client)],
+) -> anyhow::Result<Vec<std::collections::HashMap<String, u64>>> {
+    let mut out = Vec::new();
+    for (m, c) in members {
+        out.push(
+            kubefed_tests::requests::served(c, &["deployments"])
+                .await
+                .with_context(|| format!("reading {m}'s request counts"))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Writes and reads of Deployments over all members since `before`.
+async fn member_requests_since(
+    members: &[(String, kube::Client)],
+    before: &[std::collections::HashMap<String, u64>],
+) -> anyhow::Result<(u64, u64)> {
+    let now = member_requests(members).await?;
+    Ok(now.iter().zip(before).fold((0, 0), |(w, r), (n, b)| {
+        let (dw, dr) =
+            kubefed_tests::requests::writes_reads(&kubefed_tests::requests::delta(n, b), "deployments");
+        (w + dw, r + dr)
+    }))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -164,9 +254,10 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    eprintln!("booting the testbed (host + 2 members)…");
+    let n = usize::from(args.members);
+    eprintln!("booting the testbed (host + {n} members)…");
     let opts = TestbedOptions {
-        members: 2,
+        members: n,
         cluster: ClusterOptions {
             controller_manager: args.controller_manager,
             ..ClusterOptions::default()
@@ -176,20 +267,13 @@ async fn main() -> anyhow::Result<()> {
     let tb = Testbed::start(opts).context("starting the testbed")?;
     eprintln!("testbed ready in {:.1}s", tb.boot_time().as_secs_f64());
     let host = install_kubefed(&tb).await?;
-    join(
-        &tb,
-        &host,
-        "member-1",
-        BTreeMap::from([("region".into(), "eu".into())]),
-    )
-    .await?;
-    join(
-        &tb,
-        &host,
-        "member-2",
-        BTreeMap::from([("region".into(), "us".into())]),
-    )
-    .await?;
+    let names: Vec<String> = (1..=n).map(|i| format!("member-{i}")).collect();
+    let mut members = Vec::new();
+    for (i, m) in names.iter().enumerate() {
+        let region = if i % 2 == 0 { "eu" } else { "us" };
+        join(&tb, &host, m, BTreeMap::from([("region".into(), region.into())])).await?;
+        members.push((m.clone(), tb.client(m).await?));
+    }
     let ns = tb.namespace("bench", &[HOST]).await?;
     let fns: Api<DynamicObject> = Api::namespaced_with(
         host.clone(),
@@ -216,8 +300,9 @@ async fn main() -> anyhow::Result<()> {
         .map(|i| {
             let fed = fed.clone();
             let ns = ns.clone();
+            let names = &names;
             async move {
-                let obj: DynamicObject = serde_json::from_value(federated_deployment(&ns, i))?;
+                let obj: DynamicObject = serde_json::from_value(federated_deployment(&ns, i, names))?;
                 fed.create(&PostParams::default(), &obj).await?;
                 anyhow::Ok(())
             }
@@ -251,10 +336,10 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     });
-    let (member_tx, mut member_rx) = mpsc::unbounded_channel::<(String, String, String)>();
+    let (member_tx, mut member_rx) = mpsc::unbounded_channel::<(usize, String, String)>();
     let mut member_watches = Vec::new();
-    for m in ["member-1", "member-2"] {
-        let api: Api<DynamicObject> = Api::namespaced_with(tb.client(m).await?, &ns, &deployments());
+    for (idx, (_, client)) in members.iter().enumerate() {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &deployments());
         let tx = member_tx.clone();
         member_watches.push(tokio::spawn(async move {
             let mut s = watcher(api, watcher::Config::default())
@@ -270,7 +355,7 @@ async fn main() -> anyhow::Result<()> {
                     .cloned()
                     .unwrap_or_default();
                 if tx
-                    .send((m.to_string(), o.metadata.name.clone().unwrap_or_default(), rev))
+                    .send((idx, o.metadata.name.clone().unwrap_or_default(), rev))
                     .is_err()
                 {
                     return;
@@ -280,26 +365,36 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let log = tb.dir.join("kubefed-controller.log");
-    let log_file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-    let mut child = tokio::process::Command::new(&controller_bin)
-        .arg("--kubeconfig")
-        .arg(&tb.kubeconfig)
-        .args(["--context", HOST, "--metrics-addr", "off"])
-        .arg("--concurrency")
-        .arg(args.concurrency.to_string())
-        .arg("--member-qps")
-        .arg(args.member_qps.to_string())
-        .arg("--member-burst")
-        .arg(args.member_burst.to_string())
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdout(log_file.try_clone()?)
-        .stderr(log_file)
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {}", controller_bin.display()))?;
+    let metrics_port = free_port()?;
+    let spawn = |log: &std::path::Path| -> anyhow::Result<tokio::process::Child> {
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("opening {}", log.display()))?;
+        tokio::process::Command::new(&controller_bin)
+            .arg("--kubeconfig")
+            .arg(&tb.kubeconfig)
+            .args(["--context", HOST, "--metrics-addr"])
+            .arg(format!("127.0.0.1:{metrics_port}"))
+            .arg("--concurrency")
+            .arg(args.concurrency.to_string())
+            .arg("--member-qps")
+            .arg(args.member_qps.to_string())
+            .arg("--member-burst")
+            .arg(args.member_burst.to_string())
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", controller_bin.display()))
+    };
+    let before_start = member_requests(&members).await?;
+    let mut child = spawn(&log)?;
     let t0 = Instant::now();
     let pid = child.id().context("the controller exited at once")?;
     eprintln!("controller started (pid {pid}, log {})", log.display());
@@ -346,6 +441,8 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let (hwm_converged, _) = memory(pid);
+    let cpu_converged = cpu_time(pid);
+    let (create_writes, create_reads) = member_requests_since(&members, &before_start).await?;
     eprintln!("converged in {:.2}s", converged.as_secs_f64());
 
     // Phase 2: update latency, one update at a time.
@@ -358,15 +455,15 @@ async fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         fed.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
-        let mut seen = [false, false];
-        while !(seen[0] && seen[1]) {
+        let mut seen = vec![false; n];
+        while !seen.iter().all(|s| *s) {
             let left = Duration::from_secs(30).saturating_sub(t.elapsed());
             match tokio::time::timeout(left, member_rx.recv()).await {
-                Ok(Some((m, n, r))) if n == name && r == rev => seen[usize::from(m == "member-2")] = true,
+                Ok(Some((m, o, r))) if o == name && r == rev => seen[m] = true,
                 Ok(Some(_)) => {}
                 Ok(None) => bail!("a member watch ended"),
                 Err(_) => bail!(
-                    "update {u} of {name} not seen in both members within 30s; see {}",
+                    "update {u} of {name} not seen in every member within 30s; see {}",
                     log.display()
                 ),
             }
@@ -376,24 +473,62 @@ async fn main() -> anyhow::Result<()> {
     }
     latencies.sort();
     let (hwm, rss) = memory(pid);
+    let cpu_total = cpu_time(pid);
     let _ = child.kill().await;
+
+    // Phase 3: a restart with nothing changed. Resynced = it reconciled every object once more (its
+    // reconcile counter starts at 0), then a few seconds for writes in flight.
+    let restart = if args.no_restart {
+        None
+    } else {
+        let before = member_requests(&members).await?;
+        let mut child = spawn(&log)?;
+        let t = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "the restarted controller exited ({status}); see {}",
+                    log.display()
+                );
+            }
+            if reconciles(metrics_port).await.unwrap_or(0.0) >= args.objects as f64 {
+                break;
+            }
+            if t.elapsed() > limit {
+                bail!("the restarted controller did not reconcile every object within {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let resynced = t.elapsed();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let (writes, reads) = member_requests_since(&members, &before).await?;
+        let _ = child.kill().await;
+        Some((resynced, writes, reads))
+    };
     fed_watch.abort();
     for w in member_watches {
         w.abort();
     }
 
     let per_sec = args.objects as f64 / converged.as_secs_f64().max(1e-9);
+    let copies = (args.objects * n).max(1) as f64;
     println!(
-        "kubefed-controller-bench: {} FederatedDeployments × 2 members",
-        args.objects
+        "kubefed-controller-bench: {} FederatedDeployments × {n} members (member qps {}, burst {})",
+        args.objects, args.member_qps, args.member_burst
     );
     println!(
         "  convergence (controller start → all Propagation=True): {:.2}s ({per_sec:.0} objects/s)",
         converged.as_secs_f64()
     );
+    println!(
+        "  member requests per created object and member: {:.3} writes, {:.3} reads ({create_writes} writes, \
+         {create_reads} GETs of Deployments, as the members' API servers count them)",
+        create_writes as f64 / copies,
+        create_reads as f64 / copies,
+    );
     if !latencies.is_empty() {
         println!(
-            "  update → both members ({} updates): p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            "  update → every member ({} updates): p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
             latencies.len(),
             percentile(&latencies, 0.50).as_secs_f64() * 1e3,
             percentile(&latencies, 0.90).as_secs_f64() * 1e3,
@@ -401,11 +536,23 @@ async fn main() -> anyhow::Result<()> {
             latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         );
     }
+    if let Some((resynced, writes, reads)) = restart {
+        println!(
+            "  restart with nothing changed: every object reconciled in {:.2}s, {writes} member writes, {reads} \
+             member GETs",
+            resynced.as_secs_f64()
+        );
+    }
     println!(
         "  controller memory: peak RSS {:.0} MiB (after convergence {:.0} MiB, at end {:.0} MiB)",
         mib(hwm.max(peak_sampled)),
         mib(hwm_converged),
         mib(rss)
+    );
+    println!(
+        "  controller CPU: {:.1}s to converge, {:.1}s in all (user + system)",
+        cpu_converged.as_secs_f64(),
+        cpu_total.as_secs_f64()
     );
     for (name, bytes) in tb.memory_per_cluster() {
         println!("  testbed {name}: {:.0} MiB resident", mib(bytes));
