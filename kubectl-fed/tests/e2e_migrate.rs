@@ -14,7 +14,7 @@ use kubefed_tests::fixtures::install_kubefed;
 use kubefed_tests::testbed::{HOST, Testbed, TestbedOptions, install_crds};
 use serde_json::{Value, json};
 
-type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// Our FederatedDeployment CRD with KubeFed v0.10's status schema (no `aggregated`, no condition `message`).
 fn kubefed_shaped_deployment_crd() -> TestResult<CustomResourceDefinition> {
@@ -254,5 +254,200 @@ async fn migrate_reports_then_takes_over_and_rolls_back() -> TestResult {
             .map(|w| w.name.as_str()),
         Some("federatedtypeconfigs.core.kubefed.io")
     );
+    Ok(())
+}
+
+/// The whole takeover as docs/migration.md has it, with a member: KubeFed's shapes on the host (its status
+/// schema, its KubeFedConfig, its controller Deployment) and a member Deployment as KubeFed created it (plain
+/// create by another field manager, labelled managed, no template annotations). `kubectl fed migrate --yes
+/// --keep-kubefed-annotations`, then our controller: the member object is taken over in place (same uid,
+/// same generation, same spec), the status is our full one, and a controller restart writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takeover_after_migrate_changes_no_member_object() -> TestResult {
+    const M1: &str = "member-1";
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+    let tb = tokio::task::spawn_blocking(|| {
+        Testbed::start(TestbedOptions {
+            members: 1,
+            ..Default::default()
+        })
+    })
+    .await??;
+    let host = install_kubefed(&tb).await?;
+    install_crds(&host, &[kubefed_shaped_deployment_crd()?]).await?;
+    kubefed_tests::fixtures::join(&tb, &host, M1, Default::default()).await?;
+    Api::<kubefed_core::api::KubeFedConfig>::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedConfig",
+                "metadata": {"name": "kubefed", "namespace": DEFAULT_SYSTEM_NAMESPACE},
+                "spec": {"scope": "Cluster",
+                         "clusterHealthCheck": {"period": "1s", "timeout": "2s",
+                                                "failureThreshold": 2, "successThreshold": 1}}
+            }))?,
+        )
+        .await?;
+    Api::<Deployment>::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE)
+        .create(
+            &PostParams::default(),
+            &deployment("kubefed-controller-manager", 1)?,
+        )
+        .await?;
+
+    // What KubeFed left: a federated namespace and deployment, and the member's copy.
+    let ns = tb.namespace("takeover", &[HOST, M1]).await?;
+    let fed = |kind: &str, plural: &str| {
+        kube::core::ApiResource::from_gvk_with_plural(
+            &kube::core::GroupVersionKind::gvk("types.kubefed.io", "v1beta1", kind),
+            plural,
+        )
+    };
+    Api::<kube::api::DynamicObject>::namespaced_with(
+        host.clone(),
+        &ns,
+        &fed("FederatedNamespace", "federatednamespaces"),
+    )
+    .create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
+            "metadata": {"name": ns, "namespace": ns},
+            "spec": {"placement": {"clusterSelector": {}}}
+        }))?,
+    )
+    .await?;
+    let pod_spec = json!({"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                          "template": {"metadata": {"labels": {"app": "web"}},
+                                       "spec": {"containers": [{"name": "web", "image": "nginx"}]}}});
+    let member_deployments: Api<Deployment> = Api::namespaced(tb.client(M1).await?, &ns);
+    let before = member_deployments
+        .create(
+            &PostParams {
+                field_manager: Some("kubefed".into()),
+                ..Default::default()
+            },
+            &serde_json::from_value(json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": ns,
+                             "labels": {"app": "web", "kubefed.io/managed": "true"}},
+                "spec": pod_spec
+            }))?,
+        )
+        .await?;
+    let fdeps: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        host.clone(),
+        &ns,
+        &fed("FederatedDeployment", "federateddeployments"),
+    );
+    fdeps
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
+                "metadata": {"name": "web", "namespace": ns},
+                "spec": {"template": {"metadata": {"labels": {"app": "web"},
+                                                   "annotations": {"team": "shop"}},
+                                      "spec": pod_spec},
+                         "placement": {"clusters": [{"name": M1}]}}
+            }))?,
+        )
+        .await?;
+
+    let backup = tempfile::tempdir()?;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fed"))
+        .arg("--kubeconfig")
+        .arg(&tb.kubeconfig)
+        .args([
+            "--context",
+            HOST,
+            "migrate",
+            "--yes",
+            "--keep-kubefed-annotations",
+        ])
+        .arg("--backup-dir")
+        .arg(backup.path().join("b"))
+        .env_remove("KUBECONFIG")
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let start = |identity: &'static str| {
+        let settings = kubefed_controller::Settings {
+            concurrency: 4,
+            member_timeout: std::time::Duration::from_secs(5),
+            identity: identity.into(),
+            ..Default::default()
+        };
+        kubefed_controller::start(
+            host.clone(),
+            settings,
+            std::sync::Arc::new(kubefed_controller::Metrics::new()),
+        )
+    };
+    let propagated = || {
+        let fdeps = fdeps.clone();
+        async move {
+            let o = fdeps.get("web").await?;
+            let s = o.data.get("status").cloned().unwrap_or(Value::Null);
+            let ok = s["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Propagation" && c["status"] == "True")
+            }) && s["observedGeneration"].as_i64() == o.metadata.generation;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(ok.then_some(s))
+        }
+    };
+    let running = start("takeover-1");
+    let status = kubefed_tests::wait_for("Propagation=True on web", WAIT, propagated).await?;
+    // The upgraded CRD holds our full status (KubeFed's had no `aggregated`).
+    assert!(status.get("aggregated").is_some(), "{status}");
+
+    // Taken over in place: same object, same generation and spec, no template annotations (KubeFed's
+    // semantics kept by --keep-kubefed-annotations), and ours now.
+    let after = member_deployments.get("web").await?;
+    assert_eq!(after.metadata.uid, before.metadata.uid);
+    assert_eq!(after.metadata.generation, before.metadata.generation);
+    assert_eq!(
+        serde_json::to_value(&after.spec)?,
+        serde_json::to_value(&before.spec)?
+    );
+    assert!(
+        !after
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key("team")
+    );
+    assert!(
+        after
+            .metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .any(|m| m.manager.as_deref() == Some("kubefed-controller")),
+        "not taken over"
+    );
+
+    // A restart with nothing changed writes nothing to the member (its API server counts).
+    running.stop();
+    let member = tb.client(M1).await?;
+    let counted = kubefed_tests::requests::served(&member, &["deployments"]).await?;
+    let running = start("takeover-2");
+    kubefed_tests::wait_for("Propagation=True on web after the restart", WAIT, propagated).await?;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let delta = kubefed_tests::requests::delta(
+        &kubefed_tests::requests::served(&member, &["deployments"]).await?,
+        &counted,
+    );
+    assert_eq!(
+        kubefed_tests::requests::writes_reads(&delta, "deployments").0,
+        0,
+        "member writes after a restart: {delta:?}"
+    );
+    running.stop();
     Ok(())
 }
