@@ -1,17 +1,18 @@
 //! Kubernetes Events about federated objects and clusters, published off the reconcile path.
 //!
-//! Reconciles hand events to an [`EventSink`] and move on; a background task publishes them with kube's
-//! [`Recorder`], several at a time. A slow host API server therefore delays Events, never propagation,
+//! Reconciles hand events to an [`EventSink`] and move on; a background task publishes them, several at
+//! a time. A slow host API server therefore delays Events, never propagation,
 //! and when the queue is full events are dropped (and counted in the metrics) rather than blocking.
 //!
-//! Events are written directly (`events.k8s.io/v1`), not through kube's `Recorder`: the recorder folds
+//! Events are written directly as core/v1 Events, not through kube's `Recorder`: the recorder folds
 //! repeats of the same reason/action into a series but keeps the first note, which would turn "created in
 //! member-2" into a second count of "created in member-1"; its cache grows with every object; and it
-//! leaves the deprecated timestamps empty, so `kubectl get events --sort-by=.lastTimestamp` (which reads
-//! the core/v1 view, where `deprecatedLastTimestamp` is `lastTimestamp`) could not order them. Ours carry
-//! `eventTime`, `deprecatedFirstTimestamp`/`deprecatedLastTimestamp` and a count of 1. Identical Warning
-//! events (same object, reason and note) are suppressed for [`REPEAT_WINDOW`], so a failure retried every
-//! few seconds does not flood the namespace, while every distinct action is recorded.
+//! writes `events.k8s.io/v1` Events, which may not set `firstTimestamp`/`lastTimestamp` — so `kubectl get
+//! events --sort-by=.lastTimestamp` could not order them. Ours carry `eventTime`, `firstTimestamp`,
+//! `lastTimestamp` and a count of 1 (readable through `events.k8s.io/v1` too, as `regarding`/`note`/
+//! `deprecatedLastTimestamp`). Identical Warning events (same object, reason and note) are suppressed for
+//! [`REPEAT_WINDOW`], so a failure retried every few seconds does not flood the namespace, while every
+//! distinct action is recorded.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,8 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{EventSource, ObjectReference};
-use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
@@ -147,6 +147,10 @@ fn build_event(e: PendingEvent, reporter: &Reporter, now: Timestamp) -> Event {
         .name
         .clone()
         .unwrap_or_else(|| reporter.controller.clone());
+    let instance = reporter
+        .instance
+        .clone()
+        .unwrap_or_else(|| reporter.controller.clone());
     Event {
         metadata: ObjectMeta {
             name: Some(format!("{base}.{:x}{seq:x}", now.as_nanosecond())),
@@ -155,7 +159,7 @@ fn build_event(e: PendingEvent, reporter: &Reporter, now: Timestamp) -> Event {
         },
         action: Some(e.action),
         reason: Some(e.reason),
-        note: Some(truncate(e.note, 1000)),
+        message: Some(truncate(e.note, 1000)),
         type_: Some(
             match e.type_ {
                 EventType::Normal => "Normal",
@@ -164,21 +168,16 @@ fn build_event(e: PendingEvent, reporter: &Reporter, now: Timestamp) -> Event {
             .into(),
         ),
         event_time: Some(MicroTime(now)),
-        deprecated_first_timestamp: Some(Time(now)),
-        deprecated_last_timestamp: Some(Time(now)),
-        deprecated_count: Some(1),
-        deprecated_source: Some(EventSource {
+        first_timestamp: Some(Time(now)),
+        last_timestamp: Some(Time(now)),
+        count: Some(1),
+        source: Some(EventSource {
             component: Some(reporter.controller.clone()),
             host: None,
         }),
-        reporting_controller: Some(reporter.controller.clone()),
-        reporting_instance: Some(
-            reporter
-                .instance
-                .clone()
-                .unwrap_or_else(|| reporter.controller.clone()),
-        ),
-        regarding: Some(e.regarding),
+        reporting_component: Some(reporter.controller.clone()),
+        reporting_instance: Some(instance),
+        involved_object: e.regarding,
         related: e.related,
         series: None,
     }
@@ -223,10 +222,10 @@ mod tests {
         let now = Timestamp::now();
         let a = build_event(pending.clone(), &reporter, now);
         let b = build_event(pending, &reporter, now);
-        assert_eq!(a.deprecated_last_timestamp, Some(Time(now)));
-        assert_eq!(a.deprecated_first_timestamp, Some(Time(now)));
+        assert_eq!(a.last_timestamp, Some(Time(now)));
+        assert_eq!(a.first_timestamp, Some(Time(now)));
         assert_eq!(a.event_time, Some(MicroTime(now)));
-        assert_eq!(a.deprecated_count, Some(1));
+        assert_eq!(a.count, Some(1));
         assert_eq!(a.metadata.namespace.as_deref(), Some("ns"));
         assert_eq!(a.type_.as_deref(), Some("Warning"));
         assert_ne!(
