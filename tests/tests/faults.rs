@@ -270,6 +270,25 @@ async fn holds_configmaps(
     .await
 }
 
+/// Waits until the `n` FederatedConfigMaps of `ns` all report `Propagation=True`.
+async fn all_propagated(host: &kube::Client, ns: &str, n: usize) -> TestResult {
+    let fcm = fcm_api(host, ns);
+    wait_for(&format!("{n} FederatedConfigMaps with Propagation True"), || {
+        let fcm = fcm.clone();
+        async move {
+            let all = fcm.list(&ListParams::default()).await?.items;
+            let propagated = |o: &DynamicObject| {
+                o.data["status"]["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Propagation" && c["status"] == "True")
+                })
+            };
+            Ok((all.len() == n && all.iter().all(propagated)).then_some(()))
+        }
+    })
+    .await
+}
+
 /// The member Deployment's `spec.replicas` and uid.
 async fn deployment(client: &kube::Client, ns: &str, name: &str) -> TestResult<Option<(i64, String)>> {
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &deployments());
@@ -382,8 +401,8 @@ const TOTAL: i64 = 8;
 /// the others carry the whole total; when it returns it is scaled, so at most `TOTAL + its share`.
 const SHARE: i64 = TOTAL / 2;
 /// Objects propagated before the fault, and created while the member is away.
-const BEFORE: usize = 30;
-const DURING: usize = 20;
+const BEFORE: usize = 100;
+const DURING: usize = 50;
 
 /// member-2 frozen or killed and restarted while objects propagate: the other member takes all replicas,
 /// nothing on member-2 is deleted or recreated, and everything converges when it is back.
@@ -501,24 +520,7 @@ async fn member_fault(fault: MemberFault) -> TestResult {
             "member-2's ConfigMap {name} kept (same uid)"
         );
     }
-    let fcm = fcm_api(&host, &ns);
-    wait_for("every FederatedConfigMap to report Propagation True", || {
-        let fcm = fcm.clone();
-        async move {
-            let all = fcm.list(&ListParams::default()).await?.items;
-            Ok(all
-                .iter()
-                .all(|o| {
-                    o.data["status"]["conditions"].as_array().is_some_and(|c| {
-                        c.iter()
-                            .any(|c| c["type"] == "Propagation" && c["status"] == "True")
-                    })
-                })
-                .then_some(()))
-        }
-    })
-    .await?;
-    Ok(())
+    all_propagated(&host, &ns, BEFORE + DURING).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -900,4 +902,29 @@ async fn member_rejection_is_reported_with_its_reason_and_not_retried() -> TestR
     .await?;
     holds_configmaps(tb, M2, &ns, 1).await?;
     Ok(())
+}
+
+/// The only controller SIGKILLed mid-propagation (no leader election) and started again: the new process
+/// picks up where the old one stopped, and every object ends up in every member once, with its status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_killed_mid_propagation_and_restarted_finishes() -> TestResult {
+    let _turn = EXCLUSIVE.lock().await;
+    let tb = setup().await?;
+    let flags = ["--member-qps", "10", "--member-burst", "10"];
+    let mut controller = start_controller(tb, "controller-killed", &flags)?;
+    let (host, ns) = federated_namespace(tb, "fault-restart").await?;
+    const N: usize = 100;
+    create_configmaps(&host, &ns, (0..N).map(|i| format!("cm-{i}"))).await?;
+    let in_flight = wait_for("propagation under way", || async {
+        let n = managed_configmaps(tb, M1, &ns).await?.len();
+        Ok((n > 0).then_some(n))
+    })
+    .await?;
+    controller.process.kill()?;
+    println!("killed the controller with {in_flight}/{N} objects in member-1");
+    let _restarted = start_controller(tb, "controller-restarted", &flags)?;
+    for m in MEMBERS {
+        holds_configmaps(tb, m, &ns, N).await?;
+    }
+    all_propagated(&host, &ns, N).await
 }
