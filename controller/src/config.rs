@@ -36,6 +36,15 @@ Examples:
   # On a laptop against a test host cluster:
   kubefed-controller --kubeconfig /tmp/kubefed.kubeconfig --context host --metrics-addr 127.0.0.1:9090";
 
+/// The log filter when `RUST_LOG` is not set. kube-client logs every failed request at ERROR under
+/// `kube_client::client::builder` ("failed with error client error (Connect)") and every watch cut short
+/// at WARN under `kube_client::client` ("eof in poll"), naming neither the cluster nor the operation, once
+/// per request or watch — dozens of lines per minute for one unreachable member. Those are off; the
+/// controller logs its own line instead, naming the cluster, once per change of state (a cluster becoming
+/// not ready or ready again, a write failing for good; watches of the host name what they watch), and
+/// keeps failures on the objects' status and in Events.
+pub const DEFAULT_LOG_FILTER: &str = "info,kube_client::client=error,kube_client::client::builder=off";
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {

@@ -1,22 +1,30 @@
 //! Kubernetes Events about federated objects and clusters, published off the reconcile path.
 //!
-//! Reconciles hand events to an [`EventSink`] and move on; a background task publishes them with kube's
-//! [`Recorder`], several at a time. A slow host API server therefore delays Events, never propagation,
+//! Reconciles hand events to an [`EventSink`] and move on; a background task publishes them, several at
+//! a time. A slow host API server therefore delays Events, never propagation,
 //! and when the queue is full events are dropped (and counted in the metrics) rather than blocking.
 //!
-//! Each event is published with a fresh `Recorder`: kube's recorder folds repeats of the same
-//! reason/action into a series but keeps the first note, which would turn "created in member-2" into a
-//! second count of "created in member-1"; and its cache grows with every object. Instead, identical
-//! Warning events (same object, reason and note) are suppressed for [`REPEAT_WINDOW`], so a failure
-//! retried every few seconds does not flood the namespace, while every distinct action is recorded.
+//! Events are written directly as core/v1 Events, not through kube's `Recorder`: the recorder folds
+//! repeats of the same reason/action into a series but keeps the first note, which would turn "created in
+//! member-2" into a second count of "created in member-1"; its cache grows with every object; and it
+//! writes `events.k8s.io/v1` Events, which may not set `firstTimestamp`/`lastTimestamp` — so `kubectl get
+//! events --sort-by=.lastTimestamp` could not order them. Ours carry `eventTime`, `firstTimestamp`,
+//! `lastTimestamp` and a count of 1 (readable through `events.k8s.io/v1` too, as `regarding`/`note`/
+//! `deprecatedLastTimestamp`). Identical Warning events (same object, reason and note) are suppressed for
+//! [`REPEAT_WINDOW`], so a failure retried every few seconds does not flood the namespace, while every
+//! distinct action is recorded.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, PostParams};
+use kube::runtime::events::{EventType, Reporter};
 use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
@@ -72,19 +80,14 @@ impl EventSink {
                 futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
             stream
                 .for_each_concurrent(PARALLEL, |e| {
-                    let recorder = Recorder::new(client.clone(), reporter.clone());
                     let metrics = publisher_metrics.clone();
+                    let ns = e.regarding.namespace.clone().unwrap_or_else(|| "default".into());
+                    let api: Api<Event> = Api::namespaced(client.clone(), &ns);
+                    let ev = build_event(e, &reporter, Timestamp::now());
                     async move {
-                        let ev = Event {
-                            type_: e.type_,
-                            reason: e.reason,
-                            note: Some(truncate(e.note, 1000)),
-                            action: e.action,
-                            secondary: e.related,
-                        };
-                        if let Err(err) = recorder.publish(&ev, &e.regarding).await {
+                        if let Err(err) = api.create(&PostParams::default(), &ev).await {
                             metrics.event_failed();
-                            tracing::debug!(error = %err, reason = ev.reason, "publishing an Event");
+                            tracing::debug!(error = %err, reason = ?ev.reason, "publishing an Event");
                         }
                     }
                 })
@@ -134,6 +137,52 @@ impl EventSink {
     }
 }
 
+/// The Event for `e`, happening `now`: a unique name (the regarding object's name, the time and a
+/// sequence number), every timestamp kubectl may sort by, count 1.
+fn build_event(e: PendingEvent, reporter: &Reporter, now: Timestamp) -> Event {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let base = e
+        .regarding
+        .name
+        .clone()
+        .unwrap_or_else(|| reporter.controller.clone());
+    let instance = reporter
+        .instance
+        .clone()
+        .unwrap_or_else(|| reporter.controller.clone());
+    Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{base}.{:x}{seq:x}", now.as_nanosecond())),
+            namespace: e.regarding.namespace.clone(),
+            ..Default::default()
+        },
+        action: Some(e.action),
+        reason: Some(e.reason),
+        message: Some(truncate(e.note, 1000)),
+        type_: Some(
+            match e.type_ {
+                EventType::Normal => "Normal",
+                EventType::Warning => "Warning",
+            }
+            .into(),
+        ),
+        event_time: Some(MicroTime(now)),
+        first_timestamp: Some(Time(now)),
+        last_timestamp: Some(Time(now)),
+        count: Some(1),
+        source: Some(EventSource {
+            component: Some(reporter.controller.clone()),
+            host: None,
+        }),
+        reporting_component: Some(reporter.controller.clone()),
+        reporting_instance: Some(instance),
+        involved_object: e.regarding,
+        related: e.related,
+        series: None,
+    }
+}
+
 /// `s` cut to at most `max` bytes on a character boundary (Events' notes are limited to 1 kB).
 fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
@@ -150,6 +199,40 @@ fn truncate(mut s: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_carry_the_timestamps_kubectl_sorts_by() {
+        let regarding = ObjectReference {
+            name: Some("web".into()),
+            namespace: Some("ns".into()),
+            ..Default::default()
+        };
+        let pending = PendingEvent {
+            regarding,
+            related: None,
+            type_: EventType::Warning,
+            reason: "CreationFailed".into(),
+            action: "Propagate".into(),
+            note: "x".into(),
+        };
+        let reporter = Reporter {
+            controller: "kubefed-controller".into(),
+            instance: None,
+        };
+        let now = Timestamp::now();
+        let a = build_event(pending.clone(), &reporter, now);
+        let b = build_event(pending, &reporter, now);
+        assert_eq!(a.last_timestamp, Some(Time(now)));
+        assert_eq!(a.first_timestamp, Some(Time(now)));
+        assert_eq!(a.event_time, Some(MicroTime(now)));
+        assert_eq!(a.count, Some(1));
+        assert_eq!(a.metadata.namespace.as_deref(), Some("ns"));
+        assert_eq!(a.type_.as_deref(), Some("Warning"));
+        assert_ne!(
+            a.metadata.name, b.metadata.name,
+            "names are unique even at the same instant"
+        );
+    }
 
     #[test]
     fn truncate_respects_char_boundaries() {

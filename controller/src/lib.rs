@@ -51,7 +51,7 @@ use kubefed_core::api::constants::{CONTROLLER_FIELD_MANAGER, KUBEFED_CONFIG_NAME
 use kubefed_core::api::{KubeFedConfig, parse_duration};
 
 pub use cluster::{ClusterRegistry, ClusterSet, MemberCluster};
-pub use config::{Args, LogFormat, MetricsAddr, Settings};
+pub use config::{Args, DEFAULT_LOG_FILTER, LogFormat, MetricsAddr, Settings};
 pub use context::Context;
 pub use error::{Error, Result};
 pub use metrics::Metrics;

@@ -64,7 +64,8 @@ use kubefed_core::propagation::{
     orphan_requested,
 };
 use kubefed_core::status::{
-    ClusterOutcome, ObjectFailure, compute_status, is_undeclared_field_error, kubefed_shaped, status_changed,
+    ClusterOutcome, ObjectFailure, compute_status, is_permanent_write_failure, is_undeclared_field_error,
+    kubefed_shaped, status_changed,
 };
 use kubefed_core::{Scope, TargetType};
 use serde_json::Value;
@@ -369,6 +370,8 @@ struct ClusterResult {
     cluster: String,
     outcome: Option<ClusterOutcome>,
     action: Option<(&'static str, String)>,
+    /// The failure in `outcome` will repeat until the federated object changes: not retried on a timer.
+    permanent: bool,
 }
 
 impl TypeContext {
@@ -547,9 +550,12 @@ impl TypeContext {
         if wrote {
             self.ctx.metrics.propagated(&self.ftc_name, started.elapsed());
         }
-        let retry = outcomes
-            .values()
-            .any(|o| !o.status.is_ok() && o.status != PropagationStatus::ClusterNotReady);
+        let retry = results.iter().any(|r| {
+            !r.permanent
+                && r.outcome
+                    .as_ref()
+                    .is_some_and(|o| !o.status.is_ok() && o.status != PropagationStatus::ClusterNotReady)
+        });
         Ok(if retry { Outcome::Retry } else { Outcome::Done })
     }
 
@@ -739,6 +745,7 @@ impl TypeContext {
             cluster: cluster.name.clone(),
             outcome: Some(outcome),
             action,
+            permanent: false,
         };
         let Some(client) = cluster.ready_client() else {
             return result(
@@ -847,6 +854,30 @@ impl TypeContext {
                     ClusterOutcome::failed(timed_out, u.describe(&format!("{verb} {what}"))),
                     None,
                 ),
+                Ok(Err(kube::Error::Api(s))) if is_permanent_write_failure(s.code, &s.message) => {
+                    // Logged here, once per attempt — and attempts happen only when the object changes.
+                    tracing::warn!(
+                        cluster = cluster.name,
+                        object = what,
+                        code = s.code,
+                        reason = s.message,
+                        "the member rejected the write; not retried until the federated object changes"
+                    );
+                    ClusterResult {
+                        permanent: true,
+                        ..result(
+                            ClusterOutcome::failed(
+                                failed,
+                                format!(
+                                    "{verb} {what}: cluster {} rejected it ({}): {} (not retried until the \
+                                     federated object changes)",
+                                    cluster.name, s.code, s.message
+                                ),
+                            ),
+                            None,
+                        )
+                    }
+                }
                 Ok(Err(e)) => result(
                     ClusterOutcome::failed(failed, format!("{verb} {what}: {}", api_message(&e))),
                     None,
@@ -943,6 +974,7 @@ impl TypeContext {
                 cluster: cluster.name.clone(),
                 outcome: None,
                 action: None,
+                permanent: false,
             };
         };
         let removal = match cluster.ready_client() {
@@ -1075,6 +1107,7 @@ impl Removal {
             cluster: cluster.to_string(),
             outcome,
             action,
+            permanent: false,
         }
     }
 

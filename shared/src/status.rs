@@ -281,12 +281,113 @@ pub fn is_undeclared_field_error(message: &str) -> bool {
     message.contains("field not declared in schema")
 }
 
+/// Whether a member write that failed with HTTP `code` and the member's `message` will fail the same way
+/// until the federated object (or the member's schema) changes, so retrying it on a timer only adds load:
+/// a malformed or invalid body (400, 422), a method or media type the member does not support (405, 406,
+/// 415), a body too large (413), and server-side apply's 500 for a body that does not fit the member's
+/// schema (`failed to create typed patch object … field not declared in schema` / `expected string`).
+/// Everything else is transient: the cluster or its credentials (401, 403), a namespace not there yet
+/// (404), conflicts (409), throttling (429), timeouts and other server errors.
+pub fn is_permanent_write_failure(code: u16, message: &str) -> bool {
+    match code {
+        400 | 405 | 406 | 413 | 415 | 422 => true,
+        500 => is_undeclared_field_error(message) || message.contains("failed to create typed patch object"),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
     use crate::api::ConditionStatus;
+
+    #[test]
+    fn permanent_write_failures() {
+        struct Case {
+            name: &'static str,
+            code: u16,
+            message: &'static str,
+            want: bool,
+        }
+        let cases = [
+            Case {
+                name: "invalid",
+                code: 422,
+                message: "spec.replicas: Invalid value",
+                want: true,
+            },
+            Case {
+                name: "bad request",
+                code: 400,
+                message: "strict decoding error",
+                want: true,
+            },
+            Case {
+                name: "apply outside the schema",
+                code: 500,
+                message: "failed to create typed patch object (ns/a; /v1, Kind=ConfigMap): .data.k: expected string",
+                want: true,
+            },
+            Case {
+                name: "undeclared field",
+                code: 500,
+                message: ".spec.x: field not declared in schema",
+                want: true,
+            },
+            Case {
+                name: "other 500",
+                code: 500,
+                message: "etcdserver: request timed out",
+                want: false,
+            },
+            Case {
+                name: "credentials",
+                code: 401,
+                message: "Unauthorized",
+                want: false,
+            },
+            Case {
+                name: "forbidden",
+                code: 403,
+                message: "forbidden",
+                want: false,
+            },
+            Case {
+                name: "namespace not yet there",
+                code: 404,
+                message: "namespaces \"x\" not found",
+                want: false,
+            },
+            Case {
+                name: "conflict",
+                code: 409,
+                message: "conflict",
+                want: false,
+            },
+            Case {
+                name: "throttled",
+                code: 429,
+                message: "too many requests",
+                want: false,
+            },
+            Case {
+                name: "unavailable",
+                code: 503,
+                message: "unavailable",
+                want: false,
+            },
+        ];
+        for c in cases {
+            assert_eq!(
+                is_permanent_write_failure(c.code, c.message),
+                c.want,
+                "{}",
+                c.name
+            );
+        }
+    }
 
     fn t(s: &str) -> Time {
         Time(s.parse().expect("test timestamp parses"))

@@ -218,10 +218,14 @@ impl Cluster {
         args
     }
 
-    /// Starts (or restarts) the API server on its original port.
+    /// Starts (or restarts) the API server on its original port, with the same etcd data. An API server
+    /// that died on its own (killed, crashed) is reaped and replaced.
     pub fn start_apiserver(&mut self) -> Result<()> {
-        if self.apiserver.is_some() {
-            return Ok(());
+        if let Some(p) = self.apiserver.as_mut() {
+            if p.check_alive().is_ok() {
+                return Ok(());
+            }
+            self.apiserver.take();
         }
         let log = self.dir.join("kube-apiserver.log");
         let p = Process::spawn(
@@ -244,6 +248,33 @@ impl Cluster {
         if let Some(mut p) = self.apiserver.take() {
             p.stop();
         }
+    }
+
+    /// Freezes the API server with SIGSTOP: its port still accepts connections but nothing answers, like
+    /// a partitioned or hung server. [`Cluster::resume_apiserver`] undoes it.
+    pub fn freeze_apiserver(&mut self) -> Result<()> {
+        self.running_apiserver()?.signal("STOP")
+    }
+
+    /// Resumes a frozen API server (SIGCONT).
+    pub fn resume_apiserver(&mut self) -> Result<()> {
+        self.running_apiserver()?.signal("CONT")
+    }
+
+    /// Kills the API server with SIGKILL (etcd keeps the data) and reaps it; [`Cluster::start_apiserver`]
+    /// starts it again on the same port.
+    pub fn kill_apiserver(&mut self) -> Result<()> {
+        let mut p = self
+            .apiserver
+            .take()
+            .ok_or_else(|| Error::Other(format!("{}: the API server is not running", self.name)))?;
+        p.kill()
+    }
+
+    fn running_apiserver(&mut self) -> Result<&mut Process> {
+        self.apiserver
+            .as_mut()
+            .ok_or_else(|| Error::Other(format!("{}: the API server is not running", self.name)))
     }
 
     fn start_controller_manager(&mut self) -> Result<()> {

@@ -4,6 +4,11 @@
 //! Processes are started once per test binary ([`shared_testbed`]); each test creates its own namespace
 //! ([`Testbed::namespace`]). Every process runs under a watchdog that ends it when this process exits,
 //! however it exits (normal end, panic, SIGKILL), so no stray API servers outlive a test run.
+//!
+//! Fault tests ([`Testbed::freeze_apiserver`] / [`Testbed::resume_apiserver`], [`Testbed::kill_apiserver`] /
+//! [`Testbed::start_apiserver`], [`Testbed::restart_apiserver`]) freeze, kill and restart any cluster's API
+//! server — host included — on the same port and etcd data; killed processes are reaped with their
+//! watchdogs, and a frozen one is resumed before it is stopped.
 
 pub mod bins;
 pub mod cluster;

@@ -4,6 +4,8 @@
 //! started under a small bash watchdog whose stdin is a pipe from us: when the pipe closes — we dropped it,
 //! or we died — the watchdog stops the process (TERM, then KILL after 5 s). The watchdog also exits when
 //! the process dies on its own, which is how we notice an early exit. No `unsafe` (no pre_exec) needed.
+//! Fault tests signal the program itself ([`Process::signal`], [`Process::kill`]): a frozen program is
+//! resumed before it is told to stop, and a killed one is reaped together with its watchdog.
 
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom};
@@ -22,6 +24,7 @@ while kill -0 "$child" 2>/dev/null; do
   read -r -t 1 _ ; rc=$?
   if [ "$rc" -le 128 ]; then
     kill -TERM "$child" 2>/dev/null
+    kill -CONT "$child" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$child" 2>/dev/null
     wait "$child" 2>/dev/null
@@ -105,6 +108,45 @@ impl Process {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends `signal` (a `kill` name: `STOP`, `CONT`, `KILL`, …) to the supervised program (not its
+    /// watchdog).
+    pub fn signal(&self, signal: &str) -> Result<()> {
+        let pid = self.wait_program_pid()?;
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .map_err(io_err(format!("sending SIG{signal} to {}", self.name)))?;
+        if !status.success() {
+            return Err(Error::Other(format!(
+                "kill -{signal} {pid} ({}) failed: {status}",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Kills the program with SIGKILL (no chance to clean up, like a crash or an OOM kill) and reaps it
+    /// and its watchdog, so nothing is left `<defunct>`.
+    pub fn kill(&mut self) -> Result<()> {
+        self.signal("KILL")?;
+        // The watchdog sees the program gone and exits on its own.
+        let _ = self.child.wait();
+        self.stdin.take();
+        Ok(())
+    }
+
+    /// [`Process::program_pid`], waiting up to 5 s for the watchdog to record it.
+    fn wait_program_pid(&self) -> Result<u32> {
+        for _ in 0..50 {
+            if let Some(pid) = self.program_pid() {
+                return Ok(pid);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(Error::Other(format!("{} has no recorded pid", self.name)))
     }
 
     /// PID of the supervised program (not of its watchdog), once the watchdog has recorded it.

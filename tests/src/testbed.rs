@@ -243,7 +243,7 @@ impl Testbed {
         })
     }
 
-    /// Restarts a stopped API server on the same port and waits until it is ready.
+    /// Restarts a stopped or killed API server on the same port and waits until it is ready.
     pub fn start_apiserver(&self, cluster: &str) -> Result<()> {
         self.with_cluster(cluster, |c| {
             c.start_apiserver()?;
@@ -253,6 +253,30 @@ impl Testbed {
                     .map_err(|_| Error::Other("readiness thread panicked".into()))?
             })
         })
+    }
+
+    /// Freezes a cluster's API server (SIGSTOP), to simulate a partition: connections are accepted but
+    /// never answered. [`Testbed::resume_apiserver`] undoes it; a frozen server is resumed before the
+    /// testbed stops it.
+    pub fn freeze_apiserver(&self, cluster: &str) -> Result<()> {
+        self.with_cluster(cluster, Cluster::freeze_apiserver)
+    }
+
+    /// Resumes a frozen API server (SIGCONT).
+    pub fn resume_apiserver(&self, cluster: &str) -> Result<()> {
+        self.with_cluster(cluster, Cluster::resume_apiserver)
+    }
+
+    /// Kills a cluster's API server with SIGKILL, like a crash (etcd keeps its data). Restart it with
+    /// [`Testbed::start_apiserver`] (same port, same data).
+    pub fn kill_apiserver(&self, cluster: &str) -> Result<()> {
+        self.with_cluster(cluster, Cluster::kill_apiserver)
+    }
+
+    /// Kills a cluster's API server and starts it again on the same port and data; waits until ready.
+    pub fn restart_apiserver(&self, cluster: &str) -> Result<()> {
+        self.kill_apiserver(cluster)?;
+        self.start_apiserver(cluster)
     }
 
     /// Resident memory of each cluster's processes (etcd + apiserver + controller-manager), in bytes.

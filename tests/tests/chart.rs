@@ -970,7 +970,7 @@ async fn service_accounts_can_do_what_the_binaries_do_and_no_more() -> TestResul
             ],
             true,
         ),
-        (controller, &["create", "events.events.k8s.io", "-A"], true),
+        (controller, &["create", "events", "-A"], true),
         // its namespace: config, credentials, health status, the Lease
         (
             controller,

@@ -40,6 +40,13 @@ pub async fn probe(client: &kube::Client, timeout: Duration) -> Probe {
         Err(_) => Probe::Unreachable(format!("/healthz did not answer within {timeout:?}")),
         Ok(Ok(body)) if body.trim() == "ok" => Probe::Healthy,
         Ok(Ok(body)) => Probe::Unhealthy(format!("/healthz responded without ok: {}", body.trim())),
+        Ok(Err(kube::Error::Api(status))) if status.code == 401 || status.code == 403 => {
+            Probe::Unhealthy(format!(
+                "/healthz responded with {} {}: the cluster rejected the controller's credentials (the \
+                 token in the KubeFedCluster's Secret); give it a valid token, e.g. join the cluster again",
+                status.code, status.message
+            ))
+        }
         Ok(Err(kube::Error::Api(status))) => Probe::Unhealthy(format!(
             "/healthz responded with {} {}",
             status.code, status.message
@@ -159,6 +166,17 @@ impl Prober {
     fn transition_event(&self, ready: bool, probe: &Probe, was: Option<bool>) {
         if was == Some(ready) {
             return;
+        }
+        // The one log line per change of state (kube-client's own per-request error lines are filtered,
+        // see `DEFAULT_LOG_FILTER`).
+        match probe {
+            Probe::Unreachable(m) | Probe::Unhealthy(m) if !ready => tracing::warn!(
+                cluster = self.cluster,
+                reason = m.as_str(),
+                "cluster is not ready: its member objects are kept as they are, and reported ClusterNotReady until it answers"
+            ),
+            _ if ready => tracing::info!(cluster = self.cluster, "cluster is ready"),
+            _ => {}
         }
         let (type_, reason, note) = match (ready, probe) {
             (true, _) => (
