@@ -533,42 +533,14 @@ async fn member_killed_then_restarted_keeps_its_objects_and_converges() -> TestR
     member_fault(MemberFault::Kill).await
 }
 
-/// Requests for ConfigMaps and Deployments (not subresources) a member's API server has served, keyed
-/// `<resource> <verb>`, from its own `apiserver_request_total`.
+/// Requests for ConfigMaps and Deployments a member's API server has served so far.
 async fn requests(member: &kube::Client) -> TestResult<HashMap<String, u64>> {
-    let req = http::Request::get("/metrics").body(Vec::new())?;
-    let text = member.request_text(req).await?;
-    let mut counts = HashMap::new();
-    for line in text.lines() {
-        let Some(labels) = line.strip_prefix("apiserver_request_total{") else {
-            continue;
-        };
-        let label = |name: &str| {
-            labels
-                .split(',')
-                .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
-                .and_then(|v| v.split('"').next())
-                .unwrap_or_default()
-                .to_string()
-        };
-        let resource = label("resource");
-        if !matches!(resource.as_str(), "configmaps" | "deployments") || !label("subresource").is_empty() {
-            continue;
-        }
-        let count: f64 = line.rsplit(' ').next().unwrap_or("0").parse().unwrap_or(0.0);
-        *counts.entry(format!("{resource} {}", label("verb"))).or_insert(0) += count as u64;
-    }
-    Ok(counts)
+    Ok(kubefed_tests::requests::served(member, &["configmaps", "deployments"]).await?)
 }
 
+/// Writes of `resource` between two counts.
 fn writes(now: &HashMap<String, u64>, before: &HashMap<String, u64>, resource: &str) -> u64 {
-    ["APPLY", "PATCH", "POST", "PUT", "DELETE"]
-        .iter()
-        .map(|v| {
-            let k = format!("{resource} {v}");
-            now.get(&k).copied().unwrap_or(0) - before.get(&k).copied().unwrap_or(0)
-        })
-        .sum()
+    kubefed_tests::requests::writes_reads(&kubefed_tests::requests::delta(now, before), resource).0
 }
 
 /// The host API server restarted under a running controller: the controller reconnects by itself, a
