@@ -12,6 +12,7 @@ pub mod findings;
 pub mod health;
 pub mod intent;
 pub mod manifest;
+pub mod mcs;
 pub mod membership;
 pub mod migration;
 pub mod overrides;
