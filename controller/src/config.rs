@@ -103,6 +103,11 @@ pub struct Args {
     #[arg(long, env = "KUBEFED_CONTROLLER_IDENTITY")]
     pub identity: Option<String>,
 
+    /// Run the Multi-Cluster Services controller: ServiceExports in members become ServiceImports and
+    /// mirrored EndpointSlices in every member (docs/service-discovery.md). `--enable-mcs=false` turns it off.
+    #[arg(long, env = "KUBEFED_CONTROLLER_ENABLE_MCS", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub enable_mcs: bool,
+
     /// Log format.
     #[arg(long, env = "KUBEFED_CONTROLLER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -147,6 +152,8 @@ pub struct Settings {
     pub deletion_timeout: Duration,
     /// Name reported as the Events' reporting instance and held in the leader Lease.
     pub identity: String,
+    /// Whether the Multi-Cluster Services controller runs (`--enable-mcs`).
+    pub mcs: bool,
 }
 
 impl Default for Settings {
@@ -159,6 +166,7 @@ impl Default for Settings {
             member_timeout: Duration::from_secs(10),
             deletion_timeout: Duration::from_secs(120),
             identity: default_identity(),
+            mcs: true,
         }
     }
 }
@@ -174,6 +182,7 @@ impl Settings {
             member_timeout: args.member_timeout,
             deletion_timeout: args.deletion_timeout,
             identity: args.identity.clone().unwrap_or_else(default_identity),
+            mcs: args.enable_mcs,
         };
         s.validate()?;
         Ok(s)
@@ -248,6 +257,10 @@ mod tests {
         );
         assert_eq!(args.metrics_addr, MetricsAddr::On(([0, 0, 0, 0], 8080).into()));
         assert!(!args.leader_elect);
+        assert_eq!(s.mcs, d.mcs);
+        assert!(s.mcs, "MCS is on by default");
+        let off = Args::parse_from(["kubefed-controller", "--enable-mcs=false"]);
+        assert!(!Settings::from_args(&off).expect("valid").mcs);
     }
 
     #[test]

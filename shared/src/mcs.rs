@@ -72,6 +72,22 @@ pub fn mcs_crd_files() -> Vec<(String, String)> {
     ]
 }
 
+/// [`mcs_crd_files`] as objects, to install them (in members, by `kubectl fed join` and the testbed).
+///
+/// # Panics
+///
+/// Only if the embedded upstream files do not parse — caught by this module's tests.
+pub fn mcs_crds()
+-> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
+    mcs_crd_files()
+        .into_iter()
+        .map(|(name, yaml)| {
+            serde_saphyr::from_str(&yaml)
+                .unwrap_or_else(|e| panic!("the embedded {name} is a CustomResourceDefinition: {e}"))
+        })
+        .collect()
+}
+
 /// Marks the Service of the same namespace and name as exported to the clusterset.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[kube(
@@ -927,6 +943,7 @@ mod tests {
     fn upstream_crds_serve_v1alpha1_with_our_fields() {
         let files = mcs_crd_files();
         assert_eq!(files.len(), 2);
+        assert_eq!(mcs_crds().len(), 2);
         for (name, yaml) in files {
             let crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition =
                 serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -50,7 +50,8 @@ pub async fn install_kubefed(tb: &Testbed) -> Result<kube::Client> {
 }
 
 /// Joins `member` to the host: a Secret holding a token for the member's API server and a KubeFedCluster
-/// pointing at it (with its CA), both in the system namespace. `labels` go on the KubeFedCluster.
+/// pointing at it (with its CA), both in the system namespace; the member gets the Multi-Cluster Services
+/// CRDs. `labels` go on the KubeFedCluster.
 pub async fn join(
     tb: &Testbed,
     host: &kube::Client,
@@ -69,6 +70,8 @@ pub async fn join_at(
     labels: BTreeMap<String, String>,
     endpoint: &str,
 ) -> Result<KubeFedCluster> {
+    // The Multi-Cluster Services CRDs, as `kubectl fed join` installs them where absent.
+    install_crds(&tb.client(member).await?, &kubefed_core::mcs::mcs_crds()).await?;
     let pp = PatchParams::apply(MANAGER).force();
     let secret_name = format!("{member}-token");
     let secret = Secret {
