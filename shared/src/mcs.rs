@@ -899,7 +899,7 @@ mod tests {
             ..condition("Ready", true, "Ready", "")
         };
         let merged = merge_conditions(
-            &[foreign.clone()],
+            std::slice::from_ref(&foreign),
             &[condition(CONDITION_VALID, true, "Valid", "")],
             &[CONDITION_CONFLICT],
             &now(),
