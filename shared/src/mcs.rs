@@ -28,7 +28,6 @@ use std::fmt::Write as _;
 use k8s_openapi::api::core::v1::{Service, SessionAffinityConfig};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
-use kube::CustomResource;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -88,19 +87,110 @@ pub fn mcs_crds()
         .collect()
 }
 
-/// Marks the Service of the same namespace and name as exported to the clusterset.
-#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[kube(
-    group = "multicluster.x-k8s.io",
-    version = "v1alpha1",
-    kind = "ServiceExport",
-    plural = "serviceexports",
-    namespaced,
-    status = "ServiceExportStatus",
-    schema = "disabled",
-    derive = "PartialEq",
-    derive = "Default"
-)]
+/// Implements `kube::Resource`, `new` and `Serialize` (with `apiVersion` and `kind`) for an MCS object.
+/// Not kube's `CustomResource` derive: that makes `spec` required, and upstream's ServiceExport is usually
+/// written without one (`spec` is `omitempty` there), so decoding must default it.
+macro_rules! mcs_resource {
+    ($ty:ident, $spec:ty, $status:ty, $kind:literal, $plural:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+        pub struct $ty {
+            /// Standard object metadata.
+            #[serde(default)]
+            pub metadata: ObjectMeta,
+            /// The spec (defaulted when absent).
+            #[serde(default)]
+            pub spec: $spec,
+            /// The status.
+            #[serde(default)]
+            pub status: Option<$status>,
+        }
+
+        impl $ty {
+            /// An object named `name` with `spec`.
+            pub fn new(name: &str, spec: $spec) -> Self {
+                Self {
+                    metadata: ObjectMeta {
+                        name: Some(name.to_string()),
+                        ..ObjectMeta::default()
+                    },
+                    spec,
+                    status: None,
+                }
+            }
+        }
+
+        impl kube::Resource for $ty {
+            type DynamicType = ();
+            type Scope = k8s_openapi::NamespaceResourceScope;
+
+            fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+                $kind.into()
+            }
+            fn group(_: &()) -> std::borrow::Cow<'_, str> {
+                MCS_GROUP.into()
+            }
+            fn version(_: &()) -> std::borrow::Cow<'_, str> {
+                MCS_VERSION.into()
+            }
+            fn api_version(_: &()) -> std::borrow::Cow<'_, str> {
+                concat!("multicluster.x-k8s.io/", "v1alpha1").into()
+            }
+            fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+                $plural.into()
+            }
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+                #[derive(Serialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Repr<'a> {
+                    api_version: &'a str,
+                    kind: &'a str,
+                    metadata: &'a ObjectMeta,
+                    spec: &'a $spec,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    status: &'a Option<$status>,
+                }
+                Repr {
+                    api_version: concat!("multicluster.x-k8s.io/", "v1alpha1"),
+                    kind: $kind,
+                    metadata: &self.metadata,
+                    spec: &self.spec,
+                    status: &self.status,
+                }
+                .serialize(ser)
+            }
+        }
+    };
+}
+
+mcs_resource!(
+    ServiceExport,
+    ServiceExportSpec,
+    ServiceExportStatus,
+    "ServiceExport",
+    "serviceexports",
+    "Marks the Service of the same namespace and name as exported to the clusterset (`multicluster.x-k8s.io/v1alpha1`)."
+);
+mcs_resource!(
+    ServiceImport,
+    ServiceImportSpec,
+    ServiceImportStatus,
+    "ServiceImport",
+    "serviceimports",
+    "A Service imported from the clusterset: how to reach it, and which clusters export it."
+);
+
+/// What a ServiceExport asks for beyond exporting.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceExportSpec {
     /// Labels to put on the ServiceImport.
@@ -119,19 +209,8 @@ pub struct ServiceExportStatus {
     pub conditions: Vec<Condition>,
 }
 
-/// A Service imported from the clusterset: how to reach it, and which clusters export it.
-#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[kube(
-    group = "multicluster.x-k8s.io",
-    version = "v1alpha1",
-    kind = "ServiceImport",
-    plural = "serviceimports",
-    namespaced,
-    status = "ServiceImportStatus",
-    schema = "disabled",
-    derive = "PartialEq",
-    derive = "Default"
-)]
+/// The spec of a ServiceImport.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceImportSpec {
     /// The ports of the imported service (union of the exports' ports by name).
@@ -717,6 +796,27 @@ mod tests {
 
     fn plan_source_slice() -> EndpointSlice {
         serde_json::from_value(slice("web-x", json!([]))).expect("valid")
+    }
+
+    #[test]
+    fn exports_decode_without_a_spec_and_serialize_with_their_type() {
+        // Upstream's examples create ServiceExports with metadata only.
+        let e: ServiceExport = serde_json::from_value(json!({
+            "apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceExport",
+            "metadata": {"name": "web", "namespace": "ns"}
+        }))
+        .expect("a spec-less export decodes");
+        assert_eq!(e.spec, ServiceExportSpec::default());
+        let v = serde_json::to_value(&e).expect("serializes");
+        assert_eq!(v["apiVersion"], "multicluster.x-k8s.io/v1alpha1");
+        assert_eq!(v["kind"], "ServiceExport");
+        assert!(v.get("status").is_none());
+        use kube::Resource;
+        assert_eq!(ServiceImport::plural(&()), "serviceimports");
+        assert_eq!(
+            ServiceExport::api_version(&()),
+            format!("{MCS_GROUP}/{MCS_VERSION}")
+        );
     }
 
     #[test]

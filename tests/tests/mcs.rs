@@ -128,8 +128,7 @@ async fn serve(cluster: &str, ns: &str, ports: Value, endpoints: Value, export: 
         .await?;
     set_endpoints(cluster, ns, endpoints).await?;
     if export {
-        let e: ServiceExport =
-            serde_json::from_value(json!({"metadata": {"name": "web", "namespace": ns}, "spec": {}}))?;
+        let e: ServiceExport = serde_json::from_value(json!({"metadata": {"name": "web", "namespace": ns}}))?; // no spec, as upstream writes them
         Api::<ServiceExport>::namespaced(c, ns)
             .create(&PostParams::default(), &e)
             .await?;

@@ -341,7 +341,10 @@ async fn install_mcs_crds(member: &Host) {
         let name = crd.metadata.name.clone().unwrap_or_default();
         let res = match api.get_opt(&name).await {
             Ok(Some(_)) => continue,
-            Ok(None) => api.create(&kube::api::PostParams::default(), &crd).await.map(|_| ()),
+            Ok(None) => api
+                .create(&kube::api::PostParams::default(), &crd)
+                .await
+                .map(|_| ()),
             Err(e) => Err(e),
         };
         match res {

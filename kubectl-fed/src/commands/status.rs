@@ -127,7 +127,9 @@ mod discovery {
     use kube::Api;
     use kube::api::ListParams;
     use kubefed_core::api::KubeFedCluster;
-    use kubefed_core::mcs::{CONDITION_CONFLICT, CONDITION_VALID, LABEL_SERVICE_NAME, ServiceExport, ServiceImport};
+    use kubefed_core::mcs::{
+        CONDITION_CONFLICT, CONDITION_VALID, LABEL_SERVICE_NAME, ServiceExport, ServiceImport,
+    };
     use kubefed_core::membership::MEMBER_CONTEXT_ANNOTATION;
 
     use crate::client::{Connection, message};
@@ -152,7 +154,12 @@ mod discovery {
                     let (e, i, n) = cells(export.as_ref(), import.as_ref(), endpoints);
                     vec![cluster, e, i, n]
                 }
-                Err(e) => vec![cluster, "?".into(), "?".into(), format!("cannot read (context {context:?}): {e}")],
+                Err(e) => vec![
+                    cluster,
+                    "?".into(),
+                    "?".into(),
+                    format!("cannot read (context {context:?}): {e}"),
+                ],
             };
             rows.push(row);
         }
@@ -174,12 +181,18 @@ mod discovery {
         let member = members::connect(connection, context).await?;
         let err = |e: kube::Error| anyhow::anyhow!(message(&e));
         // A member without the MCS CRDs answers 404 for the resource: nothing exported or imported there.
-        let export = match Api::<ServiceExport>::namespaced(member.client.clone(), ns).get_opt(name).await {
+        let export = match Api::<ServiceExport>::namespaced(member.client.clone(), ns)
+            .get_opt(name)
+            .await
+        {
             Ok(e) => e,
             Err(kube::Error::Api(s)) if s.code == 404 => None,
             Err(e) => return Err(err(e)),
         };
-        let import = match Api::<ServiceImport>::namespaced(member.client.clone(), ns).get_opt(name).await {
+        let import = match Api::<ServiceImport>::namespaced(member.client.clone(), ns)
+            .get_opt(name)
+            .await
+        {
             Ok(i) => i,
             Err(kube::Error::Api(s)) if s.code == 404 => None,
             Err(e) => return Err(err(e)),
@@ -193,15 +206,25 @@ mod discovery {
     }
 
     /// The EXPORTED, IMPORTED and ENDPOINTS cells of one cluster.
-    pub fn cells(export: Option<&ServiceExport>, import: Option<&ServiceImport>, endpoints: usize) -> (String, String, String) {
+    pub fn cells(
+        export: Option<&ServiceExport>,
+        import: Option<&ServiceImport>,
+        endpoints: usize,
+    ) -> (String, String, String) {
         let exported = match export {
             None => "no".to_string(),
             Some(e) => {
-                let conds = e.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+                let conds = e
+                    .status
+                    .as_ref()
+                    .map(|s| s.conditions.as_slice())
+                    .unwrap_or_default();
                 let find = |t: &str| conds.iter().find(|c| c.type_ == t);
                 match (find(CONDITION_VALID), find(CONDITION_CONFLICT)) {
                     (Some(v), _) if v.status == "False" => format!("invalid ({})", v.reason),
-                    (_, Some(c)) if c.status == "True" => format!("yes, conflict ({}): {}", c.reason, c.message),
+                    (_, Some(c)) if c.status == "True" => {
+                        format!("yes, conflict ({}): {}", c.reason, c.message)
+                    }
                     (Some(_), _) => "yes".to_string(),
                     (None, _) => "yes (not yet seen by the controller)".to_string(),
                 }
@@ -544,7 +567,10 @@ mod tests {
         assert_eq!(e, "yes, conflict (PortConflict): port 80 vs 8080");
         assert_eq!(i, "ClusterSetIP 80/TCP from a,b");
         assert_eq!(n, "3");
-        assert_eq!(discovery::cells(None, None, 0), ("no".into(), "no".into(), "0".into()));
+        assert_eq!(
+            discovery::cells(None, None, 0),
+            ("no".into(), "no".into(), "0".into())
+        );
     }
 
     #[test]
