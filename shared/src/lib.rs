@@ -8,6 +8,7 @@ pub mod admission;
 pub mod api;
 pub mod convert;
 pub mod crds;
+pub mod dns;
 pub mod findings;
 pub mod health;
 pub mod intent;
