@@ -108,6 +108,12 @@ pub struct Args {
     #[arg(long, env = "KUBEFED_CONTROLLER_ENABLE_MCS", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub enable_mcs: bool,
 
+    /// Publish DNS records for federated Services with LoadBalancer ingress as external-dns DNSEndpoints
+    /// on the host: `<svc>.<ns>.DOMAIN` and `<svc>.<ns>.<cluster>.DOMAIN` (needs --enable-mcs and
+    /// external-dns's DNSEndpoint CRD). Off when empty.
+    #[arg(long, env = "KUBEFED_CONTROLLER_DNS_DOMAIN", value_name = "DOMAIN")]
+    pub dns_domain: Option<String>,
+
     /// Log format.
     #[arg(long, env = "KUBEFED_CONTROLLER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -154,6 +160,8 @@ pub struct Settings {
     pub identity: String,
     /// Whether the Multi-Cluster Services controller runs (`--enable-mcs`).
     pub mcs: bool,
+    /// Domain of the DNSEndpoint records for federated Services (`--dns-domain`); `None`: no records.
+    pub dns_domain: Option<String>,
 }
 
 impl Default for Settings {
@@ -167,6 +175,7 @@ impl Default for Settings {
             deletion_timeout: Duration::from_secs(120),
             identity: default_identity(),
             mcs: true,
+            dns_domain: None,
         }
     }
 }
@@ -183,6 +192,10 @@ impl Settings {
             deletion_timeout: args.deletion_timeout,
             identity: args.identity.clone().unwrap_or_else(default_identity),
             mcs: args.enable_mcs,
+            dns_domain: args
+                .dns_domain
+                .clone()
+                .filter(|d| !d.trim_matches('.').is_empty()),
         };
         s.validate()?;
         Ok(s)
@@ -212,6 +225,21 @@ impl Settings {
             return Err(Error::InvalidSetting {
                 setting: "--member-timeout",
                 reason: "must be longer than 0s".into(),
+            });
+        }
+        if self.dns_domain.is_some() && !self.mcs {
+            return Err(Error::InvalidSetting {
+                setting: "--dns-domain",
+                reason: "needs --enable-mcs=true (the records come from the members' Services it watches)"
+                    .into(),
+            });
+        }
+        if let Some(d) = &self.dns_domain
+            && kubefed_core::admission::names::dns1123_subdomain(d.trim_matches('.')).is_err()
+        {
+            return Err(Error::InvalidSetting {
+                setting: "--dns-domain",
+                reason: format!("{d:?} is not a DNS name (e.g. example.com)"),
             });
         }
         if self.namespace.is_empty() {
@@ -261,6 +289,20 @@ mod tests {
         assert!(s.mcs, "MCS is on by default");
         let off = Args::parse_from(["kubefed-controller", "--enable-mcs=false"]);
         assert!(!Settings::from_args(&off).expect("valid").mcs);
+        let dns = Args::parse_from(["kubefed-controller", "--dns-domain", "example.com"]);
+        assert_eq!(
+            Settings::from_args(&dns).expect("valid").dns_domain.as_deref(),
+            Some("example.com")
+        );
+        let bad = Args::parse_from([
+            "kubefed-controller",
+            "--dns-domain",
+            "example.com",
+            "--enable-mcs=false",
+        ]);
+        assert!(Settings::from_args(&bad).is_err());
+        let bad = Args::parse_from(["kubefed-controller", "--dns-domain", "not a domain"]);
+        assert!(Settings::from_args(&bad).is_err());
     }
 
     #[test]

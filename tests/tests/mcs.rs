@@ -6,6 +6,9 @@
 //! The testbed has no kube-proxy and no pods: each test creates a selector-less Service and an
 //! EndpointSlice for it directly, standing for running pods. The tests share one controller and the
 //! cluster-removal test changes the clusterset, so they run one at a time ([`SERIAL`]).
+//!
+//! With `--dns-domain`, federated Services whose member Services have LoadBalancer ingress get external-dns
+//! DNSEndpoint records on the host (the testbed has no cloud provider: the tests write the ingress).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -13,14 +16,17 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::DynamicObject;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
 use kubefed_core::api::KubeFedCluster;
 use kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
 use kubefed_core::mcs::{
     LABEL_SERVICE_NAME, LABEL_SOURCE_CLUSTER, ServiceExport, ServiceImport, ServiceImportType,
 };
 use kubefed_tests::fixtures::{install_kubefed, join};
-use kubefed_tests::testbed::{HOST, delete_namespace};
+use kubefed_tests::testbed::{HOST, delete_namespace, install_crds};
 use kubefed_tests::{shared_testbed, wait_for};
 use serde_json::{Value, json};
 
@@ -32,6 +38,22 @@ const M2: &str = "member-2";
 const WAIT: Duration = Duration::from_secs(20);
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The controller's `--dns-domain`.
+const DNS_DOMAIN: &str = "fed.example.com";
+
+/// external-dns's DNSEndpoint CRD, cut down to what the API server needs to store the objects.
+fn dns_endpoint_crd() -> TestResult<CustomResourceDefinition> {
+    Ok(serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "dnsendpoints.externaldns.k8s.io",
+                     "annotations": {"api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/external-dns/pull/2007"}},
+        "spec": {"group": "externaldns.k8s.io", "scope": "Namespaced",
+                 "names": {"kind": "DNSEndpoint", "plural": "dnsendpoints", "singular": "dnsendpoint", "listKind": "DNSEndpointList"},
+                 "versions": [{"name": "v1alpha1", "served": true, "storage": true,
+                               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    }))?)
+}
 
 /// Starts (once) kubefed on the testbed and the controller on a runtime of its own; waits until both
 /// members are Ready.
@@ -60,12 +82,14 @@ async fn controller() -> TestResult {
                 let setup = async {
                     let tb = shared_testbed()?;
                     let host = install_kubefed(tb).await?;
+                    install_crds(&host, &[dns_endpoint_crd()?]).await?;
                     for m in [M1, M2] {
                         join(tb, &host, m, BTreeMap::new()).await?;
                     }
                     let settings = kubefed_controller::Settings {
                         member_timeout: Duration::from_secs(5),
                         identity: "mcs-tests".into(),
+                        dns_domain: Some(DNS_DOMAIN.into()),
                         ..Default::default()
                     };
                     assert!(settings.mcs, "MCS is on by default");
@@ -429,6 +453,105 @@ async fn removing_the_exporting_cluster_removes_its_endpoints_elsewhere() -> Tes
     })
     .await?;
     for c in [M1, M2] {
+        delete_namespace(&client(c).await?, &ns).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn federated_services_with_load_balancers_get_dns_records() -> TestResult {
+    let _serial = SERIAL.lock().await;
+    controller().await?;
+    let tb = shared_testbed()?;
+    let host = client(HOST).await?;
+    let ns = tb.namespace("mcs-dns", &[HOST, M1, M2]).await?;
+    // The federated Service, placed nowhere (the members' Services below stand for its copies).
+    let fed_ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("types.kubefed.io", "v1beta1", "FederatedService"),
+        "federatedservices",
+    );
+    let fed: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedService",
+        "metadata": {"name": "web", "namespace": ns},
+        "spec": {"template": {"spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}},
+                 "placement": {"clusters": []}}
+    }))?;
+    let feds: Api<DynamicObject> = Api::namespaced_with(host.clone(), &ns, &fed_ar);
+    feds.create(&PostParams::default(), &fed).await?;
+    for (c, ip) in [(M1, "192.0.2.10"), (M2, "198.51.100.7")] {
+        let svc: Service = serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}
+        }))?;
+        let api: Api<Service> = Api::namespaced(client(c).await?, &ns);
+        api.create(&PostParams::default(), &svc).await?;
+        // No cloud provider on the testbed: write the load balancer's address as one would.
+        api.patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})),
+        )
+        .await?;
+    }
+    let dns_ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("externaldns.k8s.io", "v1alpha1", "DNSEndpoint"),
+        "dnsendpoints",
+    );
+    let dns: Api<DynamicObject> = Api::namespaced_with(host.clone(), &ns, &dns_ar);
+    let global = format!("web.{ns}.{DNS_DOMAIN}");
+    let targets_of = |o: &DynamicObject, name: &str| -> Option<Value> {
+        o.data["spec"]["endpoints"]
+            .as_array()?
+            .iter()
+            .find(|e| e["dnsName"] == name && e["recordType"] == "A")
+            .map(|e| e["targets"].clone())
+    };
+    wait_for("A records of both members' load balancers", WAIT, || {
+        let (dns, global) = (dns.clone(), global.clone());
+        async move {
+            let o = dns.get_opt("web").await?;
+            Ok(
+                o.filter(|o| targets_of(o, &global) == Some(json!(["192.0.2.10", "198.51.100.7"])))
+                    .map(|_| ()),
+            )
+        }
+    })
+    .await?;
+    let o = dns.get("web").await?;
+    assert_eq!(
+        targets_of(&o, &format!("web.{ns}.{M2}.{DNS_DOMAIN}")),
+        Some(json!(["198.51.100.7"])),
+        "a per-cluster name"
+    );
+
+    // member-2's load balancer goes: its address leaves the records.
+    Api::<Service>::namespaced(client(M2).await?, &ns)
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"loadBalancer": {"ingress": null}}})),
+        )
+        .await?;
+    wait_for("member-2's address to leave the records", WAIT, || {
+        let (dns, global) = (dns.clone(), global.clone());
+        async move {
+            let o = dns.get_opt("web").await?;
+            Ok(
+                o.filter(|o| targets_of(o, &global) == Some(json!(["192.0.2.10"])))
+                    .map(|_| ()),
+            )
+        }
+    })
+    .await?;
+
+    // The federated Service goes: so do its records.
+    feds.delete("web", &DeleteParams::default()).await?;
+    wait_for("the DNSEndpoint to be deleted", Duration::from_secs(60), || {
+        let dns = dns.clone();
+        async move { Ok(dns.get_opt("web").await?.is_none().then_some(())) }
+    })
+    .await?;
+    for c in [HOST, M1, M2] {
         delete_namespace(&client(c).await?, &ns).await;
     }
     Ok(())

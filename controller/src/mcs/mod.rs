@@ -17,6 +17,10 @@
 //! KubeFedCluster is deleted is no source at all, so its slices go from every other member.
 //!
 //! Members without the namespace are skipped (the API server answers NotFound for the namespace).
+//!
+//! With `--dns-domain`, the same loop also keeps external-dns DNSEndpoints for federated Services ([`dns`]).
+
+mod dns;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;
@@ -220,6 +224,11 @@ pub async fn run(ctx: Arc<Context>) {
     let mut changes = ctx.clusters.subscribe();
     let mut members: BTreeMap<String, Member> = BTreeMap::new();
     sync_members(&ctx, &mut members, &dirty);
+    let mut dns = ctx
+        .settings
+        .dns_domain
+        .clone()
+        .map(|domain| dns::HostDns::start(ctx.client.clone(), domain, &dirty));
     let mut next_resync = Instant::now() + RESYNC;
     let mut retry_at: Option<Instant> = None;
     let mut failed: BTreeSet<Key> = BTreeSet::new();
@@ -244,13 +253,18 @@ pub async fn run(ctx: Arc<Context>) {
         let (all, mut keys) = dirty.take();
         if all {
             keys.extend(known_keys(&members));
+            keys.extend(dns.iter().flat_map(dns::HostDns::keys));
         }
         if keys.is_empty() {
             continue;
         }
         let mut reconciler = Reconciler::new(&ctx, &members);
         for key in keys {
-            if !reconciler.reconcile(&key).await {
+            let mut ok = reconciler.reconcile(&key).await;
+            if let Some(d) = dns.as_mut() {
+                ok &= d.reconcile(&key, &members).await;
+            }
+            if !ok {
                 failed.insert(key);
             }
         }
