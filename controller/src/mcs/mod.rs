@@ -635,3 +635,55 @@ fn same<T: serde::Serialize>(desired: &T, live: &T) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slice(labels: serde_json::Value) -> EndpointSlice {
+        serde_json::from_value(json!({
+            "metadata": {"name": "s", "namespace": "ns", "labels": labels},
+            "addressType": "IPv4", "endpoints": []
+        }))
+        .expect("valid EndpointSlice")
+    }
+
+    #[test]
+    fn slices_map_to_the_service_they_belong_to() {
+        let source = slice(json!({LABEL_KUBERNETES_SERVICE_NAME: "web"}));
+        assert_eq!(
+            label_key(&source, LABEL_KUBERNETES_SERVICE_NAME),
+            Some(("ns".into(), "web".into()))
+        );
+        let mirrored = slice(json!({LABEL_SERVICE_NAME: "api", LABEL_SLICE_MANAGED_BY: MCS_CONTROLLER}));
+        assert_eq!(
+            label_key(&mirrored, LABEL_SERVICE_NAME),
+            Some(("ns".into(), "api".into()))
+        );
+        assert_eq!(label_key(&mirrored, LABEL_KUBERNETES_SERVICE_NAME), None);
+    }
+
+    #[test]
+    fn dirty_names_are_taken_once() {
+        let d = Dirty::default();
+        d.mark(("ns".into(), "a".into()));
+        d.mark(("ns".into(), "a".into()));
+        d.mark_all();
+        let (all, keys) = d.take();
+        assert!(all);
+        assert_eq!(keys.len(), 1, "marked twice, reconciled once");
+        let (all, keys) = d.take();
+        assert!(!all && keys.is_empty());
+    }
+
+    #[test]
+    fn unchanged_objects_are_recognised() {
+        let desired = slice(json!({LABEL_SERVICE_NAME: "web"}));
+        let mut live = desired.clone();
+        live.metadata.uid = Some("u".into());
+        live.metadata.resource_version = Some("7".into());
+        assert!(same(&desired, &live), "server-set fields do not count");
+        live.address_type = "IPv6".into();
+        assert!(!same(&desired, &live));
+    }
+}
