@@ -71,6 +71,21 @@ pub fn mcs_crd_files() -> Vec<(String, String)> {
     ]
 }
 
+/// ServiceExport as a federated target type (`FederatedServiceExport`), for federating exports with the
+/// Services they export (`kubectl fed enable serviceexports.multicluster.x-k8s.io` derives the same).
+pub fn service_export_type() -> crate::typeinfo::TargetType {
+    crate::typeinfo::TargetType {
+        group: MCS_GROUP.to_string(),
+        version: MCS_VERSION.to_string(),
+        kind: "ServiceExport".to_string(),
+        plural: "serviceexports".to_string(),
+        singular: "serviceexport".to_string(),
+        scope: crate::typeinfo::Scope::Namespaced,
+        short_names: vec!["svcex".to_string()],
+        has_replicas: false,
+    }
+}
+
 /// [`mcs_crd_files`] as objects, to install them (in members, by `kubectl fed join` and the testbed).
 ///
 /// # Panics

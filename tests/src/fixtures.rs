@@ -19,12 +19,14 @@ fn kube_err(what: String) -> impl FnOnce(kube::Error) -> Error {
     move |e| Error::Other(format!("{what}: {e}"))
 }
 
-/// Installs kubefed's CRDs (core + the default federated types), the system namespace and the default
+/// Installs kubefed's CRDs (core + the default federated types + the Multi-Cluster Services ones), the system namespace and the default
 /// FederatedTypeConfigs on the host. Idempotent (server-side apply), so every test may call it.
 pub async fn install_kubefed(tb: &Testbed) -> Result<kube::Client> {
     let client = tb.client(HOST).await?;
     let mut crds = kubefed_core::crds::core_crds();
     crds.extend(kubefed_core::crds::default_federated_crds());
+    // As the chart does (`mcs.installCRDs`): ServiceExports can then be federated from the host.
+    crds.extend(kubefed_core::mcs::mcs_crds());
     install_crds(&client, &crds).await?;
     let pp = PatchParams::apply(MANAGER).force();
     let ns = Namespace {

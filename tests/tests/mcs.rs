@@ -20,8 +20,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::DynamicObject;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use kubefed_core::api::KubeFedCluster;
 use kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
+use kubefed_core::api::{FederatedTypeConfig, KubeFedCluster};
 use kubefed_core::mcs::{
     LABEL_SERVICE_NAME, LABEL_SOURCE_CLUSTER, ServiceExport, ServiceImport, ServiceImportType,
 };
@@ -83,6 +83,17 @@ async fn controller() -> TestResult {
                     let tb = shared_testbed()?;
                     let host = install_kubefed(tb).await?;
                     install_crds(&host, &[dns_endpoint_crd()?]).await?;
+                    // ServiceExports federated like any other type (what `kubectl fed enable` does).
+                    let export_type = kubefed_core::mcs::service_export_type();
+                    install_crds(&host, &[kubefed_core::crds::federated_crd(&export_type)]).await?;
+                    let ftc = FederatedTypeConfig::for_target(&export_type, DEFAULT_SYSTEM_NAMESPACE);
+                    Api::<FederatedTypeConfig>::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE)
+                        .patch(
+                            &export_type.type_config_name(),
+                            &PatchParams::apply("mcs-tests").force(),
+                            &Patch::Apply(&ftc),
+                        )
+                        .await?;
                     for m in [M1, M2] {
                         join(tb, &host, m, BTreeMap::new()).await?;
                     }
@@ -551,6 +562,98 @@ async fn federated_services_with_load_balancers_get_dns_records() -> TestResult 
         async move { Ok(dns.get_opt("web").await?.is_none().then_some(())) }
     })
     .await?;
+    for c in [HOST, M1, M2] {
+        delete_namespace(&client(c).await?, &ns).await;
+    }
+    Ok(())
+}
+
+fn fed_ar(kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("types.kubefed.io", "v1beta1", kind),
+        plural,
+    )
+}
+
+#[tokio::test]
+async fn a_federated_service_and_export_are_reachable_from_every_member() -> TestResult {
+    let _serial = SERIAL.lock().await;
+    controller().await?;
+    let tb = shared_testbed()?;
+    let host = client(HOST).await?;
+    let ns = tb.namespace("mcs-fed", &[HOST]).await?;
+    let everywhere = json!({"clusterSelector": {}});
+    let create = |kind: &'static str, plural: &'static str, spec: Value| {
+        let (host, ns) = (host.clone(), ns.clone());
+        async move {
+            let api: Api<DynamicObject> = Api::namespaced_with(host, &ns, &fed_ar(kind, plural));
+            let name = if kind == "FederatedNamespace" {
+                ns.clone()
+            } else {
+                "web".into()
+            };
+            let o: DynamicObject = serde_json::from_value(json!({
+                "apiVersion": "types.kubefed.io/v1beta1", "kind": kind,
+                "metadata": {"name": name, "namespace": ns}, "spec": spec
+            }))?;
+            api.create(&PostParams::default(), &o).await?;
+            TestResult::Ok(())
+        }
+    };
+    // What `kubectl fed apply -f web.yaml --clusters member-1,member-2` makes of a Service and its export.
+    create(
+        "FederatedNamespace",
+        "federatednamespaces",
+        json!({"placement": everywhere}),
+    )
+    .await?;
+    create(
+        "FederatedService",
+        "federatedservices",
+        json!({"template": {"spec": {"ports": [{"port": 80}]}}, "placement": everywhere}),
+    )
+    .await?;
+    create(
+        "FederatedServiceExport",
+        "federatedserviceexports",
+        json!({"template": {}, "placement": everywhere}),
+    )
+    .await?;
+    for (c, ip) in [(M1, "10.1.0.9"), (M2, "10.2.0.9")] {
+        wait_for(&format!("the Service propagated to {c}"), WAIT, || {
+            let ns = ns.clone();
+            async move {
+                Ok(Api::<Service>::namespaced(client(c).await?, &ns)
+                    .get_opt("web")
+                    .await?
+                    .map(|_| ()))
+            }
+        })
+        .await?;
+        set_endpoints(c, &ns, json!([{"addresses": [ip]}])).await?;
+    }
+    let want = BTreeMap::from([
+        (M1.to_string(), addrs(&["10.1.0.9"])),
+        (M2.to_string(), addrs(&["10.2.0.9"])),
+    ]);
+    for c in [M1, M2] {
+        wait_for(
+            &format!("both members' endpoints imported into {c}"),
+            Duration::from_secs(60),
+            || {
+                let (ns, want) = (ns.clone(), want.clone());
+                async move {
+                    let clusters: Vec<String> = import_of(c, &ns)
+                        .await?
+                        .and_then(|i| i.status)
+                        .map(|s| s.clusters.into_iter().map(|c| c.cluster).collect())
+                        .unwrap_or_default();
+                    Ok((clusters == [M1, M2] && imported_addresses(c, &ns).await? == want).then_some(()))
+                }
+            },
+        )
+        .await?;
+    }
     for c in [HOST, M1, M2] {
         delete_namespace(&client(c).await?, &ns).await;
     }
