@@ -7,13 +7,18 @@
 //!   session affinity, `status.clusters`), or none when no valid export is left;
 //! * the **EndpointSlices** mirrored into every such member: one per source slice with ready endpoints,
 //!   labelled `multicluster.kubernetes.io/service-name`, `multicluster.kubernetes.io/source-cluster` and
-//!   `endpointslice.kubernetes.io/managed-by: mcs-controller.kubefed.io`. They carry *no*
-//!   `kubernetes.io/service-name` label, so no local Service (and no kube-proxy) takes them for its own;
-//!   MCS-aware DNS (CoreDNS `multicluster`) finds them by the multicluster label;
+//!   `endpointslice.kubernetes.io/managed-by: mcs-controller.kubefed.io`; MCS-aware DNS (CoreDNS
+//!   `multicluster`) finds them by the multicluster label. Their `kubernetes.io/service-name` is never the
+//!   exported Service's own (only the derived Service's, below), so no local Service takes them for its own;
 //! * the **conditions** of each export: `Valid` (is there a Service, and not an ExternalName one) and
 //!   `Conflict` (KEP: properties that cannot be merged — type, a port name used with different
 //!   port/protocol, session affinity — are taken from the *oldest* export, by creation time then cluster
 //!   name, and every export of the name says so in a `Conflict=True` condition).
+//!
+//! A `ClusterSetIP` import gets its virtual IP from a selector-less Service `derived-<name>` in each member
+//! (as the mcs-api reference implementation does): the mirrored slices also carry
+//! `kubernetes.io/service-name: derived-<name>`, so kube-proxy routes that Service's cluster IP to every
+//! exporting cluster's endpoints, and the IP becomes the import's `spec.ips` (what MCS-aware DNS answers).
 //!
 //! Ports merge as the KEP says: the import exposes the union of the exports' ports by name; the same name
 //! with a different port, protocol or appProtocol is a conflict, and the oldest export's value is used.
@@ -308,6 +313,10 @@ pub struct ServicePlan {
     pub import: Option<ServiceImport>,
     /// The mirrored EndpointSlices, sorted by name.
     pub slices: Vec<EndpointSlice>,
+    /// For a `ClusterSetIP` import: the selector-less Service named [`derived_service_name`] whose
+    /// EndpointSlices are the mirrored ones, so kube-proxy routes its cluster IP to every exporting
+    /// cluster's endpoints; that IP is the import's `spec.ips`.
+    pub derived_service: Option<Service>,
     /// Per exporting cluster, the conditions its ServiceExport should have (ours merged into its current
     /// ones, transition times kept where the status did not change).
     pub export_conditions: BTreeMap<String, Vec<Condition>>,
@@ -521,7 +530,63 @@ pub fn plan_service(namespace: &str, name: &str, exports: &[ClusterExport], now:
         })
         .collect();
     plan.slices.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    if let Some(import) = &plan.import
+        && import.spec.type_ == ServiceImportType::ClusterSetIP
+        && !import.spec.ports.is_empty()
+    {
+        let derived = derived_service_name(name);
+        for s in &mut plan.slices {
+            if let Some(l) = s.metadata.labels.as_mut() {
+                l.insert(LABEL_KUBERNETES_SERVICE_NAME.to_string(), derived.clone());
+            }
+        }
+        plan.derived_service = Some(Service {
+            metadata: ObjectMeta {
+                name: Some(derived),
+                namespace: Some(namespace.to_string()),
+                labels: Some(BTreeMap::from([
+                    (LABEL_SERVICE_NAME.to_string(), name.to_string()),
+                    (LABEL_MANAGED_BY.to_string(), MCS_CONTROLLER.to_string()),
+                ])),
+                ..ObjectMeta::default()
+            },
+            spec: Some(k8s_openapi::api::core::v1::ServiceSpec {
+                type_: Some("ClusterIP".to_string()),
+                ports: Some(
+                    import
+                        .spec
+                        .ports
+                        .iter()
+                        .map(|p| k8s_openapi::api::core::v1::ServicePort {
+                            name: (!p.name.is_empty()).then(|| p.name.clone()),
+                            protocol: p.protocol.clone(),
+                            app_protocol: p.app_protocol.clone(),
+                            port: p.port,
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                session_affinity: import.spec.session_affinity.clone(),
+                session_affinity_config: import.spec.session_affinity_config.clone(),
+                ..Default::default()
+            }),
+            status: None,
+        });
+    }
     plan
+}
+
+/// The name of the Service that carries a `ClusterSetIP` import's virtual IP in each member:
+/// `derived-<name>` (shortened with a hash past 63 characters, a Service name's limit).
+pub fn derived_service_name(name: &str) -> String {
+    let full = format!("derived-{name}");
+    if full.len() <= 63 {
+        return full;
+    }
+    let suffix = format!("-{:08x}", fnv1a64(&[name.as_bytes()]) & 0xffff_ffff);
+    let mut prefix = full;
+    prefix.truncate(63 - suffix.len());
+    format!("{}{suffix}", prefix.trim_end_matches('-'))
 }
 
 fn current_conditions<'a>(exports: &'a [ClusterExport], cluster: &str) -> &'a [Condition] {
@@ -788,10 +853,20 @@ mod tests {
             labels.get(LABEL_SLICE_MANAGED_BY).map(String::as_str),
             Some(MCS_CONTROLLER)
         );
-        assert!(
-            !labels.contains_key(LABEL_KUBERNETES_SERVICE_NAME),
-            "no local Service may claim it"
+        assert_eq!(
+            labels.get(LABEL_KUBERNETES_SERVICE_NAME).map(String::as_str),
+            Some("derived-web"),
+            "only the derived Service claims it"
         );
+        let derived = plan
+            .derived_service
+            .as_ref()
+            .expect("a ClusterSetIP import has a derived Service");
+        assert_eq!(derived.metadata.name.as_deref(), Some("derived-web"));
+        let spec = derived.spec.as_ref().expect("spec");
+        assert_eq!(spec.selector, None, "its endpoints are the mirrored slices");
+        let ports = spec.ports.clone().unwrap_or_default();
+        assert_eq!((ports[0].name.as_deref(), ports[0].port), (Some("http"), 80));
         let addrs: Vec<_> = s.endpoints.iter().map(|e| e.addresses[0].as_str()).collect();
         assert_eq!(
             addrs,
@@ -1039,6 +1114,14 @@ mod tests {
             mirrored_slice_name("web", "a", "x")
         );
         assert!(mirrored_slice_name("web", "a", "x").starts_with("web-a-"));
+    }
+
+    #[test]
+    fn derived_names_fit_a_service_name() {
+        assert_eq!(derived_service_name("web"), "derived-web");
+        let long = derived_service_name(&"a".repeat(63));
+        assert!(long.len() <= 63 && long.starts_with("derived-a"), "{long}");
+        assert_ne!(long, derived_service_name(&format!("{}b", "a".repeat(62))));
     }
 
     #[test]

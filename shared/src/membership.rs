@@ -105,7 +105,8 @@ pub fn member_rules(enabled: &[TargetType]) -> Vec<PolicyRule> {
 
 /// What the Multi-Cluster Services controller (`crate::mcs`) does in a member: read ServiceExports and
 /// write their status (the `Valid` and `Conflict` conditions), read Services and EndpointSlices (the
-/// exported endpoints), and write ServiceImports and EndpointSlices (the imports). Part of every grant, so a
+/// exported endpoints), and write ServiceImports, EndpointSlices and the derived Services that carry
+/// clusterset IPs (the imports). Part of every grant, so a
 /// joined cluster takes part in the clusterset without a second step.
 pub fn mcs_rules() -> Vec<PolicyRule> {
     let rule = |group: &str, resources: &[&str], verbs: &[&str]| PolicyRule {
@@ -130,7 +131,8 @@ pub fn mcs_rules() -> Vec<PolicyRule> {
             &["serviceimports", "serviceimports/status"],
             TARGET_VERBS,
         ),
-        rule("", &["services"], &["get", "list", "watch"]),
+        // Read: the exported Services; write: the derived Services that carry clusterset IPs.
+        rule("", &["services"], TARGET_VERBS),
         rule("discovery.k8s.io", &["endpointslices"], TARGET_VERBS),
     ]
 }
@@ -373,8 +375,11 @@ mod tests {
         );
         assert!(rule_for(&rules, "multicluster.x-k8s.io", "serviceexports/status").is_some());
         assert!(rule_for(&rules, "multicluster.x-k8s.io", "serviceimports").is_some());
-        let services = rule_for(&rules, "", "services").expect("services readable");
-        assert_eq!(services.verbs, ["get", "list", "watch"]);
+        let services = rule_for(&rules, "", "services").expect("services rule");
+        assert_eq!(
+            services.verbs, TARGET_VERBS,
+            "derived Services carry clusterset IPs"
+        );
     }
 
     #[test]

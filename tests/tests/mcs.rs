@@ -279,6 +279,45 @@ async fn an_export_is_imported_everywhere_follows_endpoints_and_goes_when_unexpo
         )
         .await?;
     }
+    // The clusterset IP: the cluster IP of the derived Service, whose endpoints are the mirrored slices.
+    let derived = wait_for("the import's clusterset IP in member-2", WAIT, || {
+        let ns = ns.clone();
+        async move {
+            let Some(svc) = Api::<Service>::namespaced(client(M2).await?, &ns)
+                .get_opt("derived-web")
+                .await?
+            else {
+                return Ok(None);
+            };
+            let ip = svc
+                .spec
+                .as_ref()
+                .and_then(|s| s.cluster_ip.clone())
+                .unwrap_or_default();
+            let ips = import_of(M2, &ns).await?.map(|i| i.spec.ips).unwrap_or_default();
+            Ok((ips == [ip.clone()]).then_some(svc))
+        }
+    })
+    .await?;
+    let spec = derived.spec.clone().unwrap_or_default();
+    assert_eq!(spec.selector, None);
+    assert_eq!(
+        spec.ports
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.port)
+            .collect::<Vec<_>>(),
+        [80]
+    );
+    let mirrored = Api::<EndpointSlice>::namespaced(client(M2).await?, &ns)
+        .list(&ListParams::default().labels("kubernetes.io/service-name=derived-web"))
+        .await?;
+    assert_eq!(
+        mirrored.items.len(),
+        1,
+        "kube-proxy finds the mirrored slice through the derived Service"
+    );
+
     let valid = Api::<ServiceExport>::namespaced(client(M1).await?, &ns)
         .get("web")
         .await?
@@ -308,13 +347,22 @@ async fn an_export_is_imported_everywhere_follows_endpoints_and_goes_when_unexpo
         .delete("web", &DeleteParams::default())
         .await?;
     for c in [M1, M2] {
-        wait_for(&format!("the import and slices to leave {c}"), WAIT, || {
-            let ns = ns.clone();
-            async move {
-                let gone = import_of(c, &ns).await?.is_none() && imported_addresses(c, &ns).await?.is_empty();
-                Ok(gone.then_some(()))
-            }
-        })
+        wait_for(
+            &format!("the import, slices and derived Service to leave {c}"),
+            WAIT,
+            || {
+                let ns = ns.clone();
+                async move {
+                    let gone = import_of(c, &ns).await?.is_none()
+                        && imported_addresses(c, &ns).await?.is_empty()
+                        && Api::<Service>::namespaced(client(c).await?, &ns)
+                            .get_opt("derived-web")
+                            .await?
+                            .is_none();
+                    Ok(gone.then_some(()))
+                }
+            },
+        )
         .await?;
     }
     // The source slice is the user's: untouched.

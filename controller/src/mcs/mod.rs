@@ -16,6 +16,9 @@
 //! *unknown* source: slices mirrored from it are kept, not deleted on doubt. A cluster whose
 //! KubeFedCluster is deleted is no source at all, so its slices go from every other member.
 //!
+//! A `ClusterSetIP` import's virtual IP is the cluster IP of its derived Service (`derived-<name>`,
+//! selector-less, whose EndpointSlices are the mirrored ones), applied in each member before the import.
+//!
 //! Members without the namespace are skipped (the API server answers NotFound for the namespace).
 //!
 //! With `--dns-domain`, the same loop also keeps external-dns DNSEndpoints for federated Services ([`dns`]).
@@ -39,7 +42,7 @@ use kube::{Resource, ResourceExt};
 use kubefed_core::mcs::{
     ClusterExport, LABEL_KUBERNETES_SERVICE_NAME, LABEL_MANAGED_BY, LABEL_SERVICE_NAME,
     LABEL_SLICE_MANAGED_BY, LABEL_SOURCE_CLUSTER, MCS_CONTROLLER, ServiceExport, ServiceImport, ServicePlan,
-    conditions_equal, is_source_slice, is_subset, plan_service,
+    conditions_equal, derived_service_name, is_source_slice, is_subset, plan_service,
 };
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -535,12 +538,21 @@ impl<'a> Reconciler<'a> {
                     .await;
             }
         }
+        let mut ips = Vec::new();
+        if m.services.synced() {
+            match self.write_derived_service(cluster, m, key, plan, unknown).await {
+                Derived::Ips(found) => ips = found,
+                Derived::NoNamespace => return ok,
+                Derived::Failed => ok = false,
+            }
+        }
         if m.imports.synced() {
             let imports_api: Api<ServiceImport> = Api::namespaced(m.client.clone(), ns);
             let live = m.imports.store.get(&ObjectRef::new(name).within(ns));
             match &plan.import {
                 Some(import) => {
                     let mut body = import.clone();
+                    body.spec.ips = ips;
                     let status = body.status.take();
                     let what = format!("ServiceImport {ns}/{name}");
                     if !live.as_ref().is_some_and(|l| same(&body, l.as_ref())) {
@@ -590,6 +602,61 @@ impl<'a> Reconciler<'a> {
         ok
     }
 
+    /// Makes the derived Service of a `ClusterSetIP` import exist in `cluster` (or go), and returns its
+    /// cluster IPs for the import's `spec.ips`. A Service of that name that is not ours is left alone.
+    async fn write_derived_service(
+        &self,
+        cluster: &str,
+        m: &Member,
+        key: &Key,
+        plan: &ServicePlan,
+        unknown: &BTreeSet<String>,
+    ) -> Derived {
+        let (ns, name) = key;
+        let derived = derived_service_name(name);
+        let api: Api<Service> = Api::namespaced(m.client.clone(), ns);
+        let live = m.services.store.get(&ObjectRef::new(&derived).within(ns));
+        let ours = |s: &Service| s.labels().get(LABEL_MANAGED_BY).map(String::as_str) == Some(MCS_CONTROLLER);
+        let Some(desired) = &plan.derived_service else {
+            // Headless now, or no import left (kept while a source is unknown, like the import).
+            if let Some(l) = live.filter(|l| ours(l))
+                && (plan.import.is_some() || unknown.is_empty())
+                && !self.delete(cluster, &api, &derived, l.uid(), "Service", ns).await
+            {
+                return Derived::Failed;
+            }
+            return Derived::Ips(Vec::new());
+        };
+        match live {
+            Some(l) if !ours(&l) => {
+                tracing::warn!(
+                    cluster,
+                    service = format!("{ns}/{derived}"),
+                    "a Service of the derived Service's name exists and is not ours; the import gets no clusterset IP"
+                );
+                Derived::Ips(Vec::new())
+            }
+            Some(l) if same(desired, l.as_ref()) => Derived::Ips(cluster_ips(&l)),
+            _ => {
+                let what = format!("Service {ns}/{derived}");
+                let pp = PatchParams::apply(FIELD_MANAGER).force();
+                match self
+                    .call(
+                        cluster,
+                        "update",
+                        &what,
+                        api.patch(&derived, &pp, &Patch::Apply(desired)),
+                    )
+                    .await
+                {
+                    Ok(svc) => Derived::Ips(cluster_ips(&svc)),
+                    Err(Failure::NotFound(_)) => Derived::NoNamespace,
+                    Err(Failure::Other) => Derived::Failed,
+                }
+            }
+        }
+    }
+
     async fn delete<K>(
         &self,
         cluster: &str,
@@ -618,6 +685,29 @@ impl<'a> Reconciler<'a> {
             Err(Failure::Other) => false,
         }
     }
+}
+
+/// What writing a derived Service gave.
+enum Derived {
+    /// Its cluster IPs (none when there is no derived Service or it has no IP yet).
+    Ips(Vec<String>),
+    /// The namespace does not exist in the member.
+    NoNamespace,
+    /// A call failed (retried).
+    Failed,
+}
+
+/// A Service's cluster IPs (`clusterIPs`, else `clusterIP`), without `None`.
+fn cluster_ips(svc: &Service) -> Vec<String> {
+    let spec = svc.spec.as_ref();
+    let ips = spec
+        .and_then(|s| s.cluster_ips.clone())
+        .filter(|v| !v.is_empty())
+        .or_else(|| spec.and_then(|s| s.cluster_ip.clone()).map(|ip| vec![ip]))
+        .unwrap_or_default();
+    ips.into_iter()
+        .filter(|ip| ip != "None" && !ip.is_empty())
+        .collect()
 }
 
 /// Why a member call did not succeed.
