@@ -27,6 +27,10 @@ controller per enabled type), every enabled Federated<Kind> and ReplicaSchedulin
 cluster, and server-side applies each federated object's template (plus its overrides) to the member
 clusters its placement selects. Status, per cluster, goes back to the federated object.
 
+Multi-Cluster Services (--enable-mcs, on by default): a ServiceExport next to a Service in a member
+becomes a ServiceImport and mirrored EndpointSlices in every member that has the namespace
+(docs/service-discovery.md); --dns-domain adds external-dns DNSEndpoints for federated Services.
+
 Serves GET /metrics (Prometheus/OpenMetrics text) and GET /healthz on --metrics-addr.
 
 Examples:

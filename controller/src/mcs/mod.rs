@@ -263,7 +263,7 @@ pub async fn run(ctx: Arc<Context>) {
         }
         let mut reconciler = Reconciler::new(&ctx, &members);
         for key in keys {
-            let mut ok = reconciler.reconcile(&key).await;
+            let mut ok = reconciler.reconcile(&key, all).await;
             if let Some(d) = dns.as_mut() {
                 ok &= d.reconcile(&key, &members).await;
             }
@@ -375,8 +375,11 @@ impl<'a> Reconciler<'a> {
         index.get(key).cloned().unwrap_or_default()
     }
 
-    /// Reconciles one name everywhere; false when something failed (it is retried).
-    async fn reconcile(&mut self, key: &Key) -> bool {
+    /// Reconciles one name everywhere; false when something failed (it is retried). Unless `full`, a name
+    /// nobody exports and nobody imports is skipped at once: most Service and EndpointSlice events are of
+    /// Services that are not exported (resyncs are `full`, and catch strays such as a slice whose import
+    /// was deleted by hand).
+    async fn reconcile(&mut self, key: &Key, full: bool) -> bool {
         let (ns, name) = key;
         let mut exports = Vec::new();
         let mut unknown: BTreeSet<String> = BTreeSet::new();
@@ -396,6 +399,19 @@ impl<'a> Reconciler<'a> {
                 service: service.map(|s| s.as_ref().clone()),
                 slices: self.sources(cluster, m, key),
             });
+        }
+        if !full && exports.is_empty() {
+            let r = ObjectRef::new(name).within(ns);
+            let imported = self.members.values().any(|m| {
+                m.imports.store.get(&r).is_some()
+                    || m.services
+                        .store
+                        .get(&ObjectRef::new(&derived_service_name(name)).within(ns))
+                        .is_some()
+            });
+            if !imported {
+                return true;
+            }
         }
         let plan = plan_service(ns, name, &exports, &self.now);
         let mut ok = true;
