@@ -27,6 +27,10 @@ controller per enabled type), every enabled Federated<Kind> and ReplicaSchedulin
 cluster, and server-side applies each federated object's template (plus its overrides) to the member
 clusters its placement selects. Status, per cluster, goes back to the federated object.
 
+Multi-Cluster Services (--enable-mcs, on by default): a ServiceExport next to a Service in a member
+becomes a ServiceImport and mirrored EndpointSlices in every member that has the namespace
+(docs/service-discovery.md); --dns-domain adds external-dns DNSEndpoints for federated Services.
+
 Serves GET /metrics (Prometheus/OpenMetrics text) and GET /healthz on --metrics-addr.
 
 Examples:
@@ -112,6 +116,17 @@ pub struct Args {
     #[arg(long, env = "KUBEFED_CONTROLLER_IDENTITY")]
     pub identity: Option<String>,
 
+    /// Run the Multi-Cluster Services controller: ServiceExports in members become ServiceImports and
+    /// mirrored EndpointSlices in every member (docs/service-discovery.md). `--enable-mcs=false` turns it off.
+    #[arg(long, env = "KUBEFED_CONTROLLER_ENABLE_MCS", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub enable_mcs: bool,
+
+    /// Publish DNS records for federated Services with LoadBalancer ingress as external-dns DNSEndpoints
+    /// on the host: `<svc>.<ns>.DOMAIN` and `<svc>.<ns>.<cluster>.DOMAIN` (needs --enable-mcs and
+    /// external-dns's DNSEndpoint CRD). Off when empty.
+    #[arg(long, env = "KUBEFED_CONTROLLER_DNS_DOMAIN", value_name = "DOMAIN")]
+    pub dns_domain: Option<String>,
+
     /// Log format.
     #[arg(long, env = "KUBEFED_CONTROLLER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -156,6 +171,10 @@ pub struct Settings {
     pub deletion_timeout: Duration,
     /// Name reported as the Events' reporting instance and held in the leader Lease.
     pub identity: String,
+    /// Whether the Multi-Cluster Services controller runs (`--enable-mcs`).
+    pub mcs: bool,
+    /// Domain of the DNSEndpoint records for federated Services (`--dns-domain`); `None`: no records.
+    pub dns_domain: Option<String>,
 }
 
 impl Default for Settings {
@@ -168,6 +187,8 @@ impl Default for Settings {
             member_timeout: Duration::from_secs(10),
             deletion_timeout: Duration::from_secs(120),
             identity: default_identity(),
+            mcs: true,
+            dns_domain: None,
         }
     }
 }
@@ -183,6 +204,11 @@ impl Settings {
             member_timeout: args.member_timeout,
             deletion_timeout: args.deletion_timeout,
             identity: args.identity.clone().unwrap_or_else(default_identity),
+            mcs: args.enable_mcs,
+            dns_domain: args
+                .dns_domain
+                .clone()
+                .filter(|d| !d.trim_matches('.').is_empty()),
         };
         s.validate()?;
         Ok(s)
@@ -212,6 +238,21 @@ impl Settings {
             return Err(Error::InvalidSetting {
                 setting: "--member-timeout",
                 reason: "must be longer than 0s".into(),
+            });
+        }
+        if self.dns_domain.is_some() && !self.mcs {
+            return Err(Error::InvalidSetting {
+                setting: "--dns-domain",
+                reason: "needs --enable-mcs=true (the records come from the members' Services it watches)"
+                    .into(),
+            });
+        }
+        if let Some(d) = &self.dns_domain
+            && kubefed_core::admission::names::dns1123_subdomain(d.trim_matches('.')).is_err()
+        {
+            return Err(Error::InvalidSetting {
+                setting: "--dns-domain",
+                reason: format!("{d:?} is not a DNS name (e.g. example.com)"),
             });
         }
         if self.namespace.is_empty() {
@@ -257,6 +298,24 @@ mod tests {
         );
         assert_eq!(args.metrics_addr, MetricsAddr::On(([0, 0, 0, 0], 8080).into()));
         assert!(!args.leader_elect);
+        assert_eq!(s.mcs, d.mcs);
+        assert!(s.mcs, "MCS is on by default");
+        let off = Args::parse_from(["kubefed-controller", "--enable-mcs=false"]);
+        assert!(!Settings::from_args(&off).expect("valid").mcs);
+        let dns = Args::parse_from(["kubefed-controller", "--dns-domain", "example.com"]);
+        assert_eq!(
+            Settings::from_args(&dns).expect("valid").dns_domain.as_deref(),
+            Some("example.com")
+        );
+        let bad = Args::parse_from([
+            "kubefed-controller",
+            "--dns-domain",
+            "example.com",
+            "--enable-mcs=false",
+        ]);
+        assert!(Settings::from_args(&bad).is_err());
+        let bad = Args::parse_from(["kubefed-controller", "--dns-domain", "not a domain"]);
+        assert!(Settings::from_args(&bad).is_err());
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!                                               ├─ FederatedTypeConfig watch ─► one propagation controller
 //!                                               │    per enabled type ─► one member watch per cluster (typeconfig,
 //!                                               │    propagation, member, deletion)
-//!                                               └─ ReplicaSchedulingPreference controller (scheduling)
+//!                                               ├─ ReplicaSchedulingPreference controller (scheduling)
+//!                                               └─ Multi-Cluster Services, five watches per member (mcs)
 //! ```
 //! Every decision (placement, overrides, the member object, retention, status) is made by `kubefed-core`;
 //! this crate watches, calls those functions and talks to API servers. Tasks are owned by their parents
@@ -32,6 +33,7 @@ pub mod error;
 pub mod events;
 pub mod kubefedconfig;
 pub mod leader;
+pub mod mcs;
 pub mod member;
 pub mod metrics;
 pub mod namespaces;
@@ -111,6 +113,9 @@ pub fn start(client: kube::Client, settings: Settings, metrics: Arc<Metrics>) ->
     });
     tasks.push(Task::spawn(typeconfig::run(context.clone())));
     tasks.push(Task::spawn(scheduling::run(context.clone())));
+    if context.settings.mcs {
+        tasks.push(Task::spawn(mcs::run(context.clone())));
+    }
     Running { context, tasks }
 }
 

@@ -423,6 +423,110 @@ async fn join_get_grant_propagate_unjoin() -> TestResult {
     assert_eq!(r.code, Some(1));
     assert!(r.stdout.contains("not found on the host"), "{}", r.stdout);
 
+    // Multi-Cluster Services work with the least-privilege grant join made: an export in member-1 is
+    // imported into member-2 (Services, EndpointSlices, ServiceImports written there) and its status says
+    // Valid (the export's status written in member-1).
+    {
+        use k8s_openapi::api::core::v1::Service;
+        use k8s_openapi::api::discovery::v1::EndpointSlice;
+        use kube::api::{DeleteParams, PostParams};
+        use kubefed_core::mcs::{ServiceExport, ServiceImport};
+        let mcs_ns = tb.namespace("join-mcs", &[M1, M2]).await?;
+        let member2 = tb.client(M2).await?;
+        let create = |c: kube::Client, v: Value| {
+            let ns = mcs_ns.clone();
+            async move {
+                let o: kube::api::DynamicObject = serde_json::from_value(v)?;
+                let types = o.types.clone().ok_or("no types")?;
+                let (group, version) = types
+                    .api_version
+                    .split_once('/')
+                    .unwrap_or(("", &types.api_version));
+                let gvk = kube::core::GroupVersionKind::gvk(group, version, &types.kind);
+                let plural = match types.kind.as_str() {
+                    "Service" => "services",
+                    "EndpointSlice" => "endpointslices",
+                    _ => "serviceexports",
+                };
+                let ar = kube::core::ApiResource::from_gvk_with_plural(&gvk, plural);
+                kube::Api::<kube::api::DynamicObject>::namespaced_with(c, &ns, &ar)
+                    .create(&PostParams::default(), &o)
+                    .await?;
+                TestResult::Ok(())
+            }
+        };
+        create(
+            member1.clone(),
+            json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}}),
+        )
+        .await?;
+        create(member1.clone(), json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "web-src", "labels": {"kubernetes.io/service-name": "web",
+                                                     "endpointslice.kubernetes.io/managed-by": "tests.kubefed.io"}},
+            "addressType": "IPv4", "endpoints": [{"addresses": ["10.1.0.1"]}], "ports": [{"port": 80}]}))
+        .await?;
+        create(
+            member1.clone(),
+            json!({"apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceExport",
+            "metadata": {"name": "web"}}),
+        )
+        .await?;
+        let imports: Api<ServiceImport> = Api::namespaced(member2.clone(), &mcs_ns);
+        wait_for(
+            "the import in member-2, with its clusterset IP",
+            Duration::from_secs(60),
+            || {
+                let imports = imports.clone();
+                async move {
+                    Ok(imports
+                        .get_opt("web")
+                        .await?
+                        .filter(|i| !i.spec.ips.is_empty())
+                        .map(|_| ()))
+                }
+            },
+        )
+        .await?;
+        let slices: Api<EndpointSlice> = Api::namespaced(member2.clone(), &mcs_ns);
+        let mirrored = slices
+            .list(&ListParams::default().labels("multicluster.kubernetes.io/source-cluster=member-1"))
+            .await?;
+        assert_eq!(mirrored.items.len(), 1);
+        let exports: Api<ServiceExport> = Api::namespaced(member1.clone(), &mcs_ns);
+        wait_for("Valid=True on the export", Duration::from_secs(60), || {
+            let exports = exports.clone();
+            async move {
+                let valid = exports
+                    .get("web")
+                    .await?
+                    .status
+                    .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Valid"))
+                    .is_some_and(|c| c.status == "True");
+                Ok(valid.then_some(()))
+            }
+        })
+        .await?;
+        exports.delete("web", &DeleteParams::default()).await?;
+        for c in [member1.clone(), member2.clone()] {
+            let (imports, services): (Api<ServiceImport>, Api<Service>) =
+                (Api::namespaced(c.clone(), &mcs_ns), Api::namespaced(c, &mcs_ns));
+            wait_for(
+                "the import to go with the export",
+                Duration::from_secs(60),
+                || {
+                    let (imports, services) = (imports.clone(), services.clone());
+                    async move {
+                        let gone = imports.get_opt("web").await?.is_none()
+                            && services.get_opt("derived-web").await?.is_none();
+                        Ok(gone.then_some(()))
+                    }
+                },
+            )
+            .await?;
+        }
+    }
+
     // Disabling the type takes the right away again.
     let r = fed(&["disable", "podtemplates"]).await?;
     assert_eq!(r.code, Some(0), "{}", r.stderr);

@@ -7,7 +7,8 @@
 //! does in a member: for each *enabled* federated type (a FederatedTypeConfig with propagation enabled) the
 //! target resource with get/list/watch (the member index) and create/update/patch/delete (propagation,
 //! cleanup); read access to namespaces (namespaced objects land only in existing namespaces); and
-//! `GET /healthz` and `GET /version` (the health check and `status.kubernetesVersion`).
+//! `GET /healthz` and `GET /version` (the health check and `status.kubernetesVersion`); and what the
+//! Multi-Cluster Services controller needs ([`mcs_rules`]).
 //! [`member_rules`] is the single derivation — `kubectl fed join`, `enable` and `disable` all call it, so a
 //! member's grant always follows the enabled types.
 //!
@@ -93,12 +94,47 @@ pub fn member_rules(enabled: &[TargetType]) -> Vec<PolicyRule> {
             ..PolicyRule::default()
         });
     }
+    rules.extend(mcs_rules());
     rules.push(PolicyRule {
         non_resource_urls: Some(strings(NON_RESOURCE_URLS)),
         verbs: vec!["get".into()],
         ..PolicyRule::default()
     });
     rules
+}
+
+/// What the Multi-Cluster Services controller (`crate::mcs`) does in a member: read ServiceExports and
+/// write their status (the `Valid` and `Conflict` conditions), read Services and EndpointSlices (the
+/// exported endpoints), and write ServiceImports, EndpointSlices and the derived Services that carry
+/// clusterset IPs (the imports). Part of every grant, so a
+/// joined cluster takes part in the clusterset without a second step.
+pub fn mcs_rules() -> Vec<PolicyRule> {
+    let rule = |group: &str, resources: &[&str], verbs: &[&str]| PolicyRule {
+        api_groups: Some(vec![group.to_string()]),
+        resources: Some(resources.iter().map(|s| (*s).to_string()).collect()),
+        verbs: verbs.iter().map(|s| (*s).to_string()).collect(),
+        ..PolicyRule::default()
+    };
+    vec![
+        rule(
+            crate::mcs::MCS_GROUP,
+            &["serviceexports"],
+            &["get", "list", "watch"],
+        ),
+        rule(
+            crate::mcs::MCS_GROUP,
+            &["serviceexports/status"],
+            &["get", "patch", "update"],
+        ),
+        rule(
+            crate::mcs::MCS_GROUP,
+            &["serviceimports", "serviceimports/status"],
+            TARGET_VERBS,
+        ),
+        // Read: the exported Services; write: the derived Services that carry clusterset IPs.
+        rule("", &["services"], TARGET_VERBS),
+        rule("discovery.k8s.io", &["endpointslices"], TARGET_VERBS),
+    ]
 }
 
 /// Rules that grant everything (`--rbac=admin`, KubeFed's behaviour): an explicit opt-in.
@@ -325,6 +361,25 @@ mod tests {
         let mut reversed = types.clone();
         reversed.reverse();
         assert_eq!(member_rules(&reversed), rules);
+    }
+
+    #[test]
+    fn every_grant_lets_the_mcs_controller_work() {
+        let rules = member_rules(&[]);
+        let slices = rule_for(&rules, "discovery.k8s.io", "endpointslices").expect("endpointslices rule");
+        assert!(slices.verbs.iter().any(|v| v == "create") && slices.verbs.iter().any(|v| v == "delete"));
+        let exports = rule_for(&rules, "multicluster.x-k8s.io", "serviceexports").expect("exports rule");
+        assert!(
+            !exports.verbs.iter().any(|v| v == "update"),
+            "exports are only read"
+        );
+        assert!(rule_for(&rules, "multicluster.x-k8s.io", "serviceexports/status").is_some());
+        assert!(rule_for(&rules, "multicluster.x-k8s.io", "serviceimports").is_some());
+        let services = rule_for(&rules, "", "services").expect("services rule");
+        assert_eq!(
+            services.verbs, TARGET_VERBS,
+            "derived Services carry clusterset IPs"
+        );
     }
 
     #[test]

@@ -147,3 +147,35 @@ fn first_difference_names_the_line() {
         "line endings or trailing newline differ"
     );
 }
+
+/// The Multi-Cluster Services CRDs are upstream's (`shared/mcs-api/`, from `sigs.k8s.io/mcs-api`), copied
+/// into `charts/kubefed/files/mcs/` for the chart's `mcs-crds.yaml` template (helm reads files only inside
+/// the chart).
+#[test]
+fn chart_mcs_crds_match_upstream_copies() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/kubefed/files/mcs");
+    let wanted: BTreeMap<String, String> = kubefed_core::mcs::mcs_crd_files().into_iter().collect();
+    let current = current_files(&dir);
+    if updating() {
+        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        for (name, content) in &wanted {
+            if current.get(name) != Some(content) {
+                let path = dir.join(name);
+                fs::write(&path, content).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+            }
+        }
+        return;
+    }
+    let problems: Vec<String> = wanted
+        .iter()
+        .filter(|(name, content)| current.get(*name) != Some(*content))
+        .map(|(name, _)| {
+            format!("charts/kubefed/files/mcs/{name} is missing or differs from shared/mcs-api/{name}")
+        })
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "{}\nCopy them with:\n  {FIX}\n",
+        problems.join("\n")
+    );
+}

@@ -19,12 +19,14 @@ fn kube_err(what: String) -> impl FnOnce(kube::Error) -> Error {
     move |e| Error::Other(format!("{what}: {e}"))
 }
 
-/// Installs kubefed's CRDs (core + the default federated types), the system namespace and the default
+/// Installs kubefed's CRDs (core + the default federated types + the Multi-Cluster Services ones), the system namespace and the default
 /// FederatedTypeConfigs on the host. Idempotent (server-side apply), so every test may call it.
 pub async fn install_kubefed(tb: &Testbed) -> Result<kube::Client> {
     let client = tb.client(HOST).await?;
     let mut crds = kubefed_core::crds::core_crds();
     crds.extend(kubefed_core::crds::default_federated_crds());
+    // As the chart does (`mcs.installCRDs`): ServiceExports can then be federated from the host.
+    crds.extend(kubefed_core::mcs::mcs_crds());
     install_crds(&client, &crds).await?;
     let pp = PatchParams::apply(MANAGER).force();
     let ns = Namespace {
@@ -50,7 +52,8 @@ pub async fn install_kubefed(tb: &Testbed) -> Result<kube::Client> {
 }
 
 /// Joins `member` to the host: a Secret holding a token for the member's API server and a KubeFedCluster
-/// pointing at it (with its CA), both in the system namespace. `labels` go on the KubeFedCluster.
+/// pointing at it (with its CA), both in the system namespace; the member gets the Multi-Cluster Services
+/// CRDs. `labels` go on the KubeFedCluster.
 pub async fn join(
     tb: &Testbed,
     host: &kube::Client,
@@ -69,6 +72,8 @@ pub async fn join_at(
     labels: BTreeMap<String, String>,
     endpoint: &str,
 ) -> Result<KubeFedCluster> {
+    // The Multi-Cluster Services CRDs, as `kubectl fed join` installs them where absent.
+    install_crds(&tb.client(member).await?, &kubefed_core::mcs::mcs_crds()).await?;
     let pp = PatchParams::apply(MANAGER).force();
     let secret_name = format!("{member}-token");
     let secret = Secret {

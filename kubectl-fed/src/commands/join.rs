@@ -233,6 +233,7 @@ async fn write_all(
         };
         members::apply(member, &Api::all(member.client.clone()), &namespace, ledger).await?;
     }
+    install_mcs_crds(member).await;
     let sa = ServiceAccount {
         metadata: meta(&names.service_account, Some(ns)),
         ..ServiceAccount::default()
@@ -327,6 +328,38 @@ async fn write_all(
     }
     members::apply(host, &Api::namespaced(host.client.clone(), ns), &kfc, ledger).await?;
     Ok(())
+}
+
+/// Installs the Multi-Cluster Services CRDs (upstream's `multicluster.x-k8s.io` ServiceExport and
+/// ServiceImport) in the member when absent, so the cluster can export and import services. CRDs already
+/// there (ours from an earlier join, or another MCS implementation's) are left alone; a failure only warns:
+/// propagation does not need them. They are never removed by `unjoin` (that would delete every export).
+async fn install_mcs_crds(member: &Host) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: Api<CustomResourceDefinition> = Api::all(member.client.clone());
+    for crd in kubefed_core::mcs::mcs_crds() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        let res = match api.get_opt(&name).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => api
+                .create(&kube::api::PostParams::default(), &crd)
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match res {
+            Ok(()) => {
+                let what = output::object_ref("CustomResourceDefinition", "apiextensions.k8s.io", &name);
+                let _ = output::print_stdout(&format!("{}: {what} created\n", member.context));
+            }
+            Err(e) => output::warn(&format!(
+                "cannot install CRD {name} in {} ({}); services there can be exported and imported once it is \
+                 installed: kubectl apply --server-side -f charts/kubefed/files/mcs/",
+                member.context,
+                message(&e)
+            )),
+        }
+    }
 }
 
 /// Whether namespace `ns` exists in the member; waits (up to `timeout`) for a terminating one to go.

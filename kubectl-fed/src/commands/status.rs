@@ -5,7 +5,8 @@
 //! Everything comes from the host: placement is resolved with `kubefed_core`'s own
 //! [`resolve_placement`] against the KubeFedClusters, desired replicas from the template and that cluster's
 //! overrides ([`overrides_for_cluster`]), and the rest from the object's `status` (per-cluster status,
-//! `remoteStatus`, `aggregated`). Colour only when stdout is a terminal and `NO_COLOR` is unset.
+//! `remoteStatus`, `aggregated`). For a Service, a second table says where it is exported and imported
+//! (Multi-Cluster Services), read from each member. Colour only when stdout is a terminal and `NO_COLOR` is unset.
 
 use std::io::IsTerminal;
 
@@ -64,15 +65,13 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<()> {
     let ns = &global.kubefed_namespace;
     let configs = members::type_configs(&host, ns).await?;
     let kfcs: Api<KubeFedCluster> = Api::namespaced(host.client.clone(), ns);
-    let mut clusters: Vec<ClusterInfo> = kfcs
+    let kfc_list = kfcs
         .list(&ListParams::default())
         .await
         .map_err(|e| anyhow::anyhow!(message(&e)))
         .with_context(|| host.doing("listing KubeFedClusters"))?
-        .items
-        .iter()
-        .map(ClusterInfo::from_cluster)
-        .collect();
+        .items;
+    let mut clusters: Vec<ClusterInfo> = kfc_list.iter().map(ClusterInfo::from_cluster).collect();
     clusters.sort_by(|a, b| a.name.cmp(&b.name));
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
 
@@ -89,7 +88,15 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<()> {
             (false, Scope::Namespaced) => Some(manifest_ns.clone().unwrap_or_else(|| default_ns.clone())),
         };
         match fetch(&host, &target, namespace.as_deref(), name).await? {
-            Some(fed) => out.push_str(&render(&fed, &target, &clusters, colour)),
+            Some(fed) => {
+                out.push_str(&render(&fed, &target, &clusters, colour));
+                if target.group.is_empty()
+                    && target.kind == "Service"
+                    && let Some(ns) = namespace.as_deref()
+                {
+                    out.push_str(&discovery::section(&connection, &kfc_list, ns, name).await);
+                }
+            }
             None => {
                 failed += 1;
                 out.push_str(&format!(
@@ -111,6 +118,137 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Where a federated Service is exported and imported (Multi-Cluster Services), read from each member
+/// through the kubeconfig context `join` used (`kubefed.io/member-context`, else the cluster's name).
+mod discovery {
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    use kube::Api;
+    use kube::api::ListParams;
+    use kubefed_core::api::KubeFedCluster;
+    use kubefed_core::mcs::{
+        CONDITION_CONFLICT, CONDITION_VALID, LABEL_SERVICE_NAME, ServiceExport, ServiceImport,
+    };
+    use kubefed_core::membership::MEMBER_CONTEXT_ANNOTATION;
+
+    use crate::client::{Connection, message};
+    use crate::{members, output};
+
+    /// The "Service discovery" section: one row per joined cluster.
+    pub async fn section(connection: &Connection, kfcs: &[KubeFedCluster], ns: &str, name: &str) -> String {
+        let mut rows = Vec::new();
+        let mut any = false;
+        for kfc in kfcs {
+            let cluster = kfc.metadata.name.clone().unwrap_or_default();
+            let context = kfc
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(MEMBER_CONTEXT_ANNOTATION))
+                .cloned()
+                .unwrap_or_else(|| cluster.clone());
+            let row = match read(connection, &context, ns, name).await {
+                Ok((export, import, endpoints)) => {
+                    any |= export.is_some() || import.is_some();
+                    let (e, i, n) = cells(export.as_ref(), import.as_ref(), endpoints);
+                    vec![cluster, e, i, n]
+                }
+                Err(e) => vec![
+                    cluster,
+                    "?".into(),
+                    "?".into(),
+                    format!("cannot read (context {context:?}): {e}"),
+                ],
+            };
+            rows.push(row);
+        }
+        if !any && rows.iter().all(|r| r[1] != "?") {
+            return "Service discovery: not exported from any cluster (add a ServiceExport of the same name; docs/service-discovery.md)\n".into();
+        }
+        format!(
+            "Service discovery ({name}.{ns}.svc.clusterset.local):\n{}",
+            output::table(&["CLUSTER", "EXPORTED", "IMPORTED", "ENDPOINTS"], &rows)
+        )
+    }
+
+    async fn read(
+        connection: &Connection,
+        context: &str,
+        ns: &str,
+        name: &str,
+    ) -> anyhow::Result<(Option<ServiceExport>, Option<ServiceImport>, usize)> {
+        let member = members::connect(connection, context).await?;
+        let err = |e: kube::Error| anyhow::anyhow!(message(&e));
+        // A member without the MCS CRDs answers 404 for the resource: nothing exported or imported there.
+        let export = match Api::<ServiceExport>::namespaced(member.client.clone(), ns)
+            .get_opt(name)
+            .await
+        {
+            Ok(e) => e,
+            Err(kube::Error::Api(s)) if s.code == 404 => None,
+            Err(e) => return Err(err(e)),
+        };
+        let import = match Api::<ServiceImport>::namespaced(member.client.clone(), ns)
+            .get_opt(name)
+            .await
+        {
+            Ok(i) => i,
+            Err(kube::Error::Api(s)) if s.code == 404 => None,
+            Err(e) => return Err(err(e)),
+        };
+        let slices = Api::<EndpointSlice>::namespaced(member.client.clone(), ns)
+            .list(&ListParams::default().labels(&format!("{LABEL_SERVICE_NAME}={name}")))
+            .await
+            .map_err(err)?;
+        let endpoints = slices.items.iter().map(|s| s.endpoints.len()).sum();
+        Ok((export, import, endpoints))
+    }
+
+    /// The EXPORTED, IMPORTED and ENDPOINTS cells of one cluster.
+    pub fn cells(
+        export: Option<&ServiceExport>,
+        import: Option<&ServiceImport>,
+        endpoints: usize,
+    ) -> (String, String, String) {
+        let exported = match export {
+            None => "no".to_string(),
+            Some(e) => {
+                let conds = e
+                    .status
+                    .as_ref()
+                    .map(|s| s.conditions.as_slice())
+                    .unwrap_or_default();
+                let find = |t: &str| conds.iter().find(|c| c.type_ == t);
+                match (find(CONDITION_VALID), find(CONDITION_CONFLICT)) {
+                    (Some(v), _) if v.status == "False" => format!("invalid ({})", v.reason),
+                    (_, Some(c)) if c.status == "True" => {
+                        format!("yes, conflict ({}): {}", c.reason, c.message)
+                    }
+                    (Some(_), _) => "yes".to_string(),
+                    (None, _) => "yes (not yet seen by the controller)".to_string(),
+                }
+            }
+        };
+        let imported = match import {
+            None => "no".to_string(),
+            Some(i) => {
+                let from: Vec<String> = i
+                    .status
+                    .as_ref()
+                    .map(|s| s.clusters.iter().map(|c| c.cluster.clone()).collect())
+                    .unwrap_or_default();
+                let ports: Vec<String> = i
+                    .spec
+                    .ports
+                    .iter()
+                    .map(|p| format!("{}/{}", p.port, p.protocol.as_deref().unwrap_or("TCP")))
+                    .collect();
+                format!("{:?} {} from {}", i.spec.type_, ports.join(","), from.join(","))
+            }
+        };
+        (exported, imported, endpoints.to_string())
+    }
 }
 
 /// The enabled type KIND names: a target's kind, plural, singular, short name or `plural.group`, or the
@@ -405,6 +543,34 @@ mod tests {
         );
         assert!(!text.contains('\x1b'), "no colour off a terminal");
         assert!(render(&obj, &deploy, &clusters, true).contains("\x1b[31mCreationFailed\x1b[0m"));
+    }
+
+    #[test]
+    fn discovery_cells_say_where_a_service_is_exported_and_imported() {
+        use kubefed_core::mcs::{ServiceExport, ServiceImport};
+        let export: ServiceExport = serde_json::from_value(json!({
+            "apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceExport",
+            "metadata": {"name": "web", "namespace": "ns"},
+            "status": {"conditions": [
+                {"type": "Valid", "status": "True", "reason": "Valid", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+                {"type": "Conflict", "status": "True", "reason": "PortConflict", "message": "port 80 vs 8080", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+        }))
+        .expect("valid export");
+        let import: ServiceImport = serde_json::from_value(json!({
+            "apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceImport",
+            "metadata": {"name": "web", "namespace": "ns"},
+            "spec": {"type": "ClusterSetIP", "ports": [{"port": 80, "protocol": "TCP"}]},
+            "status": {"clusters": [{"cluster": "a"}, {"cluster": "b"}]}
+        }))
+        .expect("valid import");
+        let (e, i, n) = discovery::cells(Some(&export), Some(&import), 3);
+        assert_eq!(e, "yes, conflict (PortConflict): port 80 vs 8080");
+        assert_eq!(i, "ClusterSetIP 80/TCP from a,b");
+        assert_eq!(n, "3");
+        assert_eq!(
+            discovery::cells(None, None, 0),
+            ("no".into(), "no".into(), "0".into())
+        );
     }
 
     #[test]

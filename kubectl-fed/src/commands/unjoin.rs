@@ -2,7 +2,8 @@
 //!
 //! Order matters. The KubeFedCluster goes first, so the controller stops writing to the member; then its
 //! token Secret on the host; then (`--cleanup`) every member object labelled `kubefed.io/managed=true` of a
-//! federated type, namespaces last; then the member identity (binding, role, token Secret, ServiceAccount,
+//! federated type, namespaces last, and what the Multi-Cluster Services controller imported there
+//! (ServiceImports, mirrored EndpointSlices, derived Services); then the member identity (binding, role, token Secret, ServiceAccount,
 //! and the kubefed namespace when join created it and no other host's identity remains in it).
 //!
 //! The member is checked first: when it cannot be reached nothing is removed unless `--force`, which
@@ -138,6 +139,7 @@ pub async fn run(global: &GlobalArgs, args: &UnjoinArgs) -> anyhow::Result<()> {
         Some(member) => {
             if args.cleanup {
                 let mut count = cleanup(member, &types, &mut left).await;
+                count += cleanup_mcs(member, &mut left).await;
                 // A write the controller had in flight when the KubeFedCluster went may land after the first
                 // pass; a second pass a moment later catches it.
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -300,6 +302,78 @@ async fn cleanup(member: &Host, types: &[TargetType], left: &mut Vec<String>) ->
                 Ok(()) => {
                     count += 1;
                     let at = namespace.map(|n| format!(" in {n}")).unwrap_or_default();
+                    let _ = output::print_stdout(&format!("{} deleted{at}\n", created.describe()));
+                }
+                Err(e) => left.push(format!("{} ({e})", created.describe())),
+            }
+        }
+    }
+    count
+}
+
+/// Deletes what the Multi-Cluster Services controller wrote in the member (ServiceImports, derived
+/// Services, mirrored EndpointSlices: by their managed-by labels); ServiceExports are the user's and stay.
+async fn cleanup_mcs(member: &Host, left: &mut Vec<String>) -> usize {
+    use kubefed_core::mcs::{
+        LABEL_MANAGED_BY, LABEL_SLICE_MANAGED_BY, MCS_CONTROLLER, MCS_GROUP, MCS_VERSION,
+    };
+    let ar = |group: &str, version: &str, kind: &str, plural: &str| ApiResource {
+        group: group.to_string(),
+        version: version.to_string(),
+        api_version: if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        },
+        kind: kind.to_string(),
+        plural: plural.to_string(),
+    };
+    let targets = [
+        (
+            ar(MCS_GROUP, MCS_VERSION, "ServiceImport", "serviceimports"),
+            format!("{LABEL_MANAGED_BY}={MCS_CONTROLLER}"),
+        ),
+        (
+            ar("", "v1", "Service", "services"),
+            format!("{LABEL_MANAGED_BY}={MCS_CONTROLLER}"),
+        ),
+        (
+            ar("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
+            format!("{LABEL_SLICE_MANAGED_BY}={MCS_CONTROLLER}"),
+        ),
+    ];
+    let mut count = 0;
+    for (resource, selector) in targets {
+        let api: Api<DynamicObject> = Api::all_with(member.client.clone(), &resource);
+        let list = match api.list(&ListParams::default().labels(&selector)).await {
+            Ok(l) => l,
+            // No MCS CRDs there: nothing was imported.
+            Err(e) if is_not_found(&e) => continue,
+            Err(e) => {
+                left.push(format!(
+                    "{}: {} (listing failed: {})",
+                    member.context,
+                    resource.plural,
+                    message(&e)
+                ));
+                continue;
+            }
+        };
+        for obj in list.items {
+            let created = Created {
+                cluster: member.clone(),
+                resource: resource.clone(),
+                namespace: obj.metadata.namespace.clone(),
+                name: obj.metadata.name.clone().unwrap_or_default(),
+            };
+            match created.delete().await {
+                Ok(()) => {
+                    count += 1;
+                    let at = created
+                        .namespace
+                        .as_deref()
+                        .map(|n| format!(" in {n}"))
+                        .unwrap_or_default();
                     let _ = output::print_stdout(&format!("{} deleted{at}\n", created.describe()));
                 }
                 Err(e) => left.push(format!("{} ({e})", created.describe())),
