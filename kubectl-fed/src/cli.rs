@@ -84,6 +84,9 @@ pub enum Command {
     /// Federate plain manifests and apply them to the host cluster (server-side apply).
     #[command(after_help = APPLY_EXAMPLES)]
     Apply(ApplyArgs),
+    /// Show what applying would change in each member cluster: create, update (a unified diff), delete.
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
     /// Let a type be federated: create its federated CRD (e.g. FederatedStatefulSet) and FederatedTypeConfig.
     #[command(after_help = ENABLE_EXAMPLES)]
     Enable(EnableArgs),
@@ -142,6 +145,21 @@ Examples:
 Each object is reported like kubectl does: `federateddeployment.types.kubefed.io/web created`, `configured` or
 `unchanged`. When some objects fail, the others are still applied; the failures are listed on stderr and the
 exit code is 1.";
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  # What applying app.yaml to every joined cluster would change in each member
+  kubectl fed diff -f app.yaml
+
+  # The same flags as apply: placement and overrides
+  kubectl fed diff -f app.yaml --clusters eu-1 --override eu-1:/spec/replicas=5
+
+For each object and member cluster one line: create, update, unchanged, delete (the placement dropped the
+cluster), or why the controller could not write (e.g. AlreadyExists). Creates and updates are followed by a
+unified diff of the member object's YAML — only the fields kubefed manages. Computed with the controller's own
+placement, override and member-object code; members are read with the KubeFedClusters' credentials. Values the
+member's API server normalizes (a quantity 1000m stored as 1) show as an update the controller would skip.
+Exit code: 0 no differences, 1 differences, 2 an error.";
 
 const ENABLE_EXAMPLES: &str = "\
 Examples:
@@ -339,6 +357,21 @@ pub struct ApplyArgs {
     pub force_conflicts: bool,
     /// Create each target namespace that is missing on the host, and federate it (a FederatedNamespace with
     /// the same placement) when it is not yet federated.
+    #[arg(long)]
+    pub create_namespace: bool,
+}
+
+/// `kubectl fed diff`.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
+    /// Namespace of namespaced objects that have none (default: the kubeconfig context's namespace, if set).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// As with apply: a namespace that is not federated yet would be, with the object's placement.
     #[arg(long)]
     pub create_namespace: bool,
 }
