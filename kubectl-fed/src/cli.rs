@@ -87,6 +87,9 @@ pub enum Command {
     /// Show what applying would change in each member cluster: create, update (a unified diff), delete.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
+    /// Would the host's admission webhook admit these objects? Its own decisions, run here.
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
     /// Let a type be federated: create its federated CRD (e.g. FederatedStatefulSet) and FederatedTypeConfig.
     #[command(after_help = ENABLE_EXAMPLES)]
     Enable(EnableArgs),
@@ -160,6 +163,25 @@ unified diff of the member object's YAML — only the fields kubefed manages. Co
 placement, override and member-object code; members are read with the KubeFedClusters' credentials. Values the
 member's API server normalizes (a quantity 1000m stored as 1) show as an update the controller would skip.
 Exit code: 0 no differences, 1 differences, 2 an error.";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  # In CI, without a cluster: the policies (and optionally clusters, FederatedNamespaces) as YAML files
+  kubectl fed check -f app.yaml --policies policies/
+
+  # Against the host's current clusters, namespaces, type configs and policies
+  kubectl fed check -f app.yaml --from-host --clusters eu-1
+
+  # The host's state, but the policies of a branch
+  kubectl fed check -f app.yaml --from-host --policies policies/
+
+One line per object: allowed, or denied with the webhook's own message; then its warnings. The object is
+converted as apply converts it, defaulted as the webhook's mutation would (e.g. a policy's default placement),
+then validated. Not evaluated here, and listed: the webhook's RBAC checks (propagate rights on clusters, the
+user's rights on the target kind) and the type check of override values against the host's schema.
+--policies DIR holds FederationPolicies (they replace the host's) and may hold KubeFedClusters,
+FederatedNamespaces, Namespaces and FederatedTypeConfigs describing the host; without any FederatedTypeConfig
+the default types are assumed. Exit code 1 when an object would be denied.";
 
 const ENABLE_EXAMPLES: &str = "\
 Examples:
@@ -359,6 +381,32 @@ pub struct ApplyArgs {
     /// the same placement) when it is not yet federated.
     #[arg(long)]
     pub create_namespace: bool,
+}
+
+/// `kubectl fed check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
+    /// Namespace of namespaced objects that have none (default: the kubeconfig context's namespace, if set).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// A folder of YAML files: FederationPolicies, and optionally KubeFedClusters, FederatedNamespaces,
+    /// Namespaces and FederatedTypeConfigs describing the host.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// Read clusters, FederatedNamespaces, Namespaces, type configs and policies from the host (what
+    /// --policies gives replaces the host's).
+    #[arg(long)]
+    pub from_host: bool,
+    /// The requesting user, as the webhook sees it (named in denials and recorded with Audit violations).
+    #[arg(long = "as", value_name = "USER")]
+    pub user: Option<String>,
+    /// A group of the requesting user (repeatable); only reported, as RBAC is not evaluated offline.
+    #[arg(long = "as-group", value_name = "GROUP")]
+    pub groups: Vec<String>,
 }
 
 /// `kubectl fed diff`.

@@ -32,7 +32,7 @@ pub fn run(cli: Cli) -> ExitCode {
         .build();
     // kubectl diff's convention: 1 means "differences", so errors are 2.
     let error_code = match cli.command {
-        Command::Diff(_) => ExitCode::from(2),
+        Command::Diff(_) | Command::Check(_) => ExitCode::from(2),
         _ => ExitCode::FAILURE,
     };
     let result = match runtime {
@@ -50,13 +50,12 @@ pub fn run(cli: Cli) -> ExitCode {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = &cli.global;
-    if let Command::Diff(args) = &cli.command {
-        let differences = commands::diff::run(global, args).await?;
-        return Ok(if differences {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        });
+    // diff and check: exit code 1 is an answer ("differences", "denied"), not an error.
+    let answer = |yes: bool| if yes { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+    match &cli.command {
+        Command::Diff(args) => return Ok(answer(commands::diff::run(global, args).await?)),
+        Command::Check(args) => return Ok(answer(!commands::check::run(global, args).await?)),
+        _ => {}
     }
     match &cli.command {
         Command::Federate(args) => commands::federate::run(global, args).await,
@@ -70,7 +69,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => commands::migrate::run(global, args).await,
         Command::Version(args) => commands::version::run(global, args).await,
         Command::Completion(args) => commands::completion::run(args),
-        Command::Diff(_) => Ok(()),
+        Command::Diff(_) | Command::Check(_) => Ok(()),
     }
     .map(|()| ExitCode::SUCCESS)
 }
