@@ -261,6 +261,9 @@ Examples:
   # Every object of an app, as applied with kubectl fed apply -f app.yaml
   kubectl fed status -f app.yaml
 
+  # Keep watching until Ctrl-C (at most 30 minutes by default)
+  kubectl fed status deploy/web -n shop --watch
+
 Rows: every joined cluster — PLACED (the placement selects it), STATUS (OK, Pending, ClusterNotReady, or the
 controller's per-cluster error such as CreationFailed), READY/DESIRED replicas for workloads (desired after the
 cluster's overrides), and what the problem means. Exit code 1 when an object is not found on the host.";
@@ -585,6 +588,12 @@ pub struct StatusArgs {
     /// Namespace of namespaced objects that have none (default: the kubeconfig context's, else default).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    /// Keep showing: render again whenever the object(s) or a cluster change, until Ctrl-C.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// With --watch, stop after this long, e.g. 10m (0: only Ctrl-C stops it).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_timeout, requires = "watch")]
+    pub watch_timeout: Duration,
 }
 
 /// `kubectl fed migrate`.

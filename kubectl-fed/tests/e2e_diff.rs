@@ -398,3 +398,50 @@ async fn diff_predicts_create_update_and_delete() -> TestResult {
     assert_lines(&after, &ns, &want);
     Ok(())
 }
+
+/// `status --watch` renders again when the federated object changes, and stops at --watch-timeout.
+#[tokio::test]
+async fn status_watch_rerenders_on_change_and_stops() -> TestResult {
+    controller()?;
+    let tb = shared_testbed()?;
+    let ns = tb.namespace_name("fed-watch");
+    let input = app(&ns);
+    let kubeconfig = tb.kubeconfig.clone();
+    let ns2 = ns.clone();
+    let started = std::time::Instant::now();
+    let watcher = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fed"))
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["--context", HOST, "status", "configmap/settings", "-n", &ns2])
+            .args(["--watch", "--watch-timeout", "20s"])
+            .env_remove("KUBECONFIG")
+            .env("NO_COLOR", "1")
+            .output()
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let applied = fed(&["apply", "-f", "-", "--clusters", "member-1"], &input).await?;
+    assert_eq!(applied.code, Some(0), "{}", applied.stderr);
+    let out = watcher.await??;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "the watch did not stop at its timeout"
+    );
+    // First the object is missing, then it is shown, and in the end propagated to member-1.
+    let first = stdout
+        .find("not found on the host")
+        .ok_or("no 'not found' block")?;
+    let shown = stdout
+        .find(&format!("federatedconfigmap/settings (namespace {ns})"))
+        .ok_or("never rendered the object")?;
+    assert!(first < shown, "{stdout}");
+    let last_block = stdout
+        .rsplit("federatedconfigmap/settings")
+        .next()
+        .unwrap_or_default();
+    assert!(last_block.contains("Propagation: True"), "{stdout}");
+    Ok(())
+}
