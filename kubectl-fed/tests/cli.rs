@@ -602,3 +602,26 @@ fn join_bad_input_fails_before_contacting_anything() {
     let r = run(&["join", "eu-1", "--rbac", "root"]);
     assert_eq!(r.code, Some(2));
 }
+
+/// kubectl 1.26+ completes `kubectl fed …` by running `kubectl_complete-fed` (on the PATH) with the words
+/// after `kubectl fed`; the shim answers in Cobra's protocol through `kubectl-fed __complete`.
+#[test]
+fn kubectl_complete_shim_speaks_cobras_protocol() {
+    let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/kubectl_complete-fed");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_kubectl-fed"))
+        .parent()
+        .expect("the binary has a folder")
+        .to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .expect("PATH");
+    let out = Command::new("sh")
+        .arg(&shim)
+        .args(["get", "clusters", "-o", "y"])
+        .env("PATH", path)
+        .output()
+        .expect("the shim runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "yaml\n:4\n");
+}
