@@ -161,6 +161,32 @@ pub fn judge(
     user: Option<&str>,
 ) -> anyhow::Result<Vec<Verdict>> {
     let batch = convert(objects, table, opts, default_namespace)?.batch;
+    // Applying stores the input's FederatedNamespaces first (and creates their namespaces, which the API
+    // server labels with their name): the webhook judges the other objects with them in place.
+    let mut with_input = None;
+    for item in &batch.items {
+        let (Some(target), Ok(c)) = (&item.target, &item.result) else {
+            continue;
+        };
+        if !target.is_namespace() {
+            continue;
+        }
+        let Ok(fed) = serde_json::from_value::<FederatedObject>(c.object.clone()) else {
+            continue;
+        };
+        let Some(ns) = fed.metadata.namespace.clone().or(fed.metadata.name.clone()) else {
+            continue;
+        };
+        let snap: &mut Snapshot = with_input.get_or_insert_with(|| snapshot.clone());
+        snap.federated_namespaces
+            .insert(ns.clone(), fed.spec.placement.clone());
+        snap.namespace_labels
+            .entry(ns.clone())
+            .or_default()
+            .entry("kubernetes.io/metadata.name".to_string())
+            .or_insert(ns);
+    }
+    let snapshot = with_input.as_ref().unwrap_or(snapshot);
     let mut verdicts = Vec::new();
     for item in batch.items {
         let converted = match item.result {
@@ -379,4 +405,73 @@ async fn host_snapshot(host: &Host, files: HostFiles, settings: Settings) -> any
         type_configs.iter().map(TypeEntry::from_config).collect(),
         settings,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use kubefed_core::manifest::parse_manifests;
+    use serde_json::json;
+
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        let policy: FederationPolicy = serde_json::from_value(json!({
+            "apiVersion": "policy.kubefed.io/v1alpha1", "kind": "FederationPolicy", "metadata": {"name": "no-us"},
+            "spec": {"deniedClusters": {"selector": {"matchLabels": {"region": "us"}}}}}))
+        .expect("policy");
+        let cluster = |name: &str, region: &str| -> KubeFedCluster {
+            serde_json::from_value(json!({"apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedCluster",
+                "metadata": {"name": name, "namespace": "kube-federation-system", "labels": {"region": region}},
+                "spec": {"apiEndpoint": "https://x", "secretRef": {"name": "s"}}}))
+            .expect("cluster")
+        };
+        files_snapshot(
+            HostFiles {
+                policies: vec![policy],
+                clusters: vec![cluster("eu-1", "eu"), cluster("us-1", "us")],
+                ..HostFiles::default()
+            },
+            Settings::default(),
+        )
+    }
+
+    fn verdicts(yaml: &str, clusters: &[&str]) -> Vec<(String, bool, String)> {
+        let snapshot = snapshot();
+        let mut table = TypeTable::default();
+        snapshot.types.iter().for_each(|t| table.insert(t.target.clone()));
+        let objects = parse_manifests("app.yaml", yaml, &Default::default()).expect("valid manifests");
+        let opts = crate::cli::PlacementArgs {
+            clusters: Some(clusters.join(",")),
+            ..Default::default()
+        }
+        .convert_options(None)
+        .expect("options");
+        judge(objects, &table, &opts, None, &snapshot, Some("alice"))
+            .expect("judged")
+            .into_iter()
+            .map(|v| (v.reference, v.decision.allowed(), v.decision.message()))
+            .collect()
+    }
+
+    const APP: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\napiVersion: v1\nkind: ConfigMap\n\
+                       metadata: {name: cfg, namespace: shop}\ndata: {a: b}\n";
+
+    #[test]
+    fn the_inputs_namespace_counts_and_policies_deny_with_the_webhooks_message() {
+        let got = verdicts(APP, &["eu-1"]);
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().all(|(_, allowed, _)| *allowed), "{got:?}");
+        let got = verdicts(APP, &["eu-1", "us-1"]);
+        let (reference, allowed, message) = &got[1];
+        assert_eq!(reference, "federatedconfigmap.types.kubefed.io/cfg -n shop");
+        assert!(!allowed);
+        assert!(
+            message.contains("policy \"no-us\"") && message.contains("\"us-1\""),
+            "{message}"
+        );
+        // Without its Namespace in the input, the ConfigMap's namespace is not federated.
+        let alone = APP.split("---\n").nth(1).unwrap_or_default();
+        let got = verdicts(alone, &["eu-1"]);
+        assert!(!got[0].1 && got[0].2.contains("is not federated"), "{got:?}");
+    }
 }
