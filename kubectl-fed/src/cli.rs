@@ -172,13 +172,17 @@ Examples:
   # Against the host's current clusters, namespaces, type configs and policies
   kubectl fed check -f app.yaml --from-host --clusters eu-1
 
+  # The same, with the webhook's RBAC checks for user alice (SubjectAccessReviews on the host)
+  kubectl fed check -f app.yaml --from-host --as alice --clusters eu-1
+
   # The host's state, but the policies of a branch
   kubectl fed check -f app.yaml --from-host --policies policies/
 
 One line per object: allowed, or denied with the webhook's own message; then its warnings. The object is
 converted as apply converts it, defaulted as the webhook's mutation would (e.g. a policy's default placement),
-then validated. Not evaluated here, and listed: the webhook's RBAC checks (propagate rights on clusters, the
-user's rights on the target kind) and the type check of override values against the host's schema.
+then validated. The webhook's RBAC checks (propagate rights on clusters, the user's rights on the target kind)
+run only with --from-host --as USER (SubjectAccessReviews); otherwise they are listed as not evaluated, as is
+the type check of override values against the host's schema.
 --policies DIR holds FederationPolicies (they replace the host's) and may hold KubeFedClusters,
 FederatedNamespaces, Namespaces and FederatedTypeConfigs describing the host; without any FederatedTypeConfig
 the default types are assumed. Exit code 1 when an object would be denied.";
@@ -404,11 +408,12 @@ pub struct CheckArgs {
     /// --policies gives replaces the host's).
     #[arg(long)]
     pub from_host: bool,
-    /// The requesting user, as the webhook sees it (named in denials and recorded with Audit violations).
+    /// The requesting user, as the webhook sees it (named in denials). With --from-host, the webhook's RBAC
+    /// checks run for this user (SubjectAccessReviews; you need the right to create them).
     #[arg(long = "as", value_name = "USER")]
     pub user: Option<String>,
-    /// A group of the requesting user (repeatable); only reported, as RBAC is not evaluated offline.
-    #[arg(long = "as-group", value_name = "GROUP")]
+    /// A group of the requesting user (repeatable), for the RBAC checks of --from-host --as.
+    #[arg(long = "as-group", value_name = "GROUP", requires = "user")]
     pub groups: Vec<String>,
 }
 

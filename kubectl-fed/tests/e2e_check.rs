@@ -257,11 +257,20 @@ fn fed(args: &[&str], stdin: &str) -> TestResult<Out> {
 
 /// The webhook's answer through the API server: allowed?, the denial message, the warnings.
 fn through_webhook(federated_yaml: &str, n: usize) -> TestResult<(bool, String, Vec<String>)> {
+    through_webhook_as(HOST, federated_yaml, &n.to_string())
+}
+
+/// [`through_webhook`] with kubeconfig context `context` (e.g. `bob@host`).
+fn through_webhook_as(
+    context: &str,
+    federated_yaml: &str,
+    n: &str,
+) -> TestResult<(bool, String, Vec<String>)> {
     let tb = shared_testbed()?;
     let file = tb.dir.join(format!("check-e2e-{n}.yaml"));
     std::fs::write(&file, federated_yaml)?;
     let path = file.display().to_string();
-    let out = tb.kubectl(&["--context", HOST, "create", "--dry-run=server", "-f", &path])?;
+    let out = tb.kubectl(&["--context", context, "create", "--dry-run=server", "-f", &path])?;
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let warnings = stderr
         .lines()
@@ -390,6 +399,140 @@ async fn check_gives_the_running_webhooks_decisions() -> TestResult {
     for (name, _) in &policies {
         let _ = papi.delete(name, &Default::default()).await;
     }
+    kubefed_tests::testbed::delete_namespace(&host, &ns).await;
+    Ok(())
+}
+
+/// With `--as`, check runs the webhook's RBAC step (SubjectAccessReviews) too: for bob, who may propagate to
+/// member-1 only, the decisions and messages are the webhook's, RBAC denials included.
+#[tokio::test]
+async fn check_as_a_user_runs_the_webhooks_rbac_checks() -> TestResult {
+    webhook()?;
+    let tb = shared_testbed()?;
+    let host = tb.client(HOST).await?;
+    let ns = tb.namespace("fed-check-rbac", &[HOST]).await?;
+    dynamic_api(
+        &host,
+        Some(&ns),
+        (
+            "types.kubefed.io",
+            "v1beta1",
+            "FederatedNamespace",
+            "federatednamespaces",
+        ),
+    )
+    .create(
+        &PostParams::default(),
+        &serde_json::from_value(
+            json!({"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
+                "metadata": {"name": ns, "namespace": ns},
+                "spec": {"placement": {"clusters": [{"name": M1}, {"name": M2}]}}}),
+        )?,
+    )
+    .await?;
+    let policy = format!("{ns}-no-us");
+    let papi: Api<FederationPolicy> = Api::all(host.clone());
+    papi.create(
+        &PostParams::default(),
+        &serde_json::from_value(
+            json!({"apiVersion": "policy.kubefed.io/v1alpha1", "kind": "FederationPolicy",
+            "metadata": {"name": policy},
+            "spec": {"match": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}},
+                     "deniedClusters": {"names": ["member-3"]}}}),
+        )?,
+    )
+    .await?;
+    // bob: edit and federated objects in the namespace, propagate to member-1 only.
+    let pp = &PatchParams::apply(MANAGER).force();
+    let rbac = |kind: &str, plural: &str, namespace: Option<&str>| {
+        dynamic_api(
+            &host,
+            namespace,
+            ("rbac.authorization.k8s.io", "v1", kind, plural),
+        )
+    };
+    let apply = |api: Api<DynamicObject>, body: serde_json::Value| async move {
+        let name = body["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        api.patch(&name, pp, &Patch::Apply(&body)).await
+    };
+    let rbac_v1 = "rbac.authorization.k8s.io/v1";
+    apply(
+        rbac("ClusterRole", "clusterroles", None),
+        json!({"apiVersion": rbac_v1, "kind": "ClusterRole",
+        "metadata": {"name": "check-e2e-federated-editor"},
+        "rules": [{"apiGroups": ["types.kubefed.io"], "resources": ["*"], "verbs": ["*"]}]}),
+    )
+    .await?;
+    for (name, role) in [("federated", "check-e2e-federated-editor"), ("edit", "edit")] {
+        apply(
+            rbac("RoleBinding", "rolebindings", Some(&ns)),
+            json!({"apiVersion": rbac_v1, "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]}),
+        )
+        .await?;
+    }
+    let sys = kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
+    apply(
+        rbac("Role", "roles", Some(sys)),
+        json!({"apiVersion": rbac_v1, "kind": "Role",
+        "metadata": {"name": "check-e2e-propagate-bob", "namespace": sys},
+        "rules": [{"apiGroups": ["core.kubefed.io"], "resources": ["kubefedclusters"],
+                   "resourceNames": [M1], "verbs": ["propagate"]}]}),
+    )
+    .await?;
+    apply(rbac("RoleBinding", "rolebindings", Some(sys)), json!({"apiVersion": rbac_v1, "kind": "RoleBinding",
+        "metadata": {"name": "check-e2e-propagate-bob", "namespace": sys},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "check-e2e-propagate-bob"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]})).await?;
+
+    let app = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {ns}\ndata:\n  mode: fast\n"
+    );
+    let bob = format!("bob@{HOST}");
+    // RBAC and the policy reach the authorizer and the webhook within moments.
+    let started = Instant::now();
+    loop {
+        let federated = fed(&["federate", "-f", "-", "--offline", "--clusters", M1], &app)?;
+        if through_webhook_as(&bob, &federated.stdout, "rbac-0")?.0 {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err("bob was never admitted on member-1".into());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let cases: [(&str, &[&str]); 4] = [
+        ("member-1", &["--clusters", M1]),
+        ("both", &["--clusters", "member-1,member-2"]),
+        ("member-2", &["--clusters", M2]),
+        ("by label", &["--cluster-selector", "region=eu"]),
+    ];
+    let mut denied = 0;
+    for (i, (name, flags)) in cases.iter().enumerate() {
+        let mut args = vec!["federate", "-f", "-", "--offline"];
+        args.extend(flags.iter());
+        let federated = fed(&args, &app)?;
+        let webhook = through_webhook_as(&bob, &federated.stdout, &format!("rbac-{}", i + 1))?;
+        let mut args = vec!["check", "-f", "-", "--from-host", "--as", "bob"];
+        args.extend(flags.iter());
+        let run = fed(&args, &app)?;
+        eprintln!("case {name}:\n{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("RBAC checked with SubjectAccessReviews"),
+            "case {name}: {}",
+            run.stdout
+        );
+        let check = through_check(&run.stdout, run.ok);
+        assert_eq!(
+            check, webhook,
+            "case {name}: check (left) and the webhook (right) disagree"
+        );
+        denied += usize::from(!check.0);
+    }
+    assert_eq!(denied, 3, "only member-1 alone is within bob's rights");
+    let _ = papi.delete(&policy, &Default::default()).await;
     kubefed_tests::testbed::delete_namespace(&host, &ns).await;
     Ok(())
 }

@@ -9,21 +9,28 @@
 //! of FederationPolicies, which replace the host's, plus optionally KubeFedClusters, FederatedNamespaces,
 //! Namespaces and FederatedTypeConfigs describing the host offline; the default types when none).
 //!
-//! Not evaluated here, and said so in the output: the webhook's RBAC checks (SubjectAccessReviews for
-//! `propagate` on clusters and the user's rights on the target kind) and the type check of override values
-//! against the host's schema. Exit code 1 when any object is denied.
+//! The webhook's RBAC step (SubjectAccessReviews for `propagate` on clusters and the user's rights on the
+//! target kind) runs only with `--from-host --as USER`, with the webhook's own code; otherwise it is listed
+//! as not evaluated. The type check of override values against the host's schema is never run here (listed).
+//! Exit code 1 when any object is denied.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::{DynamicObject, ListParams};
-use kubefed_core::admission::{self, AdmissionInput, Decision, Settings, Snapshot, TypeEntry};
+use kubefed_core::admission::{
+    self, AdmissionInput, Decision, Settings, Snapshot, TypeEntry, propagate_check_failed,
+};
 use kubefed_core::api::{FederatedObject, FederatedTypeConfig, FederationPolicy, KubeFedCluster, Placement};
 use kubefed_core::manifest::ManifestObject;
 use kubefed_core::placement::ClusterInfo;
 use kubefed_core::typeinfo::Scope;
+use kubefed_webhook::decisions::check_rights;
+use kubefed_webhook::sar::{CacheTtl, KubeReviewer, PropagateAuthorizer, Subject};
 use serde_json::Value;
 
 use crate::cli::{CheckArgs, GlobalArgs};
@@ -71,19 +78,24 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<bool> 
         system_namespace: global.kubefed_namespace.clone(),
         ..Settings::default()
     };
-    let snapshot = if args.from_host {
-        let host = connection
-            .connect(None)
-            .await
-            .context("while connecting to the host cluster")?;
-        host_snapshot(&host, files, settings).await?
+    let host = if args.from_host {
+        Some(
+            connection
+                .connect(None)
+                .await
+                .context("while connecting to the host cluster")?,
+        )
     } else {
-        files_snapshot(files, settings)
+        None
+    };
+    let snapshot = match &host {
+        Some(host) => host_snapshot(host, files, settings).await?,
+        None => files_snapshot(files, settings),
     };
 
     let mut table = TypeTable::default();
     snapshot.types.iter().for_each(|t| table.insert(t.target.clone()));
-    let verdicts = judge(
+    let mut verdicts = judge(
         objects,
         &table,
         &opts,
@@ -91,6 +103,40 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<bool> 
         &snapshot,
         args.user.as_deref(),
     )?;
+
+    // With the host and a user, the webhook's RBAC step runs too: SubjectAccessReviews for that user.
+    let rbac_checked = match (&host, &args.user) {
+        (Some(host), Some(user)) => {
+            let subject = Subject {
+                user: user.clone(),
+                groups: args.groups.clone(),
+                ..Subject::default()
+            };
+            let reviewer = KubeReviewer::new(
+                host.client.clone(),
+                global.request_timeout.max(Duration::from_secs(1)),
+            );
+            let authorizer = PropagateAuthorizer::new(Arc::new(reviewer), CacheTtl::default());
+            for v in &mut verdicts {
+                let d = &mut v.decision;
+                let (propagate, access) = (d.propagate.clone(), d.access.clone());
+                if let Err(e) = check_rights(
+                    &authorizer,
+                    &subject,
+                    propagate.as_ref(),
+                    &access,
+                    &snapshot.settings.system_namespace,
+                    &mut d.denials,
+                )
+                .await
+                {
+                    d.denials.push(propagate_check_failed(&e));
+                }
+            }
+            true
+        }
+        _ => false,
+    };
 
     let mut out = String::new();
     let mut denied = 0;
@@ -105,7 +151,9 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<bool> 
         for w in &v.warnings {
             out.push_str(&format!("  Warning: {w}\n"));
         }
-        if let Some(p) = &v.decision.propagate {
+        if rbac_checked {
+            // Asked above; what is missing is among the denials.
+        } else if let Some(p) = &v.decision.propagate {
             rbac_skipped = true;
             let on = if p.all_clusters {
                 "every cluster".to_string()
@@ -117,7 +165,7 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<bool> 
                 p.field
             ));
         }
-        for a in &v.decision.access {
+        for a in v.decision.access.iter().filter(|_| !rbac_checked) {
             rbac_skipped = true;
             out.push_str(&format!("  not checked offline: RBAC {}\n", a.access));
         }
@@ -128,14 +176,24 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<bool> 
             ));
         }
     }
-    if rbac_skipped {
+    if rbac_checked {
         out.push_str(&format!(
-            "RBAC checks (SubjectAccessReviews{}) were skipped offline; the webhook also denies what the user \
+            "RBAC checked with SubjectAccessReviews on the host for user {:?}\n",
+            args.user.as_deref().unwrap_or_default()
+        ));
+    } else if rbac_skipped {
+        out.push_str(&format!(
+            "RBAC checks (SubjectAccessReviews{}) were skipped{}; the webhook also denies what the user \
              may not do\n",
             match (&args.user, args.groups.is_empty()) {
                 (Some(u), true) => format!(" for user {u:?}"),
                 (Some(u), false) => format!(" for user {u:?} in groups {}", args.groups.join(",")),
                 (None, _) => String::new(),
+            },
+            if args.from_host {
+                " (pass --as USER to run them)"
+            } else {
+                " offline"
             }
         ));
     }
