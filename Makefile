@@ -1,5 +1,5 @@
 # The README's commands. Each target is a script under hack/ so it also runs without make.
-.PHONY: demo test bench fmt lint crds testbed-bins
+.PHONY: demo test bench fmt lint crds docs testbed-bins
 
 demo:        ## Boot a host + 2 member clusters, install kubefed, join the members, show them.
 	bash hack/demo.sh
@@ -15,6 +15,9 @@ fmt:
 
 lint:
 	. hack/env.sh && cargo clippy --workspace --all-targets -- -D warnings
+
+docs:        ## Regenerate docs/commands (each kubectl fed command's --help).
+	. hack/env.sh && UPDATE_DOCS=1 cargo test -p kubectl-fed --test docs_in_sync
 
 crds:        ## Regenerate charts/kubefed/crds and files/federatedtypeconfigs.yaml from the Rust types.
 	. hack/env.sh && UPDATE_CRDS=1 cargo test -p kubefed-core --test crds_in_sync

@@ -141,9 +141,13 @@ fn our_entry(obj: &DynamicObject) -> Option<&ManagedFieldsEntry> {
 
 /// [`intent_hash`] of `obj` cut down to the fields of our apply entry (0 when there is none).
 pub fn owned_intent(obj: &DynamicObject) -> u64 {
-    let Some(fields) = our_entry(obj).and_then(|e| e.fields_v1.as_ref()) else {
-        return 0;
-    };
+    owned_view(obj).map_or(0, |v| intent_hash(&v))
+}
+
+/// `obj` cut down to the fields of our apply entry (see `kubefed_core::intent`); `None` when we have no
+/// apply entry. What `kubectl fed diff` compares with the desired object, as the controller does.
+pub fn owned_view(obj: &DynamicObject) -> Option<Value> {
+    let fields = our_entry(obj).and_then(|e| e.fields_v1.as_ref())?;
     // The metadata fields an apply can own; the rest of the object is `data`.
     let meta = serde_json::json!({
         "labels": obj.metadata.labels,
@@ -151,7 +155,9 @@ pub fn owned_intent(obj: &DynamicObject) -> u64 {
         "finalizers": obj.metadata.finalizers,
         "ownerReferences": obj.metadata.owner_references,
     });
-    let Value::Object(top) = &fields.0 else { return 0 };
+    let Value::Object(top) = &fields.0 else {
+        return None;
+    };
     let mut projected = serde_json::Map::new();
     for (k, sub) in top {
         let Some(name) = k.strip_prefix("f:") else {
@@ -166,7 +172,7 @@ pub fn owned_intent(obj: &DynamicObject) -> u64 {
             projected.insert(name.to_string(), p);
         }
     }
-    intent_hash(&Value::Object(projected))
+    Some(Value::Object(projected))
 }
 
 /// A hash of a desired member object, to know whether it changed since we applied it (see

@@ -84,6 +84,12 @@ pub enum Command {
     /// Federate plain manifests and apply them to the host cluster (server-side apply).
     #[command(after_help = APPLY_EXAMPLES)]
     Apply(ApplyArgs),
+    /// Show what applying would change in each member cluster: create, update (a unified diff), delete.
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
+    /// Would the host's admission webhook admit these objects? Its own decisions, run here.
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
     /// Let a type be federated: create its federated CRD (e.g. FederatedStatefulSet) and FederatedTypeConfig.
     #[command(after_help = ENABLE_EXAMPLES)]
     Enable(EnableArgs),
@@ -143,6 +149,44 @@ Examples:
 Each object is reported like kubectl does: `federateddeployment.types.kubefed.io/web created`, `configured` or
 `unchanged`. When some objects fail, the others are still applied; the failures are listed on stderr and the
 exit code is 1.";
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  # What applying app.yaml to every joined cluster would change in each member
+  kubectl fed diff -f app.yaml
+
+  # The same flags as apply: placement and overrides
+  kubectl fed diff -f app.yaml --clusters eu-1 --override eu-1:/spec/replicas=5
+
+For each object and member cluster one line: create, update, unchanged, delete (the placement dropped the
+cluster), or why the controller could not write (e.g. AlreadyExists). Creates and updates are followed by a
+unified diff of the member object's YAML — only the fields kubefed manages. Computed with the controller's own
+placement, override and member-object code; members are read with the KubeFedClusters' credentials. Values the
+member's API server normalizes (a quantity 1000m stored as 1) show as an update the controller would skip.
+Exit code: 0 no differences, 1 differences, 2 an error.";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  # In CI, without a cluster: the policies (and optionally clusters, FederatedNamespaces) as YAML files
+  kubectl fed check -f app.yaml --policies policies/
+
+  # Against the host's current clusters, namespaces, type configs and policies
+  kubectl fed check -f app.yaml --from-host --clusters eu-1
+
+  # The same, with the webhook's RBAC checks for user alice (SubjectAccessReviews on the host)
+  kubectl fed check -f app.yaml --from-host --as alice --clusters eu-1
+
+  # The host's state, but the policies of a branch
+  kubectl fed check -f app.yaml --from-host --policies policies/
+
+One line per object: allowed, or denied with the webhook's own message; then its warnings. The object is
+converted as apply converts it, defaulted as the webhook's mutation would (e.g. a policy's default placement),
+then validated. The webhook's RBAC checks (propagate rights on clusters, the user's rights on the target kind)
+run only with --from-host --as USER (SubjectAccessReviews); otherwise they are listed as not evaluated, as is
+the type check of override values against the host's schema.
+--policies DIR holds FederationPolicies (they replace the host's) and may hold KubeFedClusters,
+FederatedNamespaces, Namespaces and FederatedTypeConfigs describing the host; without any FederatedTypeConfig
+the default types are assumed. Exit code 1 when an object would be denied.";
 
 const ENABLE_EXAMPLES: &str = "\
 Examples:
@@ -230,6 +274,9 @@ Examples:
 
   # Every object of an app, as applied with kubectl fed apply -f app.yaml
   kubectl fed status -f app.yaml
+
+  # Keep watching until Ctrl-C (at most 30 minutes by default)
+  kubectl fed status deploy/web -n shop --watch
 
 Rows: every joined cluster — PLACED (the placement selects it), STATUS (OK, Pending, ClusterNotReady, or the
 controller's per-cluster error such as CreationFailed), READY/DESIRED replicas for workloads (desired after the
@@ -349,6 +396,48 @@ pub struct ApplyArgs {
     pub force_conflicts: bool,
     /// Create each target namespace that is missing on the host, and federate it (a FederatedNamespace with
     /// the same placement) when it is not yet federated.
+    #[arg(long)]
+    pub create_namespace: bool,
+}
+
+/// `kubectl fed check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
+    /// Namespace of namespaced objects that have none (default: the kubeconfig context's namespace, if set).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// A folder of YAML files: FederationPolicies, and optionally KubeFedClusters, FederatedNamespaces,
+    /// Namespaces and FederatedTypeConfigs describing the host.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// Read clusters, FederatedNamespaces, Namespaces, type configs and policies from the host (what
+    /// --policies gives replaces the host's).
+    #[arg(long)]
+    pub from_host: bool,
+    /// The requesting user, as the webhook sees it (named in denials). With --from-host, the webhook's RBAC
+    /// checks run for this user (SubjectAccessReviews; you need the right to create them).
+    #[arg(long = "as", value_name = "USER")]
+    pub user: Option<String>,
+    /// A group of the requesting user (repeatable), for the RBAC checks of --from-host --as.
+    #[arg(long = "as-group", value_name = "GROUP", requires = "user")]
+    pub groups: Vec<String>,
+}
+
+/// `kubectl fed diff`.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
+    /// Namespace of namespaced objects that have none (default: the kubeconfig context's namespace, if set).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// As with apply: a namespace that is not federated yet would be, with the object's placement.
     #[arg(long)]
     pub create_namespace: bool,
 }
@@ -514,6 +603,12 @@ pub struct StatusArgs {
     /// Namespace of namespaced objects that have none (default: the kubeconfig context's, else default).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    /// Keep showing: render again whenever the object(s) or a cluster change, until Ctrl-C.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// With --watch, stop after this long, e.g. 10m (0: only Ctrl-C stops it).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_timeout, requires = "watch")]
+    pub watch_timeout: Duration,
 }
 
 /// `kubectl fed migrate`.

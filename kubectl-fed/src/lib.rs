@@ -30,21 +30,33 @@ pub fn run(cli: Cli) -> ExitCode {
         .thread_stack_size(THREAD_STACK)
         .enable_all()
         .build();
+    // kubectl diff's convention: 1 means "differences", so errors are 2.
+    let error_code = match cli.command {
+        Command::Diff(_) | Command::Check(_) => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    };
     let result = match runtime {
         Ok(rt) => rt.block_on(dispatch(cli)),
         Err(e) => Err(anyhow::Error::new(e).context("while starting the async runtime")),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             output::error(&format!("{e:#}"));
-            ExitCode::FAILURE
+            error_code
         }
     }
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = &cli.global;
+    // diff and check: exit code 1 is an answer ("differences", "denied"), not an error.
+    let answer = |yes: bool| if yes { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+    match &cli.command {
+        Command::Diff(args) => return Ok(answer(commands::diff::run(global, args).await?)),
+        Command::Check(args) => return Ok(answer(!commands::check::run(global, args).await?)),
+        _ => {}
+    }
     match &cli.command {
         Command::Federate(args) => commands::federate::run(global, args).await,
         Command::Apply(args) => commands::apply::run(global, args).await,
@@ -57,7 +69,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => commands::migrate::run(global, args).await,
         Command::Version(args) => commands::version::run(global, args).await,
         Command::Completion(args) => commands::completion::run(args),
+        Command::Diff(_) | Command::Check(_) => Ok(()),
     }
+    .map(|()| ExitCode::SUCCESS)
 }
 
 /// The tracing filter for `-v LEVEL`, unless `RUST_LOG` is set.

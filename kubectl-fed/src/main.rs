@@ -5,6 +5,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // `kubectl_complete-fed` (kubectl's plugin completion) calls `kubectl-fed __complete WORD…`.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(kubectl_fed::commands::completion::COMPLETE_ARG) {
+        return match kubectl_fed::commands::completion::print_completions(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
     let cli = kubectl_fed::cli::Cli::parse();
     // Fails only if a provider is already installed, which is then used.
     let _ = rustls::crypto::ring::default_provider().install_default();

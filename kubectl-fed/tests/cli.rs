@@ -602,3 +602,67 @@ fn join_bad_input_fails_before_contacting_anything() {
     let r = run(&["join", "eu-1", "--rbac", "root"]);
     assert_eq!(r.code, Some(2));
 }
+
+/// kubectl 1.26+ completes `kubectl fed …` by running `kubectl_complete-fed` (on the PATH) with the words
+/// after `kubectl fed`; the shim answers in Cobra's protocol through `kubectl-fed __complete`.
+#[test]
+fn kubectl_complete_shim_speaks_cobras_protocol() {
+    let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/kubectl_complete-fed");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_kubectl-fed"))
+        .parent()
+        .expect("the binary has a folder")
+        .to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
+    let out = Command::new("sh")
+        .arg(&shim)
+        .args(["get", "clusters", "-o", "y"])
+        .env("PATH", path)
+        .output()
+        .expect("the shim runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "yaml\n:4\n");
+}
+
+/// plugins/fed.yaml (the krew manifest) covers linux and darwin on amd64 and arm64, each installing the
+/// binary and the completion shim.
+#[test]
+fn krew_manifest_lists_every_platform() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/fed.yaml");
+    let text = std::fs::read_to_string(&path).expect("plugins/fed.yaml");
+    let manifest: serde_json::Value = serde_saphyr::from_str(&text).expect("valid YAML");
+    assert_eq!(manifest["kind"], "Plugin");
+    assert_eq!(manifest["metadata"]["name"], "fed");
+    let mut seen = Vec::new();
+    for p in manifest["spec"]["platforms"].as_array().expect("platforms") {
+        let labels = &p["selector"]["matchLabels"];
+        let platform = format!(
+            "{}_{}",
+            labels["os"].as_str().unwrap_or("?"),
+            labels["arch"].as_str().unwrap_or("?")
+        );
+        assert_eq!(p["bin"], "kubectl-fed", "{platform}");
+        assert!(
+            p["uri"]
+                .as_str()
+                .is_some_and(|u| u.ends_with(&format!("_{platform}.tar.gz"))),
+            "{platform}"
+        );
+        assert_eq!(p["sha256"].as_str().map(str::len), Some(64), "{platform}");
+        let files: Vec<&str> = p["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["from"].as_str())
+            .collect();
+        assert!(files.contains(&"kubectl_complete-fed"), "{platform}: {files:?}");
+        seen.push(platform);
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["darwin_amd64", "darwin_arm64", "linux_amd64", "linux_arm64"]
+    );
+}

@@ -20,6 +20,7 @@ pub mod overrides;
 pub mod pki;
 pub mod placement;
 pub mod policy;
+pub mod preview;
 pub mod propagation;
 pub mod scheduling;
 pub mod selector;

@@ -155,8 +155,7 @@ impl Decisions {
         response
     }
 
-    /// Asks the rights `propagate` and `access` need (one concurrent batch, then the fallbacks of refused
-    /// escalation checks) and adds a denial for each one missing; `Err` when a review failed.
+    /// Asks the rights `propagate` and `access` need; see [`check_rights`].
     async fn check_rights(
         &self,
         subject: &Subject,
@@ -165,70 +164,15 @@ impl Decisions {
         system_namespace: &str,
         denials: &mut Vec<Denial>,
     ) -> Result<(), String> {
-        let every_cluster = Access::propagate(None, system_namespace);
-        let per_cluster: Vec<Access> = match propagate {
-            Some(p) if !p.all_clusters => p
-                .clusters
-                .iter()
-                .map(|c| Access::propagate(Some(c), system_namespace))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let mut asked: Vec<&Access> = Vec::with_capacity(per_cluster.len() + access.len() + 1);
-        if propagate.is_some_and(|p| p.all_clusters) {
-            asked.push(&every_cluster);
-        }
-        asked.extend(per_cluster.iter());
-        let first_access = asked.len();
-        asked.extend(access.iter().map(|c| &c.access));
-        if asked.is_empty() {
-            return Ok(());
-        }
-        let answers = self.authorizer.allowed(subject, &asked).await?;
-        if let Some(p) = propagate {
-            if p.all_clusters {
-                if !answers[0] {
-                    denials.push(propagate_all_denial(&subject.user, p.field, system_namespace));
-                }
-            } else {
-                let denied: Vec<String> = p
-                    .clusters
-                    .iter()
-                    .zip(&answers[..first_access])
-                    .filter(|(_, ok)| !**ok)
-                    .map(|(c, _)| c.clone())
-                    .collect();
-                if !denied.is_empty() {
-                    denials.push(propagate_denial(
-                        &subject.user,
-                        p.field,
-                        &denied,
-                        system_namespace,
-                    ));
-                }
-            }
-        }
-        for (check, ok) in access.iter().zip(&answers[first_access..]) {
-            if *ok {
-                continue;
-            }
-            if check.or_all_of.is_empty() {
-                denials.push(access_denial(check, &[]));
-                continue;
-            }
-            let each: Vec<&Access> = check.or_all_of.iter().collect();
-            let held = self.authorizer.allowed(subject, &each).await?;
-            let missing: Vec<&Access> = each
-                .iter()
-                .zip(held)
-                .filter(|(_, ok)| !ok)
-                .map(|(a, _)| *a)
-                .collect();
-            if !missing.is_empty() {
-                denials.push(access_denial(check, &missing));
-            }
-        }
-        Ok(())
+        check_rights(
+            &self.authorizer,
+            subject,
+            propagate,
+            access,
+            system_namespace,
+            denials,
+        )
+        .await
     }
 
     fn decide_mutate(&self, request: &Request) -> AdmissionResponse {
@@ -265,6 +209,82 @@ impl Admit for Decisions {
     fn mutate<'a>(&'a self, request: &'a Request) -> AdmitFuture<'a> {
         Box::pin(std::future::ready(self.decide_mutate(request)))
     }
+}
+
+/// The webhook's RBAC step (also `kubectl fed check --from-host --as`): asks the rights `propagate` and `access` need (one concurrent batch, then the fallbacks of refused
+/// escalation checks) and adds a denial for each one missing; `Err` when a review failed.
+pub async fn check_rights(
+    authorizer: &PropagateAuthorizer,
+    subject: &Subject,
+    propagate: Option<&PropagateCheck>,
+    access: &[AccessCheck],
+    system_namespace: &str,
+    denials: &mut Vec<Denial>,
+) -> Result<(), String> {
+    let every_cluster = Access::propagate(None, system_namespace);
+    let per_cluster: Vec<Access> = match propagate {
+        Some(p) if !p.all_clusters => p
+            .clusters
+            .iter()
+            .map(|c| Access::propagate(Some(c), system_namespace))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut asked: Vec<&Access> = Vec::with_capacity(per_cluster.len() + access.len() + 1);
+    if propagate.is_some_and(|p| p.all_clusters) {
+        asked.push(&every_cluster);
+    }
+    asked.extend(per_cluster.iter());
+    let first_access = asked.len();
+    asked.extend(access.iter().map(|c| &c.access));
+    if asked.is_empty() {
+        return Ok(());
+    }
+    let answers = authorizer.allowed(subject, &asked).await?;
+    if let Some(p) = propagate {
+        if p.all_clusters {
+            if !answers[0] {
+                denials.push(propagate_all_denial(&subject.user, p.field, system_namespace));
+            }
+        } else {
+            let denied: Vec<String> = p
+                .clusters
+                .iter()
+                .zip(&answers[..first_access])
+                .filter(|(_, ok)| !**ok)
+                .map(|(c, _)| c.clone())
+                .collect();
+            if !denied.is_empty() {
+                denials.push(propagate_denial(
+                    &subject.user,
+                    p.field,
+                    &denied,
+                    system_namespace,
+                ));
+            }
+        }
+    }
+    for (check, ok) in access.iter().zip(&answers[first_access..]) {
+        if *ok {
+            continue;
+        }
+        if check.or_all_of.is_empty() {
+            denials.push(access_denial(check, &[]));
+            continue;
+        }
+        let each: Vec<&Access> = check.or_all_of.iter().collect();
+        let held = authorizer.allowed(subject, &each).await?;
+        let missing: Vec<&Access> = each
+            .iter()
+            .zip(held)
+            .filter(|(_, ok)| !ok)
+            .map(|(a, _)| *a)
+            .collect();
+        if !missing.is_empty() {
+            denials.push(access_denial(check, &missing));
+        }
+    }
+    Ok(())
 }
 
 /// Why the review cannot come from an API server, if it cannot (see

@@ -1,7 +1,9 @@
 //! One module per command; each has a `run` that returns an error for any failure (the exit code is 1).
 
 pub mod apply;
+pub mod check;
 pub mod completion;
+pub mod diff;
 pub mod disable;
 pub mod enable;
 pub mod federate;

@@ -64,6 +64,42 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<()> {
         .context("while connecting to the host cluster")?;
     let ns = &global.kubefed_namespace;
     let configs = members::type_configs(&host, ns).await?;
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // Resolve every KIND first: a typo fails before anything is shown.
+    let mut objects = Vec::new();
+    for (kind, name, manifest_ns) in &wanted {
+        let target = resolve_kind(&configs, kind)?;
+        let namespace = match (target.is_namespace(), target.scope) {
+            (true, _) => Some(name.clone()),
+            (false, Scope::Cluster) => None,
+            (false, Scope::Namespaced) => Some(manifest_ns.clone().unwrap_or_else(|| default_ns.clone())),
+        };
+        objects.push((target, namespace, name.clone()));
+    }
+
+    if !args.watch {
+        let (out, failed) = render_all(&host, &connection, ns, &objects, colour).await?;
+        output::print_stdout(&out)?;
+        if failed > 0 {
+            anyhow::bail!(
+                "{failed} of {} object{} not found",
+                objects.len(),
+                if objects.len() == 1 { "" } else { "s" }
+            );
+        }
+        return Ok(());
+    }
+    watch(&host, &connection, ns, &objects, colour, args.watch_timeout).await
+}
+
+/// Renders every object: the text and how many were not found.
+async fn render_all(
+    host: &Host,
+    connection: &Connection,
+    ns: &str,
+    objects: &[(TargetType, Option<String>, String)],
+    colour: bool,
+) -> anyhow::Result<(String, usize)> {
     let kfcs: Api<KubeFedCluster> = Api::namespaced(host.client.clone(), ns);
     let kfc_list = kfcs
         .list(&ListParams::default())
@@ -73,28 +109,20 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<()> {
         .items;
     let mut clusters: Vec<ClusterInfo> = kfc_list.iter().map(ClusterInfo::from_cluster).collect();
     clusters.sort_by(|a, b| a.name.cmp(&b.name));
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-
     let mut failed = 0;
     let mut out = String::new();
-    for (i, (kind, name, manifest_ns)) in wanted.iter().enumerate() {
+    for (i, (target, namespace, name)) in objects.iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        let target = resolve_kind(&configs, kind)?;
-        let namespace = match (target.is_namespace(), target.scope) {
-            (true, _) => Some(name.clone()),
-            (false, Scope::Cluster) => None,
-            (false, Scope::Namespaced) => Some(manifest_ns.clone().unwrap_or_else(|| default_ns.clone())),
-        };
-        match fetch(&host, &target, namespace.as_deref(), name).await? {
+        match fetch(host, target, namespace.as_deref(), name).await? {
             Some(fed) => {
-                out.push_str(&render(&fed, &target, &clusters, colour));
+                out.push_str(&render(&fed, target, &clusters, colour));
                 if target.group.is_empty()
                     && target.kind == "Service"
                     && let Some(ns) = namespace.as_deref()
                 {
-                    out.push_str(&discovery::section(&connection, &kfc_list, ns, name).await);
+                    out.push_str(&discovery::section(connection, &kfc_list, ns, name).await);
                 }
             }
             None => {
@@ -103,21 +131,88 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<()> {
                     "{}/{name}{}: not found on the host; apply it with `kubectl fed apply -f …`\n",
                     target.federated_kind().to_ascii_lowercase(),
                     namespace
+                        .as_ref()
                         .map(|n| format!(" in namespace {n}"))
                         .unwrap_or_default()
                 ));
             }
         }
     }
-    output::print_stdout(&out)?;
-    if failed > 0 {
-        anyhow::bail!(
-            "{failed} of {} object{} not found",
-            wanted.len(),
-            if wanted.len() == 1 { "" } else { "s" }
-        );
+    Ok((out, failed))
+}
+
+/// `--watch`: renders, then again whenever one of the federated objects or a KubeFedCluster changes, until
+/// Ctrl-C or `limit` (0: no limit). Changes are watched, not polled; a burst of events renders once.
+async fn watch(
+    host: &Host,
+    connection: &Connection,
+    ns: &str,
+    objects: &[(TargetType, Option<String>, String)],
+    colour: bool,
+    limit: std::time::Duration,
+) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    use kube::runtime::watcher;
+
+    let mut streams = Vec::new();
+    for (target, namespace, name) in objects {
+        let ar = federated_api_resource(target);
+        let api: Api<kube::api::DynamicObject> = match namespace {
+            Some(n) => Api::namespaced_with(host.client.clone(), n, &ar),
+            None => Api::all_with(host.client.clone(), &ar),
+        };
+        let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        streams.push(watcher(api, cfg).map(|e| e.map(|_| ())).boxed());
     }
-    Ok(())
+    let kfcs: Api<KubeFedCluster> = Api::namespaced(host.client.clone(), ns);
+    streams.push(
+        watcher(kfcs, watcher::Config::default())
+            .map(|e| e.map(|_| ()))
+            .boxed(),
+    );
+    let mut events = futures::stream::select_all(streams);
+    let deadline = (!limit.is_zero()).then(|| tokio::time::Instant::now() + limit);
+    let until_deadline = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(until_deadline);
+    let clear = colour; // Only a terminal is redrawn in place; a pipe gets one block per change.
+    let mut last = String::new();
+    loop {
+        let (out, _) = render_all(host, connection, ns, objects, colour).await?;
+        if out != last {
+            let text = if clear {
+                format!("\x1b[2J\x1b[H{out}")
+            } else if last.is_empty() {
+                out.clone()
+            } else {
+                format!("\n{out}")
+            };
+            output::print_stdout(&text)?;
+            last = out;
+        }
+        // Wait for a change, then let a burst settle.
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(())) => {}
+                Some(Err(e)) => tracing::debug!(error = %e, "watch error; the watcher retries"),
+                None => return Ok(()),
+            },
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            () = &mut until_deadline => return Ok(()),
+        }
+        let settle = tokio::time::sleep(std::time::Duration::from_millis(200));
+        tokio::pin!(settle);
+        loop {
+            tokio::select! {
+                () = &mut settle => break,
+                event = events.next() => if event.is_none() { break },
+            }
+        }
+    }
 }
 
 /// Where a federated Service is exported and imported (Multi-Cluster Services), read from each member

@@ -1,0 +1,553 @@
+//! End-to-end: `kubectl fed check --from-host` gives the decisions of the running admission webhook.
+//!
+//! The real `kubefed-webhook` binary serves the host (registered by URL with the caBundle it bootstraps,
+//! as in tests/tests/admission.rs). For a set of inputs (one object each, placed in different ways) under
+//! two FederationPolicies (a Deny and a Warn one) and a namespace federated to one member only, the same
+//! federated object goes once through the API server (`kubectl create --dry-run=server` as admin, so the
+//! webhook's mutation and validation run and kubectl prints its denial and warnings) and once through
+//! `kubectl fed check --from-host`; allowed/denied, the denial message and the warnings must be the same.
+//! The admin holds every right, so the RBAC checks that `check` skips offline allow everything here too.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kubefed_core::api::FederationPolicy;
+use kubefed_tests::fixtures::{install_kubefed, join};
+use kubefed_tests::process::{Process, free_port};
+use kubefed_tests::shared_testbed;
+use kubefed_tests::testbed::HOST;
+use serde_json::json;
+
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const M1: &str = "member-1";
+const M2: &str = "member-2";
+const WEBHOOK_NAMESPACE: &str = "kubefed-webhook-check-e2e";
+const CONFIG_NAME: &str = "kubefed-check-e2e";
+const MANAGER: &str = "check-tests";
+
+struct Webhook {
+    _process: Mutex<Process>,
+}
+
+fn webhook() -> TestResult<&'static Webhook> {
+    static WEBHOOK: OnceLock<Result<Webhook, String>> = OnceLock::new();
+    WEBHOOK
+        .get_or_init(|| {
+            std::thread::spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("building the setup runtime: {e}"))?;
+                rt.block_on(setup())
+                    .map_err(|e| format!("webhook setup failed: {e}"))
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the setup thread panicked".into()))
+        })
+        .as_ref()
+        .map_err(|e| e.clone().into())
+}
+
+fn dynamic_api(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    gvkp: (&str, &str, &str, &str),
+) -> Api<DynamicObject> {
+    let (group, version, kind, plural) = gvkp;
+    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    }
+}
+
+async fn setup() -> TestResult<Webhook> {
+    let tb = shared_testbed()?;
+    let host = install_kubefed(tb).await?;
+    join(tb, &host, M1, [("region".to_string(), "eu".to_string())].into()).await?;
+    join(tb, &host, M2, [("region".to_string(), "us".to_string())].into()).await?;
+    let pp = PatchParams::apply(MANAGER).force();
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": WEBHOOK_NAMESPACE}}))?;
+    Api::<Namespace>::all(host.clone())
+        .patch(WEBHOOK_NAMESPACE, &pp, &Patch::Apply(&ns))
+        .await?;
+    let port = free_port()?;
+    let rules = json!([
+        {"apiGroups": ["types.kubefed.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
+         "resources": ["*"], "scope": "*"}
+    ]);
+    let hook = |name: &str, path: &str| {
+        json!({
+            "name": name,
+            "clientConfig": {"url": format!("https://127.0.0.1:{port}{path}")},
+            "rules": rules, "failurePolicy": "Fail", "sideEffects": "NoneOnDryRun",
+            "admissionReviewVersions": ["v1"], "timeoutSeconds": 10,
+            "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name",
+                                                         "operator": "NotIn", "values": [WEBHOOK_NAMESPACE]}]}
+        })
+    };
+    let mut m = hook("mutate.kubefed.io", "/mutate");
+    m["reinvocationPolicy"] = json!("Never");
+    let admreg = "admissionregistration.k8s.io";
+    dynamic_api(
+        &host,
+        None,
+        (
+            admreg,
+            "v1",
+            "MutatingWebhookConfiguration",
+            "mutatingwebhookconfigurations",
+        ),
+    )
+    .patch(
+        CONFIG_NAME,
+        &pp,
+        &Patch::Apply(&json!({"apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "MutatingWebhookConfiguration", "metadata": {"name": CONFIG_NAME}, "webhooks": [m]})),
+    )
+    .await?;
+    dynamic_api(
+        &host,
+        None,
+        (
+            admreg,
+            "v1",
+            "ValidatingWebhookConfiguration",
+            "validatingwebhookconfigurations",
+        ),
+    )
+    .patch(
+        CONFIG_NAME,
+        &pp,
+        &Patch::Apply(&json!({"apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingWebhookConfiguration", "metadata": {"name": CONFIG_NAME},
+                "webhooks": [hook("validate.kubefed.io", "/validate")]})),
+    )
+    .await?;
+    let binary = webhook_binary()?;
+    let log = tb.dir.join("kubefed-webhook-check.log");
+    let args: Vec<String> = [
+        "--kubeconfig",
+        &tb.kubeconfig.display().to_string(),
+        "--context",
+        HOST,
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--extra-ip",
+        "127.0.0.1",
+        "--namespace",
+        WEBHOOK_NAMESPACE,
+        "--webhook-config-name",
+        CONFIG_NAME,
+    ]
+    .iter()
+    .map(|s| (*s).to_string())
+    .collect();
+    let process = Process::spawn("kubefed-webhook", &binary, &args, &log)?;
+    // Serving: a server dry run of a federated object is admitted through it.
+    let api = dynamic_api(
+        &host,
+        None,
+        (
+            "types.kubefed.io",
+            "v1beta1",
+            "FederatedClusterRole",
+            "federatedclusterroles",
+        ),
+    );
+    let probe: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedClusterRole",
+        "metadata": {"name": "kubefed-check-probe"},
+        "spec": {"template": {"rules": []}, "placement": {"clusters": [{"name": M1}]}}}))?;
+    let started = Instant::now();
+    let mut last;
+    loop {
+        let pp = PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        };
+        match api.create(&pp, &probe).await {
+            Ok(_) => break,
+            Err(e) => last = e.to_string(),
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            return Err(format!(
+                "the webhook did not serve within 120s: {last}\n{}",
+                kubefed_tests::process::tail(&log, 30)
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(Webhook {
+        _process: Mutex::new(process),
+    })
+}
+
+/// `$KUBEFED_WEBHOOK_BIN`, or `kubefed-webhook` built with cargo into this test binary's target directory.
+fn webhook_binary() -> TestResult<PathBuf> {
+    if let Some(bin) = std::env::var_os("KUBEFED_WEBHOOK_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or("cannot find the target directory of this test binary")?;
+    let target_dir = profile_dir.parent().ok_or("cannot find the target directory")?;
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.current_dir(&workspace)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "kubefed-webhook",
+            "--bin",
+            "kubefed-webhook",
+        ])
+        .env("CARGO_TARGET_DIR", target_dir);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status()?;
+    if !status.success() {
+        return Err(format!("building kubefed-webhook failed ({status}); set KUBEFED_WEBHOOK_BIN").into());
+    }
+    Ok(profile_dir.join("kubefed-webhook"))
+}
+
+struct Out {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs kubectl-fed (testbed kubeconfig, host context) with `stdin`.
+fn fed(args: &[&str], stdin: &str) -> TestResult<Out> {
+    use std::io::Write;
+    let tb = shared_testbed()?;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fed"))
+        .arg("--kubeconfig")
+        .arg(&tb.kubeconfig)
+        .args(["--context", HOST])
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    if let Some(mut pipe) = child.stdin.take() {
+        pipe.write_all(stdin.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    Ok(Out {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// The webhook's answer through the API server: allowed?, the denial message, the warnings.
+fn through_webhook(federated_yaml: &str, n: usize) -> TestResult<(bool, String, Vec<String>)> {
+    through_webhook_as(HOST, federated_yaml, &n.to_string())
+}
+
+/// [`through_webhook`] with kubeconfig context `context` (e.g. `bob@host`).
+fn through_webhook_as(
+    context: &str,
+    federated_yaml: &str,
+    n: &str,
+) -> TestResult<(bool, String, Vec<String>)> {
+    let tb = shared_testbed()?;
+    let file = tb.dir.join(format!("check-e2e-{n}.yaml"));
+    std::fs::write(&file, federated_yaml)?;
+    let path = file.display().to_string();
+    let out = tb.kubectl(&["--context", context, "create", "--dry-run=server", "-f", &path])?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let warnings = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("Warning: "))
+        .map(str::to_string)
+        .collect();
+    let marker = "denied the request: ";
+    let denial = stderr
+        .lines()
+        .find_map(|l| l.split_once(marker).map(|(_, m)| m.to_string()))
+        .unwrap_or_default();
+    Ok((out.status.success(), denial, warnings))
+}
+
+/// `kubectl fed check`'s answer: allowed?, the denial message, the warnings.
+fn through_check(stdout: &str, ok: bool) -> (bool, String, Vec<String>) {
+    let denial = stdout
+        .lines()
+        .find_map(|l| l.split_once(": denied: ").map(|(_, m)| m.to_string()))
+        .unwrap_or_default();
+    let warnings = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  Warning: "))
+        .map(str::to_string)
+        .collect();
+    (ok, denial, warnings)
+}
+
+#[tokio::test]
+async fn check_gives_the_running_webhooks_decisions() -> TestResult {
+    webhook()?;
+    let tb = shared_testbed()?;
+    let host = tb.client(HOST).await?;
+    let ns = tb.namespace("fed-check", &[HOST]).await?;
+    // The namespace is federated to member-1 only: placing on member-2 breaks namespace consistency.
+    dynamic_api(
+        &host,
+        Some(&ns),
+        (
+            "types.kubefed.io",
+            "v1beta1",
+            "FederatedNamespace",
+            "federatednamespaces",
+        ),
+    )
+    .create(
+        &PostParams::default(),
+        &serde_json::from_value(
+            json!({"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
+                "metadata": {"name": ns, "namespace": ns},
+                "spec": {"placement": {"clusters": [{"name": M1}]}}}),
+        )?,
+    )
+    .await?;
+    let select = json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}});
+    let policies = [
+        (
+            format!("{ns}-no-us"),
+            json!({"match": select, "deniedClusters": {"selector": {"matchLabels": {"region": "us"}}}}),
+        ),
+        (
+            format!("{ns}-ha"),
+            json!({"match": select, "enforcement": "Warn", "minClusters": 2}),
+        ),
+        (
+            format!("{ns}-few"),
+            json!({"match": select, "enforcement": "Warn", "maxClusters": 1}),
+        ),
+    ];
+    let papi: Api<FederationPolicy> = Api::all(host.clone());
+    for (name, spec) in &policies {
+        papi.create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"apiVersion": "policy.kubefed.io/v1alpha1", "kind": "FederationPolicy",
+                                          "metadata": {"name": name}, "spec": spec}),
+            )?,
+        )
+        .await?;
+    }
+    let app = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {ns}\ndata:\n  mode: fast\n"
+    );
+    let cases: [(&str, &[&str]); 5] = [
+        ("member-1", &["--clusters", M1]),
+        ("both", &["--clusters", "member-1,member-2"]),
+        ("member-2", &["--clusters", M2]),
+        ("by label eu", &["--cluster-selector", "region=eu"]),
+        ("every cluster", &[]),
+    ];
+    // The webhook's informers see new policies within moments: wait until the Deny one acts.
+    let started = Instant::now();
+    loop {
+        let federated = fed(&["federate", "-f", "-", "--offline", "--clusters", M2], &app)?;
+        if !through_webhook(&federated.stdout, 0)?.0 {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err("the webhook never applied the new policies".into());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let mut denied = 0;
+    let mut warned = 0;
+    for (i, (name, flags)) in cases.iter().enumerate() {
+        let mut args = vec!["federate", "-f", "-", "--offline"];
+        args.extend(flags.iter());
+        let federated = fed(&args, &app)?;
+        assert!(federated.ok, "case {name}: {}", federated.stderr);
+        let webhook = through_webhook(&federated.stdout, i + 1)?;
+        let mut args = vec!["check", "-f", "-", "--from-host"];
+        args.extend(flags.iter());
+        let run = fed(&args, &app)?;
+        eprintln!("case {name}:\n{}{}", run.stdout, run.stderr);
+        let check = through_check(&run.stdout, run.ok);
+        assert_eq!(
+            check, webhook,
+            "case {name}: check (left) and the webhook (right) disagree"
+        );
+        denied += usize::from(!check.0);
+        warned += usize::from(!check.2.is_empty());
+    }
+    // The cases exercise both answers and warnings, so agreement means something.
+    assert!(denied >= 2 && denied < cases.len(), "denied {denied}");
+    assert!(warned >= 1, "warned {warned}");
+    for (name, _) in &policies {
+        let _ = papi.delete(name, &Default::default()).await;
+    }
+    kubefed_tests::testbed::delete_namespace(&host, &ns).await;
+    Ok(())
+}
+
+/// With `--as`, check runs the webhook's RBAC step (SubjectAccessReviews) too: for bob, who may propagate to
+/// member-1 only, the decisions and messages are the webhook's, RBAC denials included.
+#[tokio::test]
+async fn check_as_a_user_runs_the_webhooks_rbac_checks() -> TestResult {
+    webhook()?;
+    let tb = shared_testbed()?;
+    let host = tb.client(HOST).await?;
+    let ns = tb.namespace("fed-check-rbac", &[HOST]).await?;
+    dynamic_api(
+        &host,
+        Some(&ns),
+        (
+            "types.kubefed.io",
+            "v1beta1",
+            "FederatedNamespace",
+            "federatednamespaces",
+        ),
+    )
+    .create(
+        &PostParams::default(),
+        &serde_json::from_value(
+            json!({"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
+                "metadata": {"name": ns, "namespace": ns},
+                "spec": {"placement": {"clusters": [{"name": M1}, {"name": M2}]}}}),
+        )?,
+    )
+    .await?;
+    let policy = format!("{ns}-no-us");
+    let papi: Api<FederationPolicy> = Api::all(host.clone());
+    papi.create(
+        &PostParams::default(),
+        &serde_json::from_value(
+            json!({"apiVersion": "policy.kubefed.io/v1alpha1", "kind": "FederationPolicy",
+            "metadata": {"name": policy},
+            "spec": {"match": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}},
+                     "deniedClusters": {"names": ["member-3"]}}}),
+        )?,
+    )
+    .await?;
+    // bob: edit and federated objects in the namespace, propagate to member-1 only.
+    let pp = &PatchParams::apply(MANAGER).force();
+    let rbac = |kind: &str, plural: &str, namespace: Option<&str>| {
+        dynamic_api(
+            &host,
+            namespace,
+            ("rbac.authorization.k8s.io", "v1", kind, plural),
+        )
+    };
+    let apply = |api: Api<DynamicObject>, body: serde_json::Value| async move {
+        let name = body["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        api.patch(&name, pp, &Patch::Apply(&body)).await
+    };
+    let rbac_v1 = "rbac.authorization.k8s.io/v1";
+    apply(
+        rbac("ClusterRole", "clusterroles", None),
+        json!({"apiVersion": rbac_v1, "kind": "ClusterRole",
+        "metadata": {"name": "check-e2e-federated-editor"},
+        "rules": [{"apiGroups": ["types.kubefed.io"], "resources": ["*"], "verbs": ["*"]}]}),
+    )
+    .await?;
+    for (name, role) in [("federated", "check-e2e-federated-editor"), ("edit", "edit")] {
+        apply(
+            rbac("RoleBinding", "rolebindings", Some(&ns)),
+            json!({"apiVersion": rbac_v1, "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]}),
+        )
+        .await?;
+    }
+    let sys = kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
+    apply(
+        rbac("Role", "roles", Some(sys)),
+        json!({"apiVersion": rbac_v1, "kind": "Role",
+        "metadata": {"name": "check-e2e-propagate-bob", "namespace": sys},
+        "rules": [{"apiGroups": ["core.kubefed.io"], "resources": ["kubefedclusters"],
+                   "resourceNames": [M1], "verbs": ["propagate"]}]}),
+    )
+    .await?;
+    apply(rbac("RoleBinding", "rolebindings", Some(sys)), json!({"apiVersion": rbac_v1, "kind": "RoleBinding",
+        "metadata": {"name": "check-e2e-propagate-bob", "namespace": sys},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "check-e2e-propagate-bob"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]})).await?;
+
+    let app = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {ns}\ndata:\n  mode: fast\n"
+    );
+    let bob = format!("bob@{HOST}");
+    // RBAC and the policy reach the authorizer and the webhook within moments.
+    let started = Instant::now();
+    loop {
+        let federated = fed(&["federate", "-f", "-", "--offline", "--clusters", M1], &app)?;
+        if through_webhook_as(&bob, &federated.stdout, "rbac-0")?.0 {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err("bob was never admitted on member-1".into());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let cases: [(&str, &[&str]); 4] = [
+        ("member-1", &["--clusters", M1]),
+        ("both", &["--clusters", "member-1,member-2"]),
+        ("member-2", &["--clusters", M2]),
+        ("by label", &["--cluster-selector", "region=eu"]),
+    ];
+    let mut denied = 0;
+    for (i, (name, flags)) in cases.iter().enumerate() {
+        let mut args = vec!["federate", "-f", "-", "--offline"];
+        args.extend(flags.iter());
+        let federated = fed(&args, &app)?;
+        let webhook = through_webhook_as(&bob, &federated.stdout, &format!("rbac-{}", i + 1))?;
+        let mut args = vec!["check", "-f", "-", "--from-host", "--as", "bob"];
+        args.extend(flags.iter());
+        let run = fed(&args, &app)?;
+        eprintln!("case {name}:\n{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("RBAC checked with SubjectAccessReviews"),
+            "case {name}: {}",
+            run.stdout
+        );
+        let check = through_check(&run.stdout, run.ok);
+        assert_eq!(
+            check, webhook,
+            "case {name}: check (left) and the webhook (right) disagree"
+        );
+        denied += usize::from(!check.0);
+    }
+    assert_eq!(denied, 3, "only member-1 alone is within bob's rights");
+    let _ = papi.delete(&policy, &Default::default()).await;
+    kubefed_tests::testbed::delete_namespace(&host, &ns).await;
+    Ok(())
+}
+
+#[test]
+fn check_without_a_source_says_what_to_pass() -> TestResult {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fed"))
+        .args(["check", "-f", "-"])
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--policies DIR") && stderr.contains("--from-host"),
+        "{stderr}"
+    );
+    Ok(())
+}
