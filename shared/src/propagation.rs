@@ -36,7 +36,7 @@ use crate::api::constants::{
     UNMANAGED_LABEL_VALUE,
 };
 use crate::api::{FederatedObject, PropagationStatus};
-use crate::overrides::{OverridesError, apply_overrides, json_kind, overrides_for_cluster};
+use crate::overrides::{OverridesError, ResolvedOverride, apply_overrides, json_kind, overrides_for_cluster};
 use crate::placement::ClusterInfo;
 use crate::typeinfo::{Scope, TargetType};
 
@@ -140,7 +140,53 @@ pub fn desired_member_object_with(
     member_exists: bool,
     options: MemberOptions,
 ) -> Result<Value, PropagationError> {
-    let mut obj = match &fed.spec.template {
+    let source = MemberSource {
+        template: &fed.spec.template,
+        name: fed.metadata.name.as_deref(),
+        namespace: fed.metadata.namespace.as_deref(),
+        retain_replicas: fed.spec.retain_replicas,
+    };
+    build_member(&source, target, member_exists, options, || {
+        overrides_for_cluster(&fed.spec.overrides, cluster)
+    })
+}
+
+/// The parts of a federated object its member objects are built from, borrowed: the admission webhook holds
+/// them separately and need not assemble (clone) a [`FederatedObject`] to build a member object.
+#[derive(Clone, Copy, Debug)]
+pub struct MemberSource<'a> {
+    /// `spec.template`.
+    pub template: &'a Value,
+    /// `metadata.name`.
+    pub name: Option<&'a str>,
+    /// `metadata.namespace`.
+    pub namespace: Option<&'a str>,
+    /// `spec.retainReplicas`.
+    pub retain_replicas: Option<bool>,
+}
+
+/// [`desired_member_object`] from borrowed parts and the cluster's override operations `ops` (from
+/// [`overrides_for_cluster`], or [`crate::overrides::resolve_for_cluster`] once the overrides are
+/// validated): the same steps and errors, in the same order.
+pub fn member_object_from(
+    source: &MemberSource<'_>,
+    target: &TargetType,
+    ops: Result<&[ResolvedOverride], OverridesError>,
+    member_exists: bool,
+) -> Result<Value, PropagationError> {
+    build_member(source, target, member_exists, MemberOptions::default(), || ops)
+}
+
+/// The steps of [`desired_member_object`]; `ops` is asked for where the overrides are applied, so errors
+/// come in the same order whoever resolves them.
+fn build_member<O: std::borrow::Borrow<[ResolvedOverride]>>(
+    source: &MemberSource<'_>,
+    target: &TargetType,
+    member_exists: bool,
+    options: MemberOptions,
+    ops: impl FnOnce() -> Result<O, OverridesError>,
+) -> Result<Value, PropagationError> {
+    let mut obj = match source.template {
         Value::Object(m) => m.clone(),
         Value::Null => Map::new(),
         other => {
@@ -149,21 +195,21 @@ pub fn desired_member_object_with(
             });
         }
     };
-    let name = fed.metadata.name.clone().ok_or(PropagationError::MissingName)?;
+    let name = source.name.map(str::to_string).ok_or(PropagationError::MissingName)?;
     let (name, namespace) = if target.is_namespace() {
         // A FederatedNamespace lives in the namespace it federates, with the same name.
-        (fed.metadata.namespace.clone().unwrap_or(name), None)
+        (source.namespace.map_or(name, str::to_string), None)
     } else {
         match target.scope {
             Scope::Cluster => (name, None),
             Scope::Namespaced => {
-                let Some(ns) = fed.metadata.namespace.clone() else {
+                let Some(ns) = source.namespace else {
                     return Err(PropagationError::MissingNamespace {
                         kind: target.federated_kind(),
                         name,
                     });
                 };
-                (name, Some(ns))
+                (name, Some(ns.to_string()))
             }
         }
     };
@@ -181,9 +227,9 @@ pub fn desired_member_object_with(
         None => meta.remove("namespace"),
     };
 
-    let ops = overrides_for_cluster(&fed.spec.overrides, cluster)?;
+    let ops = ops()?;
     let mut body = Value::Object(obj);
-    apply_overrides(&mut body, &ops)?;
+    apply_overrides(&mut body, ops.borrow())?;
 
     // Overrides cannot replace the whole object (the empty path is refused), so this is still an object.
     if let Value::Object(obj) = &mut body {
@@ -198,7 +244,7 @@ pub fn desired_member_object_with(
         labels.insert(MANAGED_LABEL.into(), Value::String(MANAGED_LABEL_VALUE.into()));
     }
 
-    let retain_replicas = fed.spec.retain_replicas == Some(true) && member_exists;
+    let retain_replicas = source.retain_replicas == Some(true) && member_exists;
     retain_for_apply(&mut body, target, retain_replicas);
     Ok(body)
 }

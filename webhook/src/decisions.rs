@@ -41,7 +41,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::admission::{Admit, AdmitFuture, Request};
-use crate::sar::{PropagateAuthorizer, Subject};
+use crate::sar::{AccessRef, Keyed, PropagateAuthorizer, Subject};
 use crate::snapshot::SnapshotSource;
 use schemas::SchemaSource;
 
@@ -88,11 +88,12 @@ impl Decisions {
         }
         let snapshot = self.snapshots.snapshot();
         let subject = Subject::from_user_info(&request.user_info);
+        let who = subject.keyed();
         let system_namespace = snapshot.settings.system_namespace.as_str();
         // Clusters the cache already says the user may not propagate to are never suggested in hints.
         let ruled_out = (!snapshot.policies.is_empty()).then(|| {
-            self.authorizer.known_denied(
-                &subject,
+            self.authorizer.known_denied_keyed(
+                &who,
                 snapshot.clusters.iter().map(|c| c.name.as_str()),
                 system_namespace,
             )
@@ -111,7 +112,7 @@ impl Decisions {
         } = admission::validate(&input, &snapshot);
         if let Err(e) = self
             .check_rights(
-                &subject,
+                &who,
                 propagate.as_ref(),
                 &access,
                 system_namespace,
@@ -159,32 +160,31 @@ impl Decisions {
     /// escalation checks) and adds a denial for each one missing; `Err` when a review failed.
     async fn check_rights(
         &self,
-        subject: &Subject,
+        who: &Keyed<'_>,
         propagate: Option<&PropagateCheck>,
         access: &[AccessCheck],
         system_namespace: &str,
         denials: &mut Vec<Denial>,
     ) -> Result<(), String> {
-        let every_cluster = Access::propagate(None, system_namespace);
-        let per_cluster: Vec<Access> = match propagate {
-            Some(p) if !p.all_clusters => p
-                .clusters
-                .iter()
-                .map(|c| Access::propagate(Some(c), system_namespace))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let mut asked: Vec<&Access> = Vec::with_capacity(per_cluster.len() + access.len() + 1);
-        if propagate.is_some_and(|p| p.all_clusters) {
-            asked.push(&every_cluster);
+        let subject = who.subject;
+        let mut asked: Vec<AccessRef<'_>> = Vec::with_capacity(
+            propagate.map_or(0, |p| if p.all_clusters { 1 } else { p.clusters.len() }) + access.len(),
+        );
+        match propagate {
+            Some(p) if p.all_clusters => asked.push(AccessRef::propagate(None, system_namespace)),
+            Some(p) => asked.extend(
+                p.clusters
+                    .iter()
+                    .map(|c| AccessRef::propagate(Some(c), system_namespace)),
+            ),
+            None => {}
         }
-        asked.extend(per_cluster.iter());
         let first_access = asked.len();
-        asked.extend(access.iter().map(|c| &c.access));
+        asked.extend(access.iter().map(|c| AccessRef::of(&c.access)));
         if asked.is_empty() {
             return Ok(());
         }
-        let answers = self.authorizer.allowed(subject, &asked).await?;
+        let answers = self.authorizer.allowed_keyed(who, &asked).await?;
         if let Some(p) = propagate {
             if p.all_clusters {
                 if !answers[0] {
@@ -216,13 +216,14 @@ impl Decisions {
                 denials.push(access_denial(check, &[]));
                 continue;
             }
-            let each: Vec<&Access> = check.or_all_of.iter().collect();
-            let held = self.authorizer.allowed(subject, &each).await?;
-            let missing: Vec<&Access> = each
+            let each: Vec<AccessRef<'_>> = check.or_all_of.iter().map(AccessRef::of).collect();
+            let held = self.authorizer.allowed_keyed(who, &each).await?;
+            let missing: Vec<&Access> = check
+                .or_all_of
                 .iter()
                 .zip(held)
                 .filter(|(_, ok)| !ok)
-                .map(|(a, _)| *a)
+                .map(|(a, _)| a)
                 .collect();
             if !missing.is_empty() {
                 denials.push(access_denial(check, &missing));

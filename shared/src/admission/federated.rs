@@ -18,7 +18,7 @@
 //!    needs a FederatedNamespace, and every joined target cluster must be in its placement.
 //! 7. **What the request does on members**: on create, every cluster the placement names or selects; on
 //!    update, the clusters it adds and those whose member object changes (built with the controller's
-//!    [`desired_member_object`] when only overrides changed). Removed clusters are never checked, so
+//!    [`desired_member_object`](crate::propagation::desired_member_object) when only overrides changed). Removed clusters are never checked, so
 //!    narrowing is always possible.
 //! 8. **Overrides on those clusters**, applied with the controller's code: a failure is denied with the
 //!    controller's message; override values are handed to the webhook for a schema type check.
@@ -33,7 +33,7 @@
 //! [`STRIPPED_ANNOTATIONS`] — what a copy of `kubectl get -o yaml` carries. No bookkeeping labels are needed:
 //! the controller finds federated objects by their type, not by label.
 
-use std::cell::OnceCell;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use json_patch::jsonptr::PointerBuf;
@@ -50,15 +50,17 @@ use super::{
 };
 use crate::api::constants::SERVER_METADATA_FIELDS;
 use crate::api::{
-    ClusterOverrides, Enforcement, FederatedObject, FederatedSpec, OverrideOperation, Placement,
+    ClusterOverrides, Enforcement, OverrideOperation, Placement,
     PolicyViolation, PropagationStatus,
 };
 use crate::convert::{STRIPPED_ANNOTATIONS, validate_overrides};
-use crate::overrides::{OverridesError, ResolvedOverride, overrides_for_cluster, validate_cluster_overrides};
+use crate::overrides::{
+    OverridesError, ResolvedOverride, overrides_for_cluster, resolve_for_cluster, validate_cluster_overrides,
+};
 use crate::placement::ClusterInfo;
 use crate::placement::resolve_placement;
 use crate::policy::{self, Subject, Targets, Violation};
-use crate::propagation::{PropagationError, desired_member_object};
+use crate::propagation::{MemberSource, PropagationError, member_object_from};
 use crate::selector::validate_selector;
 use crate::typeinfo::Scope;
 
@@ -310,15 +312,12 @@ fn targets_of(placement: &Placement, snapshot: &Snapshot) -> BTreeSet<String> {
 }
 
 /// Member objects of one version of a federated object, built on demand with the controller's code
-/// ([`desired_member_object`]); the federated object itself is assembled once, on first use.
+/// ([`member_object_from`], the steps of `desired_member_object`) from the borrowed parts of the object.
 struct Members<'a, 's> {
-    object: &'a DynamicObject,
     spec: &'a Spec<'a>,
-    name: &'a str,
-    namespace: Option<&'a str>,
+    source: MemberSource<'a>,
     entry: Option<&'s TypeEntry>,
     snapshot: &'s Snapshot,
-    fed: OnceCell<FederatedObject>,
 }
 
 impl<'a, 's> Members<'a, 's> {
@@ -329,23 +328,33 @@ impl<'a, 's> Members<'a, 's> {
         entry: Option<&'s TypeEntry>,
         snapshot: &'s Snapshot,
     ) -> Self {
+        // As the controller sees the stored object: a name (the request's when generated), a namespace.
+        let name = object
+            .metadata
+            .name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(input.object_name());
+        let namespace = object.metadata.namespace.as_deref().or(input.namespace);
         Self {
-            object,
             spec,
-            name: input.object_name(),
-            namespace: input.namespace,
+            source: MemberSource {
+                template: spec.template.unwrap_or(&Value::Null),
+                name: Some(name),
+                namespace,
+                retain_replicas: spec.retain_replicas,
+            },
             entry,
             snapshot,
-            fed: OnceCell::new(),
         }
     }
 
     /// What the controller knows of `cluster`: its labels if joined, none otherwise.
-    fn info(&self, cluster: &str) -> ClusterInfo {
-        self.snapshot
-            .cluster(cluster)
-            .cloned()
-            .unwrap_or_else(|| ClusterInfo::new(cluster, BTreeMap::new(), false))
+    fn info(&self, cluster: &str) -> Cow<'s, ClusterInfo> {
+        match self.snapshot.cluster(cluster) {
+            Some(info) => Cow::Borrowed(info),
+            None => Cow::Owned(ClusterInfo::new(cluster, BTreeMap::new(), false)),
+        }
     }
 
     /// The override operations for `cluster`, in the order the controller applies them.
@@ -353,30 +362,14 @@ impl<'a, 's> Members<'a, 's> {
         overrides_for_cluster(&self.spec.overrides, &self.info(cluster))
     }
 
-    /// The member object for `cluster`; `None` without a FederatedTypeConfig (no member objects).
-    fn body(&self, cluster: &ClusterInfo) -> Option<Result<Value, PropagationError>> {
+    /// The member object with the operations `ops`; `None` without a FederatedTypeConfig (no member
+    /// objects).
+    fn body(
+        &self,
+        ops: Result<&[ResolvedOverride], OverridesError>,
+    ) -> Option<Result<Value, PropagationError>> {
         let entry = self.entry?;
-        let fed = self.fed.get_or_init(|| {
-            let mut metadata = self.object.metadata.clone();
-            if metadata.name.as_deref().is_none_or(str::is_empty) {
-                metadata.name = Some(self.name.to_string());
-            }
-            if metadata.namespace.is_none() {
-                metadata.namespace = self.namespace.map(str::to_string);
-            }
-            FederatedObject {
-                types: None,
-                metadata,
-                spec: FederatedSpec {
-                    template: self.spec.template.cloned().unwrap_or(Value::Null),
-                    placement: Placement::default(),
-                    overrides: self.spec.overrides.clone(),
-                    retain_replicas: self.spec.retain_replicas,
-                },
-                status: None,
-            }
-        });
-        Some(desired_member_object(fed, &entry.target, cluster, true))
+        Some(member_object_from(&self.source, &entry.target, ops, true))
     }
 }
 
@@ -428,8 +421,10 @@ fn check_members(
         |e: PropagationError| (e.status() == PropagationStatus::ApplyOverridesFailed).then(|| e.to_string());
     for cluster in touched.iter().take(MAX_MEMBER_CHECKS) {
         let info = members.info(cluster);
+        // Validated above: resolving cannot fail on structure.
+        let ops = resolve_for_cluster(&spec.overrides, &info);
         let outcome = if rbac {
-            match members.body(&info) {
+            match members.body(ops.as_deref().map_err(Clone::clone)) {
                 Some(Ok(body)) => {
                     bodies.push(body);
                     None
@@ -438,7 +433,7 @@ fn check_members(
                 None => None,
             }
         } else {
-            let Ok(ops) = overrides_for_cluster(&spec.overrides, &info) else {
+            let Ok(ops) = ops else {
                 continue;
             };
             if ops.is_empty() {
@@ -447,7 +442,7 @@ fn check_members(
             if let Some((_, outcome)) = seen.iter().find(|(o, _)| *o == ops) {
                 outcome.clone()
             } else {
-                let outcome = match members.body(&info) {
+                let outcome = match members.body(Ok(&ops)) {
                     Some(Err(e)) => failed(e),
                     _ => None,
                 };

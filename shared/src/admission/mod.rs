@@ -45,7 +45,7 @@ use crate::api::policy::POLICY_GROUP;
 use crate::typeinfo::FEDERATED_GROUP;
 
 pub use crate::findings::{Findings, Reason};
-pub use access::{Access, AccessCheck, access_denial};
+pub use access::{Access, AccessCheck, Why, access_denial};
 pub use schema::{GroupVersionSchema, TypeCheck, TypedValue};
 pub use snapshot::{Settings, Snapshot, TypeEntry};
 
