@@ -32,7 +32,8 @@ use kube::core::Status;
 use kube::core::admission::{AdmissionResponse, Operation as KubeOperation};
 use kubefed_core::admission::{
     self, Access, AccessCheck, AdmissionInput, AuditEntry, Decision, Denial, Operation, PropagateCheck,
-    Reason, access_denial, malformed_request, propagate_all_denial, propagate_check_failed, propagate_denial,
+    Reason, RuledOut, access_denial, malformed_request, propagate_all_denial, propagate_check_failed,
+    propagate_denial,
 };
 use kubefed_core::api::FederationPolicy;
 use kubefed_core::api::PolicyViolation;
@@ -90,16 +91,15 @@ impl Decisions {
         let subject = Subject::from_user_info(&request.user_info);
         let who = subject.keyed();
         let system_namespace = snapshot.settings.system_namespace.as_str();
-        // Clusters the cache already says the user may not propagate to are never suggested in hints.
-        let ruled_out = (!snapshot.policies.is_empty()).then(|| {
-            self.authorizer.known_denied_keyed(
-                &who,
-                snapshot.clusters.iter().map(|c| c.name.as_str()),
-                system_namespace,
-            )
-        });
+        // Clusters the cache already says the user may not propagate to are never suggested in hints (looked
+        // up only when a hint is worded).
+        let ruled_out = KnownDenied {
+            authorizer: &self.authorizer,
+            who: &who,
+            system_namespace,
+        };
         let input = AdmissionInput {
-            ruled_out: ruled_out.as_ref(),
+            ruled_out: Some(&ruled_out),
             ..input
         };
         let Decision {
@@ -111,13 +111,7 @@ impl Decisions {
             type_check,
         } = admission::validate(&input, &snapshot);
         if let Err(e) = self
-            .check_rights(
-                &who,
-                propagate.as_ref(),
-                &access,
-                system_namespace,
-                &mut denials,
-            )
+            .check_rights(&who, propagate.as_ref(), &access, system_namespace, &mut denials)
             .await
         {
             tracing::warn!(user = %subject.user, error = %e, "RBAC check failed");
@@ -265,6 +259,30 @@ impl Admit for Decisions {
 
     fn mutate<'a>(&'a self, request: &'a Request) -> AdmitFuture<'a> {
         Box::pin(std::future::ready(self.decide_mutate(request)))
+    }
+}
+
+/// The clusters the RBAC cache says a user may not `propagate` to, for hints (no review is made).
+struct KnownDenied<'a> {
+    authorizer: &'a PropagateAuthorizer,
+    who: &'a Keyed<'a>,
+    system_namespace: &'a str,
+}
+
+impl std::fmt::Debug for KnownDenied<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnownDenied")
+            .field("user", &self.who.subject.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuledOut for KnownDenied<'_> {
+    fn ruled_out(&self, cluster: &str) -> bool {
+        !self
+            .authorizer
+            .known_denied_keyed(self.who, std::iter::once(cluster), self.system_namespace)
+            .is_empty()
     }
 }
 

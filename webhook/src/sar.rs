@@ -407,7 +407,11 @@ impl PropagateAuthorizer {
 
     /// [`PropagateAuthorizer::allowed`] for a keyed subject and borrowed questions (a hit allocates
     /// nothing but the answers).
-    pub async fn allowed_keyed(&self, who: &Keyed<'_>, questions: &[AccessRef<'_>]) -> Result<Vec<bool>, String> {
+    pub async fn allowed_keyed(
+        &self,
+        who: &Keyed<'_>,
+        questions: &[AccessRef<'_>],
+    ) -> Result<Vec<bool>, String> {
         let (subject, key) = (who.subject, &who.key);
         let now = Instant::now();
         let mut answers: Vec<Option<bool>> = Vec::with_capacity(questions.len());
@@ -656,6 +660,43 @@ mod tests {
             .expect("answers");
         let known = auth.known_denied(&subject, ["no-1", "ok-2", "no-3"].into_iter(), NS);
         assert_eq!(known, set(&["no-1"]));
+    }
+
+    /// A borrowed question finds what its owned form cached, and `propagate` has the same parts either way.
+    #[tokio::test]
+    async fn borrowed_questions_hit_the_owned_entries() {
+        for cluster in [Some("ok-1"), None] {
+            assert_eq!(
+                AccessRef::propagate(cluster, NS),
+                AccessRef::of(&Access::propagate(cluster, NS))
+            );
+            assert_eq!(
+                AccessRef::propagate(cluster, NS).to_access(),
+                Access::propagate(cluster, NS)
+            );
+        }
+        let counting = Arc::new(Counting(AtomicUsize::new(0)));
+        let auth = PropagateAuthorizer::new(counting.clone(), CacheTtl::default());
+        let subject = alice(&["dev"]);
+        let owned = Access::resource("get", "", "pods/log", Some("a"), Some("ok-pod"));
+        assert_eq!(auth.allowed(&subject, &[&owned]).await, Ok(vec![true]));
+        assert_eq!(
+            auth.allowed(&subject, &[&Access::propagate(Some("no-1"), NS)])
+                .await,
+            Ok(vec![false])
+        );
+        let who = subject.keyed();
+        let asked = [AccessRef::of(&owned), AccessRef::propagate(Some("no-1"), NS)];
+        assert_eq!(auth.allowed_keyed(&who, &asked).await, Ok(vec![true, false]));
+        assert_eq!(
+            counting.0.load(Ordering::SeqCst),
+            2,
+            "the borrowed questions were cache hits"
+        );
+        assert_eq!(
+            auth.known_denied_keyed(&who, ["no-1", "ok-2"].into_iter(), NS),
+            set(&["no-1"])
+        );
     }
 
     #[test]

@@ -50,17 +50,14 @@ use super::{
 };
 use crate::api::constants::SERVER_METADATA_FIELDS;
 use crate::api::{
-    ClusterOverrides, Enforcement, OverrideOperation, Placement,
-    PolicyViolation, PropagationStatus,
+    ClusterOverrides, Enforcement, OverrideOperation, Placement, PolicyViolation, PropagationStatus,
 };
 use crate::convert::{STRIPPED_ANNOTATIONS, validate_overrides};
-use crate::overrides::{
-    OverridesError, ResolvedOverride, overrides_for_cluster, resolve_for_cluster, validate_cluster_overrides,
-};
+use crate::overrides::{OverridesError, ResolvedOverride, overrides_for_cluster, resolve_for_cluster};
 use crate::placement::ClusterInfo;
 use crate::placement::resolve_placement;
 use crate::policy::{self, Subject, Targets, Violation};
-use crate::propagation::{MemberSource, PropagationError, member_object_from};
+use crate::propagation::{MemberSource, PropagationError, member_object_from, overrides_apply};
 use crate::selector::validate_selector;
 use crate::typeinfo::Scope;
 
@@ -177,7 +174,7 @@ pub(super) fn validate(
     check_names(&info, namespace, name, d);
     check_template(&spec, &info, namespace, name, d);
     let placement_ok = check_placement(&spec.placement, snapshot, d);
-    check_overrides(&spec, snapshot, d);
+    let overrides_ok = check_overrides(&spec, snapshot, d);
     if spec.retain_replicas == Some(true)
         && let Some(e) = info.entry
         && !e.target.has_replicas
@@ -206,7 +203,7 @@ pub(super) fn validate(
     let labels = subject.namespace.and_then(|n| snapshot.namespace_labels.get(n));
     let (selected, mut violations) = policy::selecting(&snapshot.policies, &subject, labels);
     violations.extend(policy::check_kind(&selected, &subject));
-    let nothing_ruled_out = BTreeSet::new();
+    let nothing_ruled_out = BTreeSet::<String>::new();
     violations.extend(policy::check_with(
         &selected,
         &targets,
@@ -255,7 +252,7 @@ pub(super) fn validate(
     let touched: BTreeSet<String> = added.union(&changed).cloned().collect();
 
     // Overrides, applied with the controller's own code on the clusters the request touches.
-    let bodies = check_members(&spec, &members, &touched, d);
+    let bodies = check_members(&spec, &members, &touched, overrides_ok, d);
 
     // RBAC: propagate.
     let by_selector = spec.placement.clusters.is_none() && spec.placement.cluster_selector.is_some();
@@ -362,6 +359,12 @@ impl<'a, 's> Members<'a, 's> {
         overrides_for_cluster(&self.spec.overrides, &self.info(cluster))
     }
 
+    /// Whether the member object with the operations `ops` certainly builds (see [`overrides_apply`]).
+    fn certainly_applies(&self, ops: &[ResolvedOverride]) -> bool {
+        self.entry
+            .is_some_and(|e| overrides_apply(&self.source, &e.target, ops))
+    }
+
     /// The member object with the operations `ops`; `None` without a FederatedTypeConfig (no member
     /// objects).
     fn body(
@@ -403,13 +406,14 @@ fn check_members(
     spec: &Spec<'_>,
     members: &Members<'_, '_>,
     touched: &BTreeSet<String>,
+    overrides_ok: bool,
     d: &mut Decision,
 ) -> Vec<Value> {
     let mut bodies = Vec::new();
     let Some(entry) = members.entry else {
         return bodies;
     };
-    if validate_cluster_overrides(&spec.overrides).is_err() {
+    if !overrides_ok {
         // Already refused by the structural check, with a better message.
         return bodies;
     }
@@ -442,9 +446,13 @@ fn check_members(
             if let Some((_, outcome)) = seen.iter().find(|(o, _)| *o == ops) {
                 outcome.clone()
             } else {
-                let outcome = match members.body(Ok(&ops)) {
-                    Some(Err(e)) => failed(e),
-                    _ => None,
+                let outcome = if members.certainly_applies(&ops) {
+                    None
+                } else {
+                    match members.body(Ok(&ops)) {
+                        Some(Err(e)) => failed(e),
+                        _ => None,
+                    }
                 };
                 seen.push((ops, outcome.clone()));
                 outcome
@@ -699,9 +707,10 @@ fn check_placement(placement: &Placement, snapshot: &Snapshot, d: &mut Decision)
     }
 }
 
-fn check_overrides(spec: &Spec<'_>, snapshot: &Snapshot, d: &mut Decision) {
+/// Returns whether the overrides are structurally valid ([`crate::overrides::validate_cluster_overrides`]).
+fn check_overrides(spec: &Spec<'_>, snapshot: &Snapshot, d: &mut Decision) -> bool {
     if spec.overrides.is_empty() {
-        return;
+        return true;
     }
     let listed: Option<Vec<String>> = spec
         .placement
@@ -709,7 +718,10 @@ fn check_overrides(spec: &Spec<'_>, snapshot: &Snapshot, d: &mut Decision) {
         .as_ref()
         .map(|cs| cs.iter().map(|c| c.name.clone()).collect());
     match validate_overrides(&spec.overrides, listed.as_deref()) {
-        Err(e) => return d.deny(Reason::Invalid, e.to_string()),
+        Err(e) => {
+            d.deny(Reason::Invalid, e.to_string());
+            return false;
+        }
         Ok(warnings) => d.warnings.extend(warnings),
     }
     if listed.is_none() {
@@ -723,6 +735,7 @@ fn check_overrides(spec: &Spec<'_>, snapshot: &Snapshot, d: &mut Decision) {
             }
         }
     }
+    true
 }
 
 /// The namespace-consistency problem of an object in `namespace` placed on `targets`, if any.
@@ -751,6 +764,15 @@ fn namespace_consistency(
             ),
         ));
     };
+    // Nearly always every target is covered: find out without building the covered set.
+    let covers = |c: &ClusterInfo| match (&ns_placement.clusters, &ns_placement.cluster_selector) {
+        (Some(list), _) => Some(list.iter().any(|r| r.name == c.name)),
+        (None, Some(selector)) => crate::selector::selector_matches(selector, &c.labels).ok(),
+        (None, None) => Some(false),
+    };
+    if targets.joined.iter().all(|c| covers(c) == Some(true)) {
+        return None;
+    }
     let covered = resolve_placement(ns_placement, &snapshot.clusters, "").unwrap_or_default();
     let missing: Vec<&str> = targets
         .joined
