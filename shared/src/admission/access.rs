@@ -495,7 +495,7 @@ mod tests {
         ));
         assert!(
             got[1]
-                .message
+                .message()
                 .contains("--verb=bind --resource=clusterroles.rbac.authorization.k8s.io")
         );
     }

@@ -122,24 +122,30 @@ fn kind_info<'s>(input: &AdmissionInput<'_>, snapshot: &'s Snapshot) -> KindInfo
 
 /// The clusters `placement` puts an object on now (see [`Targets`]); `Err` for a malformed selector.
 fn targets<'s>(placement: &Placement, snapshot: &'s Snapshot) -> Result<Targets<'s>, String> {
-    let joined_names =
-        resolve_placement(placement, &snapshot.clusters, "spec.placement").map_err(|e| e.to_string())?;
-    let joined = joined_names.iter().filter_map(|n| snapshot.cluster(n)).collect();
-    Ok(match &placement.clusters {
-        Some(list) => Targets {
+    if let Some(list) = &placement.clusters {
+        // What `resolve_placement` gives for a list (the joined clusters it names, by name: the snapshot's
+        // clusters are sorted and unique), without building the set of their names.
+        return Ok(Targets {
             named: list
                 .iter()
                 .filter(|c| !c.name.is_empty())
                 .map(|c| c.name.clone())
                 .collect(),
-            joined,
+            joined: snapshot
+                .clusters
+                .iter()
+                .filter(|c| list.iter().any(|r| r.name == c.name))
+                .collect(),
             by_selector: false,
-        },
-        None => Targets {
-            named: joined_names,
-            joined,
-            by_selector: placement.cluster_selector.is_some(),
-        },
+        });
+    }
+    let joined_names =
+        resolve_placement(placement, &snapshot.clusters, "spec.placement").map_err(|e| e.to_string())?;
+    let joined = joined_names.iter().filter_map(|n| snapshot.cluster(n)).collect();
+    Ok(Targets {
+        named: joined_names,
+        joined,
+        by_selector: placement.cluster_selector.is_some(),
     })
 }
 
@@ -187,7 +193,7 @@ pub(super) fn validate(
     if !placement_ok {
         return;
     }
-    let Ok(targets) = targets(&spec.placement, snapshot) else {
+    let Ok(mut targets) = targets(&spec.placement, snapshot) else {
         return;
     };
 
@@ -247,9 +253,14 @@ pub(super) fn validate(
             let changed = member_changes(&members, &old_members, kept);
             (added, changed)
         }
-        None => (targets.named.clone(), BTreeSet::new()),
+        None => (std::mem::take(&mut targets.named), BTreeSet::new()),
     };
-    let touched: BTreeSet<String> = added.union(&changed).cloned().collect();
+    let (creates, updates) = (!added.is_empty(), !changed.is_empty());
+    let touched: BTreeSet<String> = if changed.is_empty() {
+        added
+    } else {
+        added.union(&changed).cloned().collect()
+    };
 
     // Overrides, applied with the controller's own code on the clusters the request touches.
     let bodies = check_members(&spec, &members, &touched, overrides_ok, d);
@@ -257,10 +268,11 @@ pub(super) fn validate(
     // RBAC: propagate.
     let by_selector = spec.placement.clusters.is_none() && spec.placement.cluster_selector.is_some();
     let placement_changed = old.as_ref().is_none_or(|(_, o)| o.placement != spec.placement);
-    let all_clusters = by_selector && (placement_changed || !touched.is_empty());
-    if !touched.is_empty() || all_clusters {
+    let touched_any = !touched.is_empty();
+    let all_clusters = by_selector && (placement_changed || touched_any);
+    if touched_any || all_clusters {
         d.propagate = Some(PropagateCheck {
-            clusters: touched.clone(),
+            clusters: touched,
             field: if by_selector {
                 "spec.placement.clusterSelector"
             } else {
@@ -273,7 +285,7 @@ pub(super) fn validate(
     // RBAC: native equivalence.
     if snapshot.settings.native_equivalence
         && let Some(entry) = info.entry
-        && !touched.is_empty()
+        && touched_any
     {
         let t = &entry.target;
         let target = NativeTarget {
@@ -293,13 +305,7 @@ pub(super) fn validate(
             is_namespace: info.namespace_type,
         };
         let bodies: Vec<&Value> = bodies.iter().collect();
-        d.access = native_checks(
-            input.user.unwrap_or_default(),
-            &target,
-            !added.is_empty(),
-            !changed.is_empty(),
-            &bodies,
-        );
+        d.access = native_checks(input.user.unwrap_or_default(), &target, creates, updates, &bodies);
     }
 }
 
