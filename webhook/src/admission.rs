@@ -202,9 +202,8 @@ impl<'de> Visitor<'de> for ObjectVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<ObjectIn, A::Error> {
         let mut metadata: Option<ObjectMeta> = None;
-        let (mut api_version, mut kind): (Option<Value>, Option<Value>) = (None, None);
-        // Twice the same type field makes the flattened TypeMeta fail (duplicate field): no types.
-        let mut duplicate_type_field = false;
+        // `apiVersion` and `kind` entries in document order, sorted out at the end.
+        let mut type_fields: Vec<(String, Value)> = Vec::with_capacity(2);
         let mut data = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
@@ -214,13 +213,9 @@ impl<'de> Visitor<'de> for ObjectVisitor {
                     }
                     metadata = Some(map.next_value()?);
                 }
-                "apiVersion" => {
+                "apiVersion" | "kind" => {
                     let value = map.next_value()?;
-                    duplicate_type_field |= api_version.replace(value).is_some();
-                }
-                "kind" => {
-                    let value = map.next_value()?;
-                    duplicate_type_field |= kind.replace(value).is_some();
+                    type_fields.push((key, value));
                 }
                 _ => {
                     let value = map.next_value()?;
@@ -228,10 +223,28 @@ impl<'de> Visitor<'de> for ObjectVisitor {
                 }
             }
         }
-        let types = match (api_version, kind) {
-            (Some(Value::String(api_version)), Some(Value::String(kind))) if !duplicate_type_field => {
-                Some(TypeMeta { api_version, kind })
+        // As serde's flattened `Option<TypeMeta>`: the entries are taken out of `data` in order until one
+        // fails (not a string, or a field seen twice), which makes the types `None` and leaves the entries
+        // after it in `data`.
+        let (mut api_version, mut kind): (Option<String>, Option<String>) = (None, None);
+        let mut failed = false;
+        for (key, value) in type_fields {
+            if failed {
+                data.insert(key, value);
+                continue;
             }
+            let slot = if key == "kind" {
+                &mut kind
+            } else {
+                &mut api_version
+            };
+            match value {
+                Value::String(text) if slot.is_none() => *slot = Some(text),
+                _ => failed = true,
+            }
+        }
+        let types = match (api_version, kind) {
+            (Some(api_version), Some(kind)) if !failed => Some(TypeMeta { api_version, kind }),
             _ => None,
         };
         Ok(ObjectIn(DynamicObject {
@@ -388,6 +401,9 @@ mod tests {
             r#"{"metadata":{"name":"no-types"},"spec":{}}"#,
             r#"{"apiVersion":"v1","metadata":{"name":"no-kind"}}"#,
             r#"{"apiVersion":3,"kind":"ConfigMap","metadata":{"name":"numeric-api-version"}}"#,
+            r#"{"kind":"ConfigMap","apiVersion":3,"metadata":{"name":"numeric-api-version-last"}}"#,
+            r#"{"apiVersion":"v1","apiVersion":"v2","kind":"ConfigMap","kind":"Secret"}"#,
+            r#"{"kind":null,"apiVersion":"v1","x":1}"#,
             r#"{"apiVersion":"v1","kind":"ConfigMap"}"#,
             r#"{"kind":"ConfigMap","apiVersion":"v1","a\"b":"escaped key","metadata":{}}"#,
             r#"{}"#,
