@@ -264,6 +264,15 @@ pub fn overrides_for_cluster(
     cluster: &ClusterInfo,
 ) -> Result<Vec<ResolvedOverride>, OverridesError> {
     validate_cluster_overrides(overrides)?;
+    resolve_for_cluster(overrides, cluster)
+}
+
+/// [`overrides_for_cluster`] for overrides that already passed [`validate_cluster_overrides`] (the
+/// admission webhook checks them once, then resolves them for each cluster a request touches).
+pub fn resolve_for_cluster(
+    overrides: &[ClusterOverrides],
+    cluster: &ClusterInfo,
+) -> Result<Vec<ResolvedOverride>, OverridesError> {
     let mut by_selector = Vec::new();
     let mut by_name = Vec::new();
     for (index, entry) in overrides.iter().enumerate() {

@@ -32,7 +32,8 @@ use kube::core::Status;
 use kube::core::admission::{AdmissionResponse, Operation as KubeOperation};
 use kubefed_core::admission::{
     self, Access, AccessCheck, AdmissionInput, AuditEntry, Decision, Denial, Operation, PropagateCheck,
-    Reason, access_denial, malformed_request, propagate_all_denial, propagate_check_failed, propagate_denial,
+    Reason, RuledOut, access_denial, malformed_request, propagate_all_denial, propagate_check_failed,
+    propagate_denial,
 };
 use kubefed_core::api::FederationPolicy;
 use kubefed_core::api::PolicyViolation;
@@ -41,7 +42,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::admission::{Admit, AdmitFuture, Request};
-use crate::sar::{PropagateAuthorizer, Subject};
+use crate::sar::{AccessRef, Keyed, PropagateAuthorizer, Subject};
 use crate::snapshot::SnapshotSource;
 use schemas::SchemaSource;
 
@@ -88,17 +89,17 @@ impl Decisions {
         }
         let snapshot = self.snapshots.snapshot();
         let subject = Subject::from_user_info(&request.user_info);
+        let who = subject.keyed();
         let system_namespace = snapshot.settings.system_namespace.as_str();
-        // Clusters the cache already says the user may not propagate to are never suggested in hints.
-        let ruled_out = (!snapshot.policies.is_empty()).then(|| {
-            self.authorizer.known_denied(
-                &subject,
-                snapshot.clusters.iter().map(|c| c.name.as_str()),
-                system_namespace,
-            )
-        });
+        // Clusters the cache already says the user may not propagate to are never suggested in hints (looked
+        // up only when a hint is worded).
+        let ruled_out = KnownDenied {
+            authorizer: &self.authorizer,
+            who: &who,
+            system_namespace,
+        };
         let input = AdmissionInput {
-            ruled_out: ruled_out.as_ref(),
+            ruled_out: Some(&ruled_out),
             ..input
         };
         let Decision {
@@ -110,13 +111,7 @@ impl Decisions {
             type_check,
         } = admission::validate(&input, &snapshot);
         if let Err(e) = self
-            .check_rights(
-                &subject,
-                propagate.as_ref(),
-                &access,
-                system_namespace,
-                &mut denials,
-            )
+            .check_rights(&who, propagate.as_ref(), &access, system_namespace, &mut denials)
             .await
         {
             tracing::warn!(user = %subject.user, error = %e, "RBAC check failed");
@@ -158,7 +153,7 @@ impl Decisions {
     /// Asks the rights `propagate` and `access` need; see [`check_rights`].
     async fn check_rights(
         &self,
-        subject: &Subject,
+        who: &Keyed<'_>,
         propagate: Option<&PropagateCheck>,
         access: &[AccessCheck],
         system_namespace: &str,
@@ -166,7 +161,7 @@ impl Decisions {
     ) -> Result<(), String> {
         check_rights(
             &self.authorizer,
-            subject,
+            who,
             propagate,
             access,
             system_namespace,
@@ -211,36 +206,36 @@ impl Admit for Decisions {
     }
 }
 
-/// The webhook's RBAC step (also `kubectl fed check --from-host --as`): asks the rights `propagate` and `access` need (one concurrent batch, then the fallbacks of refused
-/// escalation checks) and adds a denial for each one missing; `Err` when a review failed.
+/// The webhook's RBAC step (also `kubectl fed check --from-host --as`): asks the rights `propagate` and
+/// `access` need (one concurrent batch, then the fallbacks of refused escalation checks) and adds a denial
+/// for each one missing; `Err` when a review failed.
 pub async fn check_rights(
     authorizer: &PropagateAuthorizer,
-    subject: &Subject,
+    who: &Keyed<'_>,
     propagate: Option<&PropagateCheck>,
     access: &[AccessCheck],
     system_namespace: &str,
     denials: &mut Vec<Denial>,
 ) -> Result<(), String> {
-    let every_cluster = Access::propagate(None, system_namespace);
-    let per_cluster: Vec<Access> = match propagate {
-        Some(p) if !p.all_clusters => p
-            .clusters
-            .iter()
-            .map(|c| Access::propagate(Some(c), system_namespace))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let mut asked: Vec<&Access> = Vec::with_capacity(per_cluster.len() + access.len() + 1);
-    if propagate.is_some_and(|p| p.all_clusters) {
-        asked.push(&every_cluster);
+    let subject = who.subject;
+    let mut asked: Vec<AccessRef<'_>> = Vec::with_capacity(
+        propagate.map_or(0, |p| if p.all_clusters { 1 } else { p.clusters.len() }) + access.len(),
+    );
+    match propagate {
+        Some(p) if p.all_clusters => asked.push(AccessRef::propagate(None, system_namespace)),
+        Some(p) => asked.extend(
+            p.clusters
+                .iter()
+                .map(|c| AccessRef::propagate(Some(c), system_namespace)),
+        ),
+        None => {}
     }
-    asked.extend(per_cluster.iter());
     let first_access = asked.len();
-    asked.extend(access.iter().map(|c| &c.access));
+    asked.extend(access.iter().map(|c| AccessRef::of(&c.access)));
     if asked.is_empty() {
         return Ok(());
     }
-    let answers = authorizer.allowed(subject, &asked).await?;
+    let answers = authorizer.allowed_keyed(who, &asked).await?;
     if let Some(p) = propagate {
         if p.all_clusters {
             if !answers[0] {
@@ -272,19 +267,44 @@ pub async fn check_rights(
             denials.push(access_denial(check, &[]));
             continue;
         }
-        let each: Vec<&Access> = check.or_all_of.iter().collect();
-        let held = authorizer.allowed(subject, &each).await?;
-        let missing: Vec<&Access> = each
+        let each: Vec<AccessRef<'_>> = check.or_all_of.iter().map(AccessRef::of).collect();
+        let held = authorizer.allowed_keyed(who, &each).await?;
+        let missing: Vec<&Access> = check
+            .or_all_of
             .iter()
             .zip(held)
             .filter(|(_, ok)| !ok)
-            .map(|(a, _)| *a)
+            .map(|(a, _)| a)
             .collect();
         if !missing.is_empty() {
             denials.push(access_denial(check, &missing));
         }
     }
     Ok(())
+}
+
+/// The clusters the RBAC cache says a user may not `propagate` to, for hints (no review is made).
+struct KnownDenied<'a> {
+    authorizer: &'a PropagateAuthorizer,
+    who: &'a Keyed<'a>,
+    system_namespace: &'a str,
+}
+
+impl std::fmt::Debug for KnownDenied<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnownDenied")
+            .field("user", &self.who.subject.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuledOut for KnownDenied<'_> {
+    fn ruled_out(&self, cluster: &str) -> bool {
+        !self
+            .authorizer
+            .known_denied_keyed(self.who, std::iter::once(cluster), self.system_namespace)
+            .is_empty()
+    }
 }
 
 /// Why the review cannot come from an API server, if it cannot (see

@@ -90,6 +90,167 @@ impl Subject {
     }
 }
 
+/// A [`Subject`] with its cache key computed once, for the several cache look-ups of one request.
+pub struct Keyed<'a> {
+    /// Who is asking.
+    pub subject: &'a Subject,
+    key: String,
+}
+
+impl Subject {
+    /// This subject with its cache key.
+    pub fn keyed(&self) -> Keyed<'_> {
+        Keyed {
+            subject: self,
+            key: self.cache_key(),
+        }
+    }
+}
+
+/// An [`Access`] question borrowed from wherever its parts are, so that a cache hit builds no strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccessRef<'a> {
+    /// See [`Access::Resource`].
+    Resource {
+        /// The verb.
+        verb: &'a str,
+        /// The API group.
+        group: &'a str,
+        /// The resource (plural).
+        resource: &'a str,
+        /// The subresource.
+        subresource: Option<&'a str>,
+        /// The namespace; `None` at cluster scope.
+        namespace: Option<&'a str>,
+        /// The object's name; `None` for any.
+        name: Option<&'a str>,
+    },
+    /// See [`Access::NonResource`].
+    NonResource {
+        /// The verb.
+        verb: &'a str,
+        /// The path.
+        path: &'a str,
+    },
+}
+
+impl<'a> AccessRef<'a> {
+    /// The parts of `access`.
+    pub fn of(access: &'a Access) -> Self {
+        match access {
+            Access::Resource {
+                verb,
+                group,
+                resource,
+                subresource,
+                namespace,
+                name,
+            } => AccessRef::Resource {
+                verb,
+                group,
+                resource,
+                subresource: subresource.as_deref(),
+                namespace: namespace.as_deref(),
+                name: name.as_deref(),
+            },
+            Access::NonResource { verb, path } => AccessRef::NonResource { verb, path },
+        }
+    }
+
+    /// `propagate` on cluster `cluster` (`None`: every cluster) in `system_namespace`; equal to the parts of
+    /// [`Access::propagate`].
+    pub fn propagate(cluster: Option<&'a str>, system_namespace: &'a str) -> Self {
+        AccessRef::Resource {
+            verb: PROPAGATE_VERB,
+            group: kubefed_core::api::constants::CORE_GROUP,
+            resource: CLUSTERS_RESOURCE,
+            subresource: None,
+            namespace: Some(system_namespace),
+            name: cluster,
+        }
+    }
+
+    /// The owned question.
+    pub fn to_access(self) -> Access {
+        match self {
+            AccessRef::Resource {
+                verb,
+                group,
+                resource,
+                subresource,
+                namespace,
+                name,
+            } => Access::Resource {
+                verb: verb.to_string(),
+                group: group.to_string(),
+                resource: resource.to_string(),
+                subresource: subresource.map(str::to_string),
+                namespace: namespace.map(str::to_string),
+                name: name.map(str::to_string),
+            },
+            AccessRef::NonResource { verb, path } => Access::NonResource {
+                verb: verb.to_string(),
+                path: path.to_string(),
+            },
+        }
+    }
+}
+
+/// Something that reads as an [`AccessRef`]: the cache's keys are looked up by borrowed parts.
+trait Question {
+    fn parts(&self) -> AccessRef<'_>;
+}
+
+impl Question for AccessRef<'_> {
+    fn parts(&self) -> AccessRef<'_> {
+        *self
+    }
+}
+
+/// A cached question, hashed and compared by its parts (like the borrowed form it is looked up with).
+#[derive(Debug)]
+struct CachedAccess(Access);
+
+impl Question for CachedAccess {
+    fn parts(&self) -> AccessRef<'_> {
+        AccessRef::of(&self.0)
+    }
+}
+
+impl std::hash::Hash for dyn Question + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for dyn Question + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn Question + '_ {}
+
+impl std::hash::Hash for CachedAccess {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for CachedAccess {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for CachedAccess {}
+
+impl<'a> std::borrow::Borrow<dyn Question + 'a> for CachedAccess {
+    fn borrow(&self) -> &(dyn Question + 'a) {
+        self
+    }
+}
+
 /// A future answering one question.
 pub type ReviewFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>>;
 
@@ -213,7 +374,7 @@ impl Default for CacheTtl {
     }
 }
 
-type Cache = HashMap<String, HashMap<Access, Entry>>;
+type Cache = HashMap<String, HashMap<CachedAccess, Entry>>;
 
 /// Answers access questions (`propagate` on clusters, the target kind's rights, RBAC escalation), with the
 /// cache described in the module docs.
@@ -240,31 +401,41 @@ impl PropagateAuthorizer {
     /// Whether `subject` may do each of `accesses` (in order); `Err` when a review failed (nothing is cached
     /// for it). Misses are asked concurrently.
     pub async fn allowed(&self, subject: &Subject, accesses: &[&Access]) -> Result<Vec<bool>, String> {
-        let key = subject.cache_key();
+        let questions: Vec<AccessRef<'_>> = accesses.iter().map(|a| AccessRef::of(a)).collect();
+        self.allowed_keyed(&subject.keyed(), &questions).await
+    }
+
+    /// [`PropagateAuthorizer::allowed`] for a keyed subject and borrowed questions (a hit allocates
+    /// nothing but the answers).
+    pub async fn allowed_keyed(
+        &self,
+        who: &Keyed<'_>,
+        questions: &[AccessRef<'_>],
+    ) -> Result<Vec<bool>, String> {
+        let (subject, key) = (who.subject, &who.key);
         let now = Instant::now();
-        let mut answers: Vec<Option<bool>> = Vec::with_capacity(accesses.len());
+        let mut answers: Vec<Option<bool>> = Vec::with_capacity(questions.len());
         {
             let cache = self.lock();
-            let entries = cache.get(&key);
-            for access in accesses {
-                answers.push(match entries.and_then(|e| e.get(*access)) {
+            let entries = cache.get(key);
+            for question in questions {
+                answers.push(match entries.and_then(|e| e.get(question as &dyn Question)) {
                     Some(e) if e.expires > now => Some(e.allowed),
                     _ => None,
                 });
             }
         }
-        let misses: Vec<usize> = (0..accesses.len()).filter(|&i| answers[i].is_none()).collect();
+        let misses: Vec<usize> = (0..questions.len()).filter(|&i| answers[i].is_none()).collect();
         if misses.is_empty() {
             return Ok(answers.into_iter().map(|a| a.unwrap_or(false)).collect());
         }
-        let asked =
-            futures::future::join_all(misses.iter().map(|&i| self.reviewer.review(subject, accesses[i])))
-                .await;
+        let owned: Vec<Access> = misses.iter().map(|&i| questions[i].to_access()).collect();
+        let asked = futures::future::join_all(owned.iter().map(|a| self.reviewer.review(subject, a))).await;
         let now = Instant::now();
         let mut failure = None;
         {
             let mut cache = self.lock();
-            if cache.len() >= MAX_SUBJECTS && !cache.contains_key(&key) {
+            if cache.len() >= MAX_SUBJECTS && !cache.contains_key(key) {
                 cache.retain(|_, entries| {
                     entries.retain(|_, e| e.expires > now);
                     !entries.is_empty()
@@ -273,14 +444,14 @@ impl PropagateAuthorizer {
                     cache.clear();
                 }
             }
-            let entries = cache.entry(key).or_default();
+            let entries = cache.entry(key.clone()).or_default();
             if entries.len() >= MAX_ENTRIES_PER_SUBJECT {
                 entries.retain(|_, e| e.expires > now);
                 if entries.len() >= MAX_ENTRIES_PER_SUBJECT {
                     entries.clear();
                 }
             }
-            for (&i, answer) in misses.iter().zip(asked) {
+            for ((&i, access), answer) in misses.iter().zip(owned).zip(asked) {
                 match answer {
                     Ok(allowed) => {
                         let ttl = if allowed {
@@ -289,7 +460,7 @@ impl PropagateAuthorizer {
                             self.ttl.denied
                         };
                         entries.insert(
-                            accesses[i].clone(),
+                            CachedAccess(access),
                             Entry {
                                 allowed,
                                 expires: now + ttl,
@@ -335,16 +506,26 @@ impl PropagateAuthorizer {
         clusters: impl Iterator<Item = &'c str>,
         system_namespace: &str,
     ) -> BTreeSet<String> {
-        let key = subject.cache_key();
+        self.known_denied_keyed(&subject.keyed(), clusters, system_namespace)
+    }
+
+    /// [`PropagateAuthorizer::known_denied`] for a keyed subject.
+    pub fn known_denied_keyed<'c>(
+        &self,
+        who: &Keyed<'_>,
+        clusters: impl Iterator<Item = &'c str>,
+        system_namespace: &str,
+    ) -> BTreeSet<String> {
         let now = Instant::now();
         let cache = self.lock();
-        let Some(entries) = cache.get(&key) else {
+        let Some(entries) = cache.get(&who.key) else {
             return BTreeSet::new();
         };
         clusters
             .filter(|c| {
+                let question = AccessRef::propagate(Some(c), system_namespace);
                 entries
-                    .get(&Access::propagate(Some(c), system_namespace))
+                    .get(&question as &dyn Question)
                     .is_some_and(|e| e.expires > now && !e.allowed)
             })
             .map(str::to_string)
@@ -479,6 +660,43 @@ mod tests {
             .expect("answers");
         let known = auth.known_denied(&subject, ["no-1", "ok-2", "no-3"].into_iter(), NS);
         assert_eq!(known, set(&["no-1"]));
+    }
+
+    /// A borrowed question finds what its owned form cached, and `propagate` has the same parts either way.
+    #[tokio::test]
+    async fn borrowed_questions_hit_the_owned_entries() {
+        for cluster in [Some("ok-1"), None] {
+            assert_eq!(
+                AccessRef::propagate(cluster, NS),
+                AccessRef::of(&Access::propagate(cluster, NS))
+            );
+            assert_eq!(
+                AccessRef::propagate(cluster, NS).to_access(),
+                Access::propagate(cluster, NS)
+            );
+        }
+        let counting = Arc::new(Counting(AtomicUsize::new(0)));
+        let auth = PropagateAuthorizer::new(counting.clone(), CacheTtl::default());
+        let subject = alice(&["dev"]);
+        let owned = Access::resource("get", "", "pods/log", Some("a"), Some("ok-pod"));
+        assert_eq!(auth.allowed(&subject, &[&owned]).await, Ok(vec![true]));
+        assert_eq!(
+            auth.allowed(&subject, &[&Access::propagate(Some("no-1"), NS)])
+                .await,
+            Ok(vec![false])
+        );
+        let who = subject.keyed();
+        let asked = [AccessRef::of(&owned), AccessRef::propagate(Some("no-1"), NS)];
+        assert_eq!(auth.allowed_keyed(&who, &asked).await, Ok(vec![true, false]));
+        assert_eq!(
+            counting.0.load(Ordering::SeqCst),
+            2,
+            "the borrowed questions were cache hits"
+        );
+        assert_eq!(
+            auth.known_denied_keyed(&who, ["no-1", "ok-2"].into_iter(), NS),
+            set(&["no-1"])
+        );
     }
 
     #[test]

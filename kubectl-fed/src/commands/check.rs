@@ -122,7 +122,7 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<bool> 
                 let (propagate, access) = (d.propagate.clone(), d.access.clone());
                 if let Err(e) = check_rights(
                     &authorizer,
-                    &subject,
+                    &subject.keyed(),
                     propagate.as_ref(),
                     &access,
                     &snapshot.settings.system_namespace,

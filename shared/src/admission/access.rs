@@ -142,14 +142,74 @@ pub struct AccessCheck {
     pub access: Access,
     /// Rights that together stand in for `access` (a Role's rules instead of `escalate`).
     pub or_all_of: Vec<Access>,
+    /// Why it is needed and how to get it ([`AccessCheck::message`]).
+    pub why: Why,
+}
+
+/// What [`AccessCheck::message`] says. The common check (the target kind's own verb) is worded only when
+/// it is refused: a request that holds it, nearly every one, should not pay for the sentence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// The target kind's own verb for `user` (worded from the check's [`Access`]).
+    Native {
+        /// The requesting user.
+        user: String,
+    },
+    /// Worded already.
+    Text(String),
+}
+
+impl AccessCheck {
     /// Why it is needed and how to get it; the denial when the user lacks it.
-    pub message: String,
+    pub fn message(&self) -> String {
+        match (&self.why, &self.access) {
+            (Why::Text(text), _) => text.clone(),
+            (
+                Why::Native { user },
+                Access::Resource {
+                    verb,
+                    group,
+                    resource,
+                    namespace,
+                    ..
+                },
+            ) => native_message(user, verb, group, resource, namespace.as_deref()),
+            (Why::Native { user }, other) => format!("user {user:?} may not {other}"),
+        }
+    }
+}
+
+/// The words of a missing native right: `verb` on `resource` of `group` in `namespace` (or cluster-wide).
+fn native_message(user: &str, verb: &str, group: &str, resource: &str, namespace: Option<&str>) -> String {
+    let shown = qualified(resource, group);
+    let (scope, role_kind, binding_kind, ns_flag) = match namespace {
+        Some(ns) => (
+            format!("in namespace {ns:?}"),
+            "role",
+            "rolebinding",
+            format!(" -n {ns}"),
+        ),
+        None => (
+            "cluster-wide".to_string(),
+            "clusterrole",
+            "clusterrolebinding",
+            String::new(),
+        ),
+    };
+    let role = format!("federate-{resource}");
+    format!(
+        "user {user:?} may not {verb} {shown} {scope} on the host, so they may not {verb} it on member \
+         clusters through federation either (kubefed grants through federation only what Kubernetes \
+         grants directly); ask a platform admin for it, e.g. `kubectl{ns_flag} create {role_kind} {role} \
+         --verb=create,update --resource={shown} && kubectl{ns_flag} create {binding_kind} {role} \
+         --{role_kind}={role} --user={user}`"
+    )
 }
 
 /// The denial of `check` for a user who lacks it; `missing` are the fallback rights refused (listed, at most
 /// five).
 pub fn access_denial(check: &AccessCheck, missing: &[&Access]) -> Denial {
-    let mut message = check.message.clone();
+    let mut message = check.message();
     if !missing.is_empty() {
         let shown: Vec<String> = missing.iter().take(5).map(ToString::to_string).collect();
         let more = missing.len().saturating_sub(5);
@@ -196,37 +256,17 @@ pub fn native_checks(
     bodies: &[&Value],
 ) -> Vec<AccessCheck> {
     let mut out = Vec::new();
-    let shown = qualified(target.resource, target.group);
-    let (scope, role_kind, binding_kind, ns_flag) = match target.namespace {
-        Some(ns) => (
-            format!("in namespace {ns:?}"),
-            "role",
-            "rolebinding",
-            format!(" -n {ns}"),
-        ),
-        None => (
-            "cluster-wide".to_string(),
-            "clusterrole",
-            "clusterrolebinding",
-            String::new(),
-        ),
-    };
     for (verb, wanted) in [("create", creates), ("update", updates)] {
         if !wanted {
             continue;
         }
         let name = (target.is_namespace || verb == "update").then_some(target.name);
-        let role = format!("federate-{}", target.resource);
         out.push(AccessCheck {
             access: Access::resource(verb, target.group, target.resource, target.namespace, name),
             or_all_of: Vec::new(),
-            message: format!(
-                "user {user:?} may not {verb} {shown} {scope} on the host, so they may not {verb} it on member \
-                 clusters through federation either (kubefed grants through federation only what Kubernetes \
-                 grants directly); ask a platform admin for it, e.g. `kubectl{ns_flag} create {role_kind} {role} \
-                 --verb=create,update --resource={shown} && kubectl{ns_flag} create {binding_kind} {role} \
-                 --{role_kind}={role} --user={user}`"
-            ),
+            why: Why::Native {
+                user: user.to_string(),
+            },
         });
     }
     if target.group != RBAC_GROUP {
@@ -286,14 +326,14 @@ fn bind_check(user: &str, target: &NativeTarget<'_>, body: &Value) -> Option<Acc
     Some(AccessCheck {
         access: Access::resource("bind", RBAC_GROUP, resource, target.namespace, Some(name)),
         or_all_of: Vec::new(),
-        message: format!(
+        why: Why::Text(format!(
             "user {user:?} may not bind {kind} {name:?}{where_}: a {} federated to member clusters grants that \
              role's rights there, and Kubernetes lets a user bind a role only with verb \"bind\" on it; ask a \
              platform admin for it, e.g. `kubectl{helper_ns} create {helper_kind} bind-{name} --verb=bind \
              --resource={resource}.{RBAC_GROUP} --resource-name={name} && kubectl{ns_flag} create {binding_kind} \
              {user}-bind-{name} --{helper_kind}=bind-{name} --user={user}`",
             target.kind
-        ),
+        )),
     })
 }
 
@@ -375,13 +415,13 @@ fn escalate_check(user: &str, target: &NativeTarget<'_>, body: &Value) -> Option
         } else {
             each.into_iter().collect()
         },
-        message: format!(
+        why: Why::Text(format!(
             "user {user:?} may not federate {} {name:?} with these rules: {why}; remove the rules you do not hold, \
              or ask a platform admin for \"escalate\", e.g. `kubectl{ns_flag} create {helper_kind} escalate-{name} \
              --verb=escalate --resource={resource}.{RBAC_GROUP} --resource-name={name} && kubectl{ns_flag} create \
              {binding_kind} {user}-escalate-{name} --{helper_kind}=escalate-{name} --user={user}`",
             target.kind
-        ),
+        )),
     })
 }
 
@@ -413,11 +453,11 @@ mod tests {
                 "update deployments.apps \"x\" in namespace \"team-a\""
             ]
         );
-        assert!(got[0].message.starts_with(
+        assert!(got[0].message().starts_with(
             "user \"alice\" may not create deployments.apps in namespace \"team-a\" on the host, so they may not \
              create it on member clusters through federation either"
         ));
-        assert!(got[0].message.contains(
+        assert!(got[0].message().contains(
             "`kubectl -n team-a create role federate-deployments --verb=create,update --resource=deployments.apps && \
              kubectl -n team-a create rolebinding federate-deployments --role=federate-deployments --user=alice`"
         ));
@@ -449,13 +489,13 @@ mod tests {
                 "bind roles.rbac.authorization.k8s.io \"view\" in namespace \"team-a\"",
             ]
         );
-        assert!(got[1].message.starts_with(
+        assert!(got[1].message().starts_with(
             "user \"alice\" may not bind ClusterRole \"cluster-admin\" in namespace \"team-a\": a RoleBinding \
              federated to member clusters grants that role's rights there"
         ));
         assert!(
             got[1]
-                .message
+                .message()
                 .contains("--verb=bind --resource=clusterroles.rbac.authorization.k8s.io")
         );
     }
@@ -487,16 +527,16 @@ mod tests {
         // Aggregated: escalate only.
         let agg = json!({"aggregationRule": {"clusterRoleSelectors": [{}]}});
         let got = native_checks("alice", &t, false, false, &[&agg]);
-        assert!(got[0].or_all_of.is_empty() && got[0].message.contains("an aggregated ClusterRole"));
+        assert!(got[0].or_all_of.is_empty() && got[0].message().contains("an aggregated ClusterRole"));
         // Too many rules to check one by one.
         let verbs: Vec<String> = (0..70).map(|i| format!("v{i}")).collect();
         let big = json!({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": verbs}]});
         let got = native_checks("alice", &t, false, false, &[&big]);
         assert!(got[0].or_all_of.is_empty());
         assert!(
-            got[0].message.contains("more than 64 permissions"),
+            got[0].message().contains("more than 64 permissions"),
             "{}",
-            got[0].message
+            got[0].message()
         );
     }
 
@@ -505,7 +545,7 @@ mod tests {
         let check = AccessCheck {
             access: Access::resource("escalate", RBAC_GROUP, "roles", Some("a"), Some("r")),
             or_all_of: Vec::new(),
-            message: "no".into(),
+            why: Why::Text("no".into()),
         };
         let missing = Access::resource("delete", "", "pods", Some("a"), None);
         let d = access_denial(&check, &[&missing]);

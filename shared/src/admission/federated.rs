@@ -18,7 +18,7 @@
 //!    needs a FederatedNamespace, and every joined target cluster must be in its placement.
 //! 7. **What the request does on members**: on create, every cluster the placement names or selects; on
 //!    update, the clusters it adds and those whose member object changes (built with the controller's
-//!    [`desired_member_object`] when only overrides changed). Removed clusters are never checked, so
+//!    [`desired_member_object`](crate::propagation::desired_member_object) when only overrides changed). Removed clusters are never checked, so
 //!    narrowing is always possible.
 //! 8. **Overrides on those clusters**, applied with the controller's code: a failure is denied with the
 //!    controller's message; override values are handed to the webhook for a schema type check.
@@ -33,7 +33,7 @@
 //! [`STRIPPED_ANNOTATIONS`] — what a copy of `kubectl get -o yaml` carries. No bookkeeping labels are needed:
 //! the controller finds federated objects by their type, not by label.
 
-use std::cell::OnceCell;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use json_patch::jsonptr::PointerBuf;
@@ -50,15 +50,14 @@ use super::{
 };
 use crate::api::constants::SERVER_METADATA_FIELDS;
 use crate::api::{
-    ClusterOverrides, Enforcement, FederatedObject, FederatedSpec, OverrideOperation, Placement,
-    PolicyViolation, PropagationStatus,
+    ClusterOverrides, Enforcement, OverrideOperation, Placement, PolicyViolation, PropagationStatus,
 };
 use crate::convert::{STRIPPED_ANNOTATIONS, validate_overrides};
-use crate::overrides::{OverridesError, ResolvedOverride, overrides_for_cluster, validate_cluster_overrides};
+use crate::overrides::{OverridesError, ResolvedOverride, overrides_for_cluster, resolve_for_cluster};
 use crate::placement::ClusterInfo;
 use crate::placement::resolve_placement;
 use crate::policy::{self, Subject, Targets, Violation};
-use crate::propagation::{PropagationError, desired_member_object};
+use crate::propagation::{MemberSource, PropagationError, member_object_from, overrides_apply};
 use crate::selector::validate_selector;
 use crate::typeinfo::Scope;
 
@@ -123,24 +122,30 @@ fn kind_info<'s>(input: &AdmissionInput<'_>, snapshot: &'s Snapshot) -> KindInfo
 
 /// The clusters `placement` puts an object on now (see [`Targets`]); `Err` for a malformed selector.
 fn targets<'s>(placement: &Placement, snapshot: &'s Snapshot) -> Result<Targets<'s>, String> {
-    let joined_names =
-        resolve_placement(placement, &snapshot.clusters, "spec.placement").map_err(|e| e.to_string())?;
-    let joined = joined_names.iter().filter_map(|n| snapshot.cluster(n)).collect();
-    Ok(match &placement.clusters {
-        Some(list) => Targets {
+    if let Some(list) = &placement.clusters {
+        // What `resolve_placement` gives for a list (the joined clusters it names, by name: the snapshot's
+        // clusters are sorted and unique), without building the set of their names.
+        return Ok(Targets {
             named: list
                 .iter()
                 .filter(|c| !c.name.is_empty())
                 .map(|c| c.name.clone())
                 .collect(),
-            joined,
+            joined: snapshot
+                .clusters
+                .iter()
+                .filter(|c| list.iter().any(|r| r.name == c.name))
+                .collect(),
             by_selector: false,
-        },
-        None => Targets {
-            named: joined_names,
-            joined,
-            by_selector: placement.cluster_selector.is_some(),
-        },
+        });
+    }
+    let joined_names =
+        resolve_placement(placement, &snapshot.clusters, "spec.placement").map_err(|e| e.to_string())?;
+    let joined = joined_names.iter().filter_map(|n| snapshot.cluster(n)).collect();
+    Ok(Targets {
+        named: joined_names,
+        joined,
+        by_selector: placement.cluster_selector.is_some(),
     })
 }
 
@@ -175,7 +180,7 @@ pub(super) fn validate(
     check_names(&info, namespace, name, d);
     check_template(&spec, &info, namespace, name, d);
     let placement_ok = check_placement(&spec.placement, snapshot, d);
-    check_overrides(&spec, snapshot, d);
+    let overrides_ok = check_overrides(&spec, snapshot, d);
     if spec.retain_replicas == Some(true)
         && let Some(e) = info.entry
         && !e.target.has_replicas
@@ -188,7 +193,7 @@ pub(super) fn validate(
     if !placement_ok {
         return;
     }
-    let Ok(targets) = targets(&spec.placement, snapshot) else {
+    let Ok(mut targets) = targets(&spec.placement, snapshot) else {
         return;
     };
 
@@ -204,7 +209,7 @@ pub(super) fn validate(
     let labels = subject.namespace.and_then(|n| snapshot.namespace_labels.get(n));
     let (selected, mut violations) = policy::selecting(&snapshot.policies, &subject, labels);
     violations.extend(policy::check_kind(&selected, &subject));
-    let nothing_ruled_out = BTreeSet::new();
+    let nothing_ruled_out = BTreeSet::<String>::new();
     violations.extend(policy::check_with(
         &selected,
         &targets,
@@ -248,20 +253,26 @@ pub(super) fn validate(
             let changed = member_changes(&members, &old_members, kept);
             (added, changed)
         }
-        None => (targets.named.clone(), BTreeSet::new()),
+        None => (std::mem::take(&mut targets.named), BTreeSet::new()),
     };
-    let touched: BTreeSet<String> = added.union(&changed).cloned().collect();
+    let (creates, updates) = (!added.is_empty(), !changed.is_empty());
+    let touched: BTreeSet<String> = if changed.is_empty() {
+        added
+    } else {
+        added.union(&changed).cloned().collect()
+    };
 
     // Overrides, applied with the controller's own code on the clusters the request touches.
-    let bodies = check_members(&spec, &members, &touched, d);
+    let bodies = check_members(&spec, &members, &touched, overrides_ok, d);
 
     // RBAC: propagate.
     let by_selector = spec.placement.clusters.is_none() && spec.placement.cluster_selector.is_some();
     let placement_changed = old.as_ref().is_none_or(|(_, o)| o.placement != spec.placement);
-    let all_clusters = by_selector && (placement_changed || !touched.is_empty());
-    if !touched.is_empty() || all_clusters {
+    let touched_any = !touched.is_empty();
+    let all_clusters = by_selector && (placement_changed || touched_any);
+    if touched_any || all_clusters {
         d.propagate = Some(PropagateCheck {
-            clusters: touched.clone(),
+            clusters: touched,
             field: if by_selector {
                 "spec.placement.clusterSelector"
             } else {
@@ -274,7 +285,7 @@ pub(super) fn validate(
     // RBAC: native equivalence.
     if snapshot.settings.native_equivalence
         && let Some(entry) = info.entry
-        && !touched.is_empty()
+        && touched_any
     {
         let t = &entry.target;
         let target = NativeTarget {
@@ -294,13 +305,7 @@ pub(super) fn validate(
             is_namespace: info.namespace_type,
         };
         let bodies: Vec<&Value> = bodies.iter().collect();
-        d.access = native_checks(
-            input.user.unwrap_or_default(),
-            &target,
-            !added.is_empty(),
-            !changed.is_empty(),
-            &bodies,
-        );
+        d.access = native_checks(input.user.unwrap_or_default(), &target, creates, updates, &bodies);
     }
 }
 
@@ -310,15 +315,12 @@ fn targets_of(placement: &Placement, snapshot: &Snapshot) -> BTreeSet<String> {
 }
 
 /// Member objects of one version of a federated object, built on demand with the controller's code
-/// ([`desired_member_object`]); the federated object itself is assembled once, on first use.
+/// ([`member_object_from`], the steps of `desired_member_object`) from the borrowed parts of the object.
 struct Members<'a, 's> {
-    object: &'a DynamicObject,
     spec: &'a Spec<'a>,
-    name: &'a str,
-    namespace: Option<&'a str>,
+    source: MemberSource<'a>,
     entry: Option<&'s TypeEntry>,
     snapshot: &'s Snapshot,
-    fed: OnceCell<FederatedObject>,
 }
 
 impl<'a, 's> Members<'a, 's> {
@@ -329,23 +331,33 @@ impl<'a, 's> Members<'a, 's> {
         entry: Option<&'s TypeEntry>,
         snapshot: &'s Snapshot,
     ) -> Self {
+        // As the controller sees the stored object: a name (the request's when generated), a namespace.
+        let name = object
+            .metadata
+            .name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(input.object_name());
+        let namespace = object.metadata.namespace.as_deref().or(input.namespace);
         Self {
-            object,
             spec,
-            name: input.object_name(),
-            namespace: input.namespace,
+            source: MemberSource {
+                template: spec.template.unwrap_or(&Value::Null),
+                name: Some(name),
+                namespace,
+                retain_replicas: spec.retain_replicas,
+            },
             entry,
             snapshot,
-            fed: OnceCell::new(),
         }
     }
 
     /// What the controller knows of `cluster`: its labels if joined, none otherwise.
-    fn info(&self, cluster: &str) -> ClusterInfo {
-        self.snapshot
-            .cluster(cluster)
-            .cloned()
-            .unwrap_or_else(|| ClusterInfo::new(cluster, BTreeMap::new(), false))
+    fn info(&self, cluster: &str) -> Cow<'s, ClusterInfo> {
+        match self.snapshot.cluster(cluster) {
+            Some(info) => Cow::Borrowed(info),
+            None => Cow::Owned(ClusterInfo::new(cluster, BTreeMap::new(), false)),
+        }
     }
 
     /// The override operations for `cluster`, in the order the controller applies them.
@@ -353,30 +365,20 @@ impl<'a, 's> Members<'a, 's> {
         overrides_for_cluster(&self.spec.overrides, &self.info(cluster))
     }
 
-    /// The member object for `cluster`; `None` without a FederatedTypeConfig (no member objects).
-    fn body(&self, cluster: &ClusterInfo) -> Option<Result<Value, PropagationError>> {
+    /// Whether the member object with the operations `ops` certainly builds (see [`overrides_apply`]).
+    fn certainly_applies(&self, ops: &[ResolvedOverride]) -> bool {
+        self.entry
+            .is_some_and(|e| overrides_apply(&self.source, &e.target, ops))
+    }
+
+    /// The member object with the operations `ops`; `None` without a FederatedTypeConfig (no member
+    /// objects).
+    fn body(
+        &self,
+        ops: Result<&[ResolvedOverride], OverridesError>,
+    ) -> Option<Result<Value, PropagationError>> {
         let entry = self.entry?;
-        let fed = self.fed.get_or_init(|| {
-            let mut metadata = self.object.metadata.clone();
-            if metadata.name.as_deref().is_none_or(str::is_empty) {
-                metadata.name = Some(self.name.to_string());
-            }
-            if metadata.namespace.is_none() {
-                metadata.namespace = self.namespace.map(str::to_string);
-            }
-            FederatedObject {
-                types: None,
-                metadata,
-                spec: FederatedSpec {
-                    template: self.spec.template.cloned().unwrap_or(Value::Null),
-                    placement: Placement::default(),
-                    overrides: self.spec.overrides.clone(),
-                    retain_replicas: self.spec.retain_replicas,
-                },
-                status: None,
-            }
-        });
-        Some(desired_member_object(fed, &entry.target, cluster, true))
+        Some(member_object_from(&self.source, &entry.target, ops, true))
     }
 }
 
@@ -410,13 +412,14 @@ fn check_members(
     spec: &Spec<'_>,
     members: &Members<'_, '_>,
     touched: &BTreeSet<String>,
+    overrides_ok: bool,
     d: &mut Decision,
 ) -> Vec<Value> {
     let mut bodies = Vec::new();
     let Some(entry) = members.entry else {
         return bodies;
     };
-    if validate_cluster_overrides(&spec.overrides).is_err() {
+    if !overrides_ok {
         // Already refused by the structural check, with a better message.
         return bodies;
     }
@@ -428,8 +431,10 @@ fn check_members(
         |e: PropagationError| (e.status() == PropagationStatus::ApplyOverridesFailed).then(|| e.to_string());
     for cluster in touched.iter().take(MAX_MEMBER_CHECKS) {
         let info = members.info(cluster);
+        // Validated above: resolving cannot fail on structure.
+        let ops = resolve_for_cluster(&spec.overrides, &info);
         let outcome = if rbac {
-            match members.body(&info) {
+            match members.body(ops.as_deref().map_err(Clone::clone)) {
                 Some(Ok(body)) => {
                     bodies.push(body);
                     None
@@ -438,7 +443,7 @@ fn check_members(
                 None => None,
             }
         } else {
-            let Ok(ops) = overrides_for_cluster(&spec.overrides, &info) else {
+            let Ok(ops) = ops else {
                 continue;
             };
             if ops.is_empty() {
@@ -447,9 +452,13 @@ fn check_members(
             if let Some((_, outcome)) = seen.iter().find(|(o, _)| *o == ops) {
                 outcome.clone()
             } else {
-                let outcome = match members.body(&info) {
-                    Some(Err(e)) => failed(e),
-                    _ => None,
+                let outcome = if members.certainly_applies(&ops) {
+                    None
+                } else {
+                    match members.body(Ok(&ops)) {
+                        Some(Err(e)) => failed(e),
+                        _ => None,
+                    }
                 };
                 seen.push((ops, outcome.clone()));
                 outcome
@@ -704,9 +713,10 @@ fn check_placement(placement: &Placement, snapshot: &Snapshot, d: &mut Decision)
     }
 }
 
-fn check_overrides(spec: &Spec<'_>, snapshot: &Snapshot, d: &mut Decision) {
+/// Returns whether the overrides are structurally valid ([`crate::overrides::validate_cluster_overrides`]).
+fn check_overrides(spec: &Spec<'_>, snapshot: &Snapshot, d: &mut Decision) -> bool {
     if spec.overrides.is_empty() {
-        return;
+        return true;
     }
     let listed: Option<Vec<String>> = spec
         .placement
@@ -714,7 +724,10 @@ fn check_overrides(spec: &Spec<'_>, snapshot: &Snapshot, d: &mut Decision) {
         .as_ref()
         .map(|cs| cs.iter().map(|c| c.name.clone()).collect());
     match validate_overrides(&spec.overrides, listed.as_deref()) {
-        Err(e) => return d.deny(Reason::Invalid, e.to_string()),
+        Err(e) => {
+            d.deny(Reason::Invalid, e.to_string());
+            return false;
+        }
         Ok(warnings) => d.warnings.extend(warnings),
     }
     if listed.is_none() {
@@ -728,6 +741,7 @@ fn check_overrides(spec: &Spec<'_>, snapshot: &Snapshot, d: &mut Decision) {
             }
         }
     }
+    true
 }
 
 /// The namespace-consistency problem of an object in `namespace` placed on `targets`, if any.
@@ -756,6 +770,15 @@ fn namespace_consistency(
             ),
         ));
     };
+    // Nearly always every target is covered: find out without building the covered set.
+    let covers = |c: &ClusterInfo| match (&ns_placement.clusters, &ns_placement.cluster_selector) {
+        (Some(list), _) => Some(list.iter().any(|r| r.name == c.name)),
+        (None, Some(selector)) => crate::selector::selector_matches(selector, &c.labels).ok(),
+        (None, None) => Some(false),
+    };
+    if targets.joined.iter().all(|c| covers(c) == Some(true)) {
+        return None;
+    }
     let covered = resolve_placement(ns_placement, &snapshot.clusters, "").unwrap_or_default();
     let missing: Vec<&str> = targets
         .joined

@@ -45,7 +45,8 @@ use crate::api::policy::POLICY_GROUP;
 use crate::typeinfo::FEDERATED_GROUP;
 
 pub use crate::findings::{Findings, Reason};
-pub use access::{Access, AccessCheck, access_denial};
+pub use crate::policy::RuledOut;
+pub use access::{Access, AccessCheck, Why, access_denial};
 pub use schema::{GroupVersionSchema, TypeCheck, TypedValue};
 pub use snapshot::{Settings, Snapshot, TypeEntry};
 
@@ -83,7 +84,7 @@ pub struct AdmissionInput<'a> {
     pub user: Option<&'a str>,
     /// Clusters the user is known not to be allowed to `propagate` to (from the webhook's cache), never
     /// suggested in a policy's hint.
-    pub ruled_out: Option<&'a BTreeSet<String>>,
+    pub ruled_out: Option<&'a dyn RuledOut>,
 }
 
 impl<'a> AdmissionInput<'a> {

@@ -182,7 +182,21 @@ pub fn check(
     targets: &Targets<'_>,
     clusters: &[ClusterInfo],
 ) -> Vec<Violation> {
-    check_with(selected, targets, clusters, &BTreeSet::new())
+    check_with(selected, targets, clusters, &BTreeSet::<String>::new())
+}
+
+/// Clusters never to suggest in a fix (e.g. those the user is known not to be allowed to `propagate` to).
+/// Asked only while a fix is worded, so a source that has to look its answers up (the webhook's RBAC
+/// cache) costs nothing on requests that break no rule.
+pub trait RuledOut: std::fmt::Debug + Sync {
+    /// Whether `cluster` is ruled out.
+    fn ruled_out(&self, cluster: &str) -> bool;
+}
+
+impl RuledOut for BTreeSet<String> {
+    fn ruled_out(&self, cluster: &str) -> bool {
+        self.contains(cluster)
+    }
 }
 
 /// [`check`], where the clusters in `ruled_out` (e.g. those the user is known not to be allowed to
@@ -192,7 +206,7 @@ pub fn check_with(
     selected: &[&FederationPolicy],
     targets: &Targets<'_>,
     clusters: &[ClusterInfo],
-    ruled_out: &BTreeSet<String>,
+    ruled_out: &dyn RuledOut,
 ) -> Vec<Violation> {
     let mut out = Vec::new();
     if selected.is_empty() {
@@ -201,7 +215,7 @@ pub fn check_with(
     // Whether a joined cluster may be suggested at all: not ruled out, and acceptable to every selecting
     // Deny policy's cluster sets. Worked out per cluster only when a fix is worded.
     let suggestable = |c: &ClusterInfo| {
-        !ruled_out.contains(&c.name)
+        !ruled_out.ruled_out(&c.name)
             && selected
                 .iter()
                 .filter(|p| p.spec.enforcement() == Enforcement::Deny)

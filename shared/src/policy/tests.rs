@@ -604,14 +604,19 @@ fn hints_never_suggest_a_cluster_a_deny_policy_or_rbac_rules_out() {
         &refs[..1],
         &targets(&all, &["eu-1"], false),
         &all,
-        &BTreeSet::new(),
+        &BTreeSet::<String>::new(),
     );
     assert!(
         got[0].message.ends_with("add 1 cluster, e.g. eu-2"),
         "{}",
         got[0].message
     );
-    let got = check_with(&refs, &targets(&all, &["eu-1"], false), &all, &BTreeSet::new());
+    let got = check_with(
+        &refs,
+        &targets(&all, &["eu-1"], false),
+        &all,
+        &BTreeSet::<String>::new(),
+    );
     assert_eq!(got.len(), 1);
     assert!(
         got[0].message.ends_with("add 1 cluster, e.g. us-1"),
