@@ -124,8 +124,12 @@ Examples:
   # From a pipeline
   helm template my-chart | kubectl fed federate -f - -n web
 
-Without a reachable host (or with --offline) the built-in table of the default types is used; other kinds get a
-guessed resource name and a warning.";
+Every built-in Kubernetes kind is known offline, with its scope, as are the kinds of CustomResourceDefinitions in
+the input; for other kinds the host is asked (unless --offline), else the resource name is guessed, with a warning.
+Namespaces follow kubectl: -n, else the object's own, else the kubeconfig context's, else `default`; cluster-scoped
+objects get none. CRDs, webhook configurations, APIServices, PriorityClasses, StorageClasses, IngressClasses,
+RuntimeClasses and kube-* Namespaces are refused unless --allow-kind names their kind. Helm's annotations
+(helm.sh/hook*, meta.helm.sh/*) are dropped.";
 
 const APPLY_EXAMPLES: &str = "\
 Examples:
@@ -279,6 +283,17 @@ pub struct PlacementArgs {
     pub overrides_file: Option<PathBuf>,
 }
 
+/// Kinds refused by default.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AllowArgs {
+    /// Federate objects of a kind refused by default (comma-separated or repeated, case-insensitive):
+    /// CustomResourceDefinition, ValidatingWebhookConfiguration, MutatingWebhookConfiguration, APIService,
+    /// PriorityClass, StorageClass, IngressClass, RuntimeClass, and Namespace for kube-* namespaces. They
+    /// change how each member cluster as a whole behaves, so they are federated only on purpose.
+    #[arg(long = "allow-kind", value_name = "KIND", value_delimiter = ',')]
+    pub kinds: Vec<String>,
+}
+
 /// `-o` of `federate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -293,9 +308,13 @@ pub struct FederateArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub placement: PlacementArgs,
-    /// Namespace of namespaced objects that have none (default: the kubeconfig context's namespace, if set).
+    /// Namespace of namespaced objects (an object in another namespace is an error). Default: the object's
+    /// own, else the kubeconfig context's namespace (also with --offline), else `default`. Cluster-scoped
+    /// objects never get one; a namespace written on one is dropped with a warning.
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    #[command(flatten)]
+    pub allow: AllowArgs,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "yaml")]
     pub output: Format,
@@ -327,9 +346,13 @@ pub struct ApplyArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub placement: PlacementArgs,
-    /// Namespace of namespaced objects that have none (default: the kubeconfig context's namespace, if set).
+    /// Namespace of namespaced objects (an object in another namespace is an error). Default: the object's
+    /// own, else the kubeconfig context's namespace, else `default`. Cluster-scoped objects never get one;
+    /// a namespace written on one is dropped with a warning.
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    #[command(flatten)]
+    pub allow: AllowArgs,
     /// `client`: print what would be applied; `server`: the host validates every object but stores nothing.
     #[arg(long, value_enum, value_name = "none|client|server", default_value = "none",
           num_args = 0..=1, default_missing_value = "client", require_equals = true)]
@@ -542,9 +565,15 @@ pub(crate) fn parse_timeout(value: &str) -> Result<Duration, String> {
 }
 
 impl PlacementArgs {
-    /// The conversion options these flags (and `namespace`) describe. Overrides from `--overrides-file`
-    /// come first, then each `--override`, grouped by cluster.
-    pub fn convert_options(&self, namespace: Option<String>) -> anyhow::Result<ConvertOptions> {
+    /// The conversion options these flags describe, with `-n` (`namespace`), the namespace of objects that
+    /// have none (`default_namespace`) and `--allow-kind`. Overrides from `--overrides-file` come first,
+    /// then each `--override`, grouped by cluster.
+    pub fn convert_options(
+        &self,
+        namespace: Option<String>,
+        default_namespace: Option<String>,
+        allow: &AllowArgs,
+    ) -> anyhow::Result<ConvertOptions> {
         let placement = match (&self.clusters, &self.cluster_selector) {
             (Some(list), _) => PlacementChoice::Clusters(parse_cluster_list(list)),
             (None, Some(selector)) => PlacementChoice::ClusterSelector(
@@ -572,6 +601,13 @@ impl PlacementArgs {
         }
         Ok(ConvertOptions {
             namespace: namespace.filter(|ns| !ns.is_empty()),
+            default_namespace,
+            allowed_kinds: allow
+                .kinds
+                .iter()
+                .map(|k| k.trim().to_ascii_lowercase())
+                .filter(|k| !k.is_empty())
+                .collect(),
             placement,
             overrides,
         })
@@ -906,7 +942,7 @@ mod tests {
             ],
             ..PlacementArgs::default()
         };
-        let opts = args.convert_options(Some("web".into())).expect("valid");
+        let opts = args.convert_options(Some("web".into()), None, &AllowArgs::default()).expect("valid");
         assert_eq!(opts.namespace.as_deref(), Some("web"));
         assert_eq!(
             opts.placement,
@@ -919,7 +955,7 @@ mod tests {
             ..PlacementArgs::default()
         };
         assert_eq!(
-            none.convert_options(None).expect("valid").placement,
+            none.convert_options(None, None, &AllowArgs::default()).expect("valid").placement,
             PlacementChoice::Clusters(vec![])
         );
         let sel = PlacementArgs {
@@ -927,14 +963,14 @@ mod tests {
             ..PlacementArgs::default()
         };
         assert!(matches!(
-            sel.convert_options(None).expect("valid").placement,
+            sel.convert_options(None, None, &AllowArgs::default()).expect("valid").placement,
             PlacementChoice::ClusterSelector(_)
         ));
         let bad = PlacementArgs {
             cluster_selector: Some("region".into()),
             ..PlacementArgs::default()
         };
-        let err = format!("{:#}", bad.convert_options(None).expect_err("invalid"));
+        let err = format!("{:#}", bad.convert_options(None, None, &AllowArgs::default()).expect_err("invalid"));
         assert!(
             err.contains("--cluster-selector") && err.contains("not a key=value pair"),
             "{err}"
@@ -964,11 +1000,11 @@ mod tests {
             overrides: vec!["eu-1:/spec/paused=true".into()],
             ..PlacementArgs::default()
         };
-        let opts = args(&list).convert_options(None).expect("valid");
+        let opts = args(&list).convert_options(None, None, &AllowArgs::default()).expect("valid");
         assert_eq!(opts.overrides.len(), 1);
         assert_eq!(opts.overrides[0].cluster_overrides[0].value, Some(json!(4)));
         assert_eq!(opts.overrides[0].cluster_overrides[1].path, "/spec/paused");
-        let opts = args(&spec).convert_options(None).expect("valid");
+        let opts = args(&spec).convert_options(None, None, &AllowArgs::default()).expect("valid");
         assert_eq!(
             opts.overrides
                 .iter()
@@ -977,12 +1013,12 @@ mod tests {
             [Some("us-1"), Some("eu-1")]
         );
         let err = args(&bad)
-            .convert_options(None)
+            .convert_options(None, None, &AllowArgs::default())
             .expect_err("not a list")
             .to_string();
         assert!(err.contains("expected a list of"), "{err}");
         let err = args(&broken)
-            .convert_options(None)
+            .convert_options(None, None, &AllowArgs::default())
             .expect_err("broken")
             .to_string();
         assert!(err.contains("invalid YAML or JSON"), "{err}");

@@ -41,6 +41,114 @@ pub fn render(objects: &[Value], format: Format) -> anyhow::Result<String> {
     }
 }
 
+/// Objects rendered one at a time into one buffer, for `federate`'s all-or-nothing output: only the
+/// serialized text is kept, never the objects. Objects rendered out of order (converted late) are placed
+/// at the spot reserved for them with [`Rendered::reserve`].
+pub struct Rendered {
+    format: Format,
+    text: String,
+    /// Byte offsets in `text` of the reserved spots, in order, and what fills each.
+    holes: Vec<(usize, String)>,
+    count: usize,
+}
+
+impl Rendered {
+    pub fn new(format: Format) -> Self {
+        Self {
+            format,
+            text: String::new(),
+            holes: Vec::new(),
+            count: 0,
+        }
+    }
+
+    /// Appends one object.
+    pub fn push(&mut self, value: &Value) -> anyhow::Result<()> {
+        let mut text = std::mem::take(&mut self.text);
+        let done = self.render_into(value, &mut text);
+        self.text = text;
+        done
+    }
+
+    /// Reserves the spot of an object converted later; returns the spot's number for [`Self::fill`].
+    pub fn reserve(&mut self) -> usize {
+        self.holes.push((self.text.len(), String::new()));
+        self.holes.len() - 1
+    }
+
+    /// Renders an object into a reserved spot.
+    pub fn fill(&mut self, spot: usize, value: &Value) -> anyhow::Result<()> {
+        let mut text = String::new();
+        self.render_into(value, &mut text)?;
+        if let Some((_, hole)) = self.holes.get_mut(spot) {
+            *hole = text;
+        }
+        Ok(())
+    }
+
+    fn render_into(&mut self, value: &Value, out: &mut String) -> anyhow::Result<()> {
+        self.count += 1;
+        match self.format {
+            // Every document starts with `---`; the very first one is dropped when writing.
+            Format::Yaml => {
+                out.push_str("---\n");
+                out.push_str(&to_yaml(value)?);
+            }
+            // Every item starts with `,` and a newline and is indented as an item of a List, without a
+            // newline at its end; undone for a single object.
+            Format::Json => {
+                for (i, line) in serde_json::to_string_pretty(value)?.lines().enumerate() {
+                    out.push_str(if i == 0 { ",\n    " } else { "\n    " });
+                    out.push_str(line);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes everything to `out`: YAML documents separated by `---`, or JSON — the object itself when
+    /// there is one, a `kind: List` otherwise (as [`render`] does).
+    pub fn write_to(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut pieces: Vec<&str> = Vec::with_capacity(2 * self.holes.len() + 1);
+        let mut at = 0;
+        for (offset, hole) in &self.holes {
+            pieces.push(self.text.get(at..*offset).unwrap_or_default());
+            pieces.push(hole);
+            at = *offset;
+        }
+        pieces.push(self.text.get(at..).unwrap_or_default());
+        let mut first = true;
+        let strip = match self.format {
+            Format::Yaml => "---\n",
+            Format::Json => ",\n",
+        };
+        let json_list = self.format == Format::Json && self.count != 1;
+        if json_list {
+            out.write_all(b"{\n  \"apiVersion\": \"v1\",\n  \"items\": [\n")?;
+        }
+        for piece in pieces.into_iter().filter(|p| !p.is_empty()) {
+            let piece = if std::mem::take(&mut first) {
+                piece.strip_prefix(strip).unwrap_or(piece)
+            } else {
+                piece
+            };
+            if self.format == Format::Json && !json_list {
+                // The one object, unindented.
+                for line in piece.lines() {
+                    out.write_all(line.strip_prefix("    ").unwrap_or(line).as_bytes())?;
+                    out.write_all(b"\n")?;
+                }
+            } else {
+                out.write_all(piece.as_bytes())?;
+            }
+        }
+        if json_list {
+            out.write_all(b"\n  ],\n  \"kind\": \"List\",\n  \"metadata\": {}\n}\n")?;
+        }
+        Ok(())
+    }
+}
+
 /// One object as a YAML document.
 pub fn to_yaml(value: &Value) -> anyhow::Result<String> {
     let mut text = serde_saphyr::to_string(value).map_err(|e| anyhow::anyhow!("cannot render YAML: {e}"))?;

@@ -11,6 +11,7 @@ pub mod crds;
 pub mod findings;
 pub mod health;
 pub mod intent;
+pub mod kinds;
 pub mod manifest;
 pub mod membership;
 pub mod migration;
