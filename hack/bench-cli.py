@@ -166,7 +166,7 @@ def main():
             print("kubefedctl: not measured (no binary: hack/build-kubefedctl.sh could not build it); "
                   "only our own figures above")
             return 0 if ours else 1
-        theirs = measure("kubefedctl federate", [a.kubefedctl, "federate", "--filename", big, "-o", "yaml"],
+        theirs = measure("kubefedctl federate", [a.kubefedctl, "federate", "--filename", big],
                          a.runs, a.objects, size, env)
         if ours and theirs:
             print(f"ratio: kubectl-fed is {ours[0] / theirs[0]:.1f}x as fast as kubefedctl, "

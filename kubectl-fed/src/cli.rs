@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use kubefed_core::ConvertOptions;
 use kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
 use kubefed_core::api::{ClusterOverrides, Override};
-use kubefed_core::convert::{PlacementChoice, parse_cluster_selector};
+use kubefed_core::convert::{PlacementChoice, ScopedOverrides, parse_cluster_selector};
 use serde_json::Value;
 
 const ROOT_EXAMPLES: &str = "\
@@ -274,8 +274,9 @@ pub struct PlacementArgs {
     pub cluster_selector: Option<String>,
     /// A per-cluster override: CLUSTER:PATH=JSON replaces (JSON values; anything else is taken as a string),
     /// CLUSTER:PATH+=JSON adds, CLUSTER:PATH- removes. PATH is a JSON Pointer, e.g. eu-1:/spec/replicas=5.
-    /// Repeatable.
-    #[arg(long = "override", value_name = "CLUSTER:PATH=JSON")]
+    /// Prefix KIND/NAME: to apply it to one object only, e.g. deployment/web:eu-1:/spec/replicas=5.
+    /// Repeatable. A replace or remove of a field the object's template lacks is a warning.
+    #[arg(long = "override", value_name = "[KIND/NAME:]CLUSTER:PATH=JSON")]
     pub overrides: Vec<String>,
     /// A YAML or JSON file with overrides in the shape of spec.overrides:
     /// a list of {clusterName, clusterOverrides: [{op, path, value}]}.
@@ -585,8 +586,26 @@ impl PlacementArgs {
             Some(path) => read_overrides_file(path)?,
             None => Vec::new(),
         };
+        let mut scoped_overrides: Vec<ScopedOverrides> = Vec::new();
         for flag in &self.overrides {
-            let (cluster, op) = parse_override(flag)?;
+            let (scope, cluster, op) = parse_scoped_override(flag)?;
+            let overrides = match scope {
+                None => &mut overrides,
+                Some((kind, name)) => {
+                    let at = scoped_overrides
+                        .iter()
+                        .position(|s| s.kind.eq_ignore_ascii_case(&kind) && s.name == name)
+                        .unwrap_or_else(|| {
+                            scoped_overrides.push(ScopedOverrides {
+                                kind,
+                                name,
+                                overrides: Vec::new(),
+                            });
+                            scoped_overrides.len() - 1
+                        });
+                    &mut scoped_overrides[at].overrides
+                }
+            };
             let entry = overrides.iter_mut().find(|o| {
                 o.cluster_selector.is_none() && o.cluster_name.as_deref() == Some(cluster.as_str())
             });
@@ -610,6 +629,7 @@ impl PlacementArgs {
                 .collect(),
             placement,
             overrides,
+            scoped_overrides,
         })
     }
 }
@@ -620,6 +640,26 @@ fn parse_cluster_list(list: &str) -> Vec<String> {
         return Vec::new();
     }
     list.split(',').map(|c| c.trim().to_string()).collect()
+}
+
+/// Parses one `--override`, optionally scoped to one object: `KIND/NAME:CLUSTER:PATH…` (cluster names
+/// cannot contain `/`, so a first part with one is a scope). Returns the scope, the cluster and the change.
+fn parse_scoped_override(flag: &str) -> anyhow::Result<(Option<(String, String)>, String, Override)> {
+    if let Some((first, rest)) = flag.split_once(':')
+        && let Some((kind, name)) = first.split_once('/')
+    {
+        let (kind, name) = (kind.trim(), name.trim());
+        if kind.is_empty() || name.is_empty() || name.contains('/') {
+            bail!(
+                "invalid --override {flag:?}: the object must be KIND/NAME, like deployment/web; expected \
+                 [KIND/NAME:]CLUSTER:PATH=JSON"
+            );
+        }
+        let (cluster, op) = parse_override(rest)?;
+        return Ok((Some((kind.to_string(), name.to_string())), cluster, op));
+    }
+    let (cluster, op) = parse_override(flag)?;
+    Ok((None, cluster, op))
 }
 
 /// Parses one `--override`: `CLUSTER:PATH=JSON` (replace), `CLUSTER:PATH+=JSON` (add) or `CLUSTER:PATH-`
@@ -929,6 +969,41 @@ mod tests {
                 (got, want) => panic!("case {}: got {got:?}, want {want:?}", case.name),
             }
         }
+    }
+
+    #[test]
+    fn overrides_scoped_to_one_object() {
+        let args = PlacementArgs {
+            overrides: vec![
+                "eu-1:/metadata/labels/tier=prod".into(),
+                "deployment/web:eu-1:/spec/replicas=3".into(),
+                "Deployment/web:us-1:/spec/paused=true".into(),
+            ],
+            ..PlacementArgs::default()
+        };
+        let opts = args
+            .convert_options(None, None, &AllowArgs::default())
+            .expect("valid");
+        assert_eq!(opts.overrides.len(), 1);
+        assert_eq!(opts.scoped_overrides.len(), 1, "same object, any case");
+        let scoped = &opts.scoped_overrides[0];
+        assert_eq!((scoped.kind.as_str(), scoped.name.as_str()), ("deployment", "web"));
+        assert_eq!(
+            scoped
+                .overrides
+                .iter()
+                .map(|o| o.cluster_name.as_deref().unwrap_or_default())
+                .collect::<Vec<_>>(),
+            ["eu-1", "us-1"]
+        );
+        let bad = PlacementArgs {
+            overrides: vec!["deployment/:eu-1:/spec/replicas=3".into()],
+            ..PlacementArgs::default()
+        };
+        let err = bad
+            .convert_options(None, None, &AllowArgs::default())
+            .expect_err("no name");
+        assert!(err.to_string().contains("must be KIND/NAME"), "{err}");
     }
 
     #[test]

@@ -853,3 +853,42 @@ fn helm_template_of_a_chart_piped_with_n() {
     assert!(r.stderr.contains("is a Helm hook (test)"), "{}", r.stderr);
     // The binding's subject keeps the namespace helm rendered (`default`): only metadata is scoped.
 }
+
+#[test]
+fn overrides_scoped_by_kind_and_name_and_missing_paths_warned() {
+    let input = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 1}\n---\n\
+                 apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec: {replicas: 1}\n";
+    let r = run_in(
+        &testdata(""),
+        &[
+            "federate",
+            "--offline",
+            "-f",
+            "-",
+            "--override",
+            "deployment/web:member-2:/spec/replicas=3",
+            "--override",
+            "deploy/api:member-2:/spec/replicaz=3",
+        ],
+        input,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let objs = objects(&r.stdout);
+    assert_eq!(
+        objs[0]["spec"]["overrides"],
+        serde_json::json!([{"clusterName": "member-2", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]}])
+    );
+    assert_eq!(
+        objs[1]["spec"]["overrides"][0]["clusterOverrides"][0]["path"],
+        "/spec/replicaz"
+    );
+    assert!(
+        r.stderr.contains(
+            "Warning: -:6 (document 2): the override replace /spec/replicaz for member-2 names a field the \
+             template does not have"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.matches("names a field").count(), 1, "{}", r.stderr);
+}

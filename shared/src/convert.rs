@@ -98,6 +98,18 @@ pub struct ConvertOptions {
     pub placement: PlacementChoice,
     /// `spec.overrides` for every object (checked by [`validate_overrides`]).
     pub overrides: Vec<ClusterOverrides>,
+    /// `spec.overrides` for the objects of one kind and name, added to `overrides` (merged by cluster).
+    pub scoped_overrides: Vec<ScopedOverrides>,
+}
+
+/// Overrides for one object: `--override deployment/web:eu-1:/spec/replicas=3`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScopedOverrides {
+    /// The object's kind, as kubectl takes it: kind, plural, singular or short name, any case.
+    pub kind: String,
+    /// The object's `metadata.name`.
+    pub name: String,
+    pub overrides: Vec<ClusterOverrides>,
 }
 
 /// A federated object and what the user should know about its conversion.
@@ -431,6 +443,7 @@ pub fn validate_overrides(
 struct Prepared {
     placement: Placement,
     overrides: Vec<ClusterOverrides>,
+    scoped: Vec<ScopedOverrides>,
     warnings: Vec<String>,
 }
 
@@ -487,9 +500,18 @@ impl Prepared {
             }
         };
         warnings.extend(validate_overrides(&opts.overrides, list)?);
+        for scoped in &opts.scoped_overrides {
+            let scope = format!("{}/{}", scoped.kind, scoped.name);
+            warnings.extend(
+                validate_overrides(&scoped.overrides, list)?
+                    .into_iter()
+                    .map(|w| format!("{scope}: {w}")),
+            );
+        }
         Ok(Self {
             placement,
             overrides: opts.overrides.clone(),
+            scoped: opts.scoped_overrides.clone(),
             warnings,
         })
     }
@@ -503,11 +525,13 @@ fn federated_object(
     namespace: Option<String>,
     template: Value,
     prepared: &Prepared,
+    warnings: &mut Vec<String>,
 ) -> Result<Value, ConvertError> {
+    let overrides = object_overrides(ty, &name, &template, prepared, warnings)?;
     let spec = FederatedSpec {
         template,
         placement: prepared.placement.clone(),
-        overrides: prepared.overrides.clone(),
+        overrides,
         ..FederatedSpec::default()
     };
     let spec = serde_json::to_value(spec).map_err(|e| ConvertError::Render {
@@ -524,6 +548,53 @@ fn federated_object(
         "metadata": metadata,
         "spec": spec,
     }))
+}
+
+/// The overrides of one object: those for every object, plus those scoped to its kind and name (merged into
+/// the entry of the same cluster). Warns about a `replace` or `remove` whose path is not in the template:
+/// the member would fail to apply it.
+fn object_overrides(
+    ty: &TargetType,
+    name: &str,
+    template: &Value,
+    prepared: &Prepared,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ClusterOverrides>, ConvertError> {
+    let mut overrides = prepared.overrides.clone();
+    let mut scoped = false;
+    for s in prepared.scoped.iter().filter(|s| s.name == name && ty.matches(&s.kind)) {
+        scoped = true;
+        for entry in &s.overrides {
+            let same = overrides.iter_mut().find(|o| {
+                o.cluster_selector.is_none()
+                    && entry.cluster_selector.is_none()
+                    && o.cluster_name == entry.cluster_name
+            });
+            match same {
+                Some(o) => o.cluster_overrides.extend(entry.cluster_overrides.iter().cloned()),
+                None => overrides.push(entry.clone()),
+            }
+        }
+    }
+    if scoped {
+        // A path may now be listed twice for one cluster (once for all objects, once for this one).
+        validate_cluster_overrides(&overrides)?;
+    }
+    for entry in &overrides {
+        let cluster = entry.cluster_name.as_deref().unwrap_or("the selected clusters");
+        for o in &entry.cluster_overrides {
+            let replaces = matches!(o.op.as_deref(), None | Some("" | "replace" | "remove"));
+            if replaces && template.pointer(&o.path).is_none() {
+                warnings.push(format!(
+                    "the override {} {} for {cluster} names a field the template does not have; it will fail in \
+                     that cluster (use an add override to create the field)",
+                    o.op.as_deref().filter(|op| !op.is_empty()).unwrap_or("replace"),
+                    o.path
+                ));
+            }
+        }
+    }
+    Ok(overrides)
 }
 
 /// The refusal of an object whose kind must not be federated blindly, unless its kind is allowed.
@@ -601,7 +672,7 @@ fn convert_one(
     }
     strip_allocated_fields(ty, &mut obj, &mut warnings);
 
-    let object = federated_object(ty, name, namespace, Value::Object(obj), prepared)?;
+    let object = federated_object(ty, name, namespace, Value::Object(obj), prepared, &mut warnings)?;
     Ok(Federated { object, warnings })
 }
 

@@ -32,7 +32,8 @@ pub use api::{
     Placement, ReplicaSchedulingPreference, federated_api_resource,
 };
 pub use convert::{
-    Batch, BatchItem, ConvertError, ConvertOptions, Federated, Federator, PlacementChoice, default_resolver,
+    Batch, BatchItem, ConvertError, ConvertOptions, Federated, Federator, PlacementChoice, ScopedOverrides,
+    default_resolver,
     federate, federate_all, validate_overrides,
 };
 pub use crds::{chart_crd_files, chart_type_configs_file, core_crds, default_federated_crds, federated_crd};

@@ -102,17 +102,19 @@ pub async fn run(global: &GlobalArgs, args: &FederateArgs) -> anyhow::Result<()>
     }
 
     if report.bad > 0 {
-        let total = report.objects + report.unread;
-        anyhow::bail!(
-            "{} of {} objects could not be federated{}; nothing was printed",
-            report.bad,
-            total,
-            if report.unread > 0 {
-                " or read"
-            } else {
-                ""
-            }
-        );
+        let mut what = Vec::new();
+        if report.unread > 0 {
+            let s = if report.unread == 1 { "" } else { "s" };
+            what.push(format!("the input has {} error{s}", report.unread));
+        }
+        let unconverted = report.bad - report.unread;
+        if unconverted > 0 {
+            what.push(format!(
+                "{unconverted} of {} objects could not be federated",
+                report.objects
+            ));
+        }
+        anyhow::bail!("{}; nothing was printed", what.join(" and "));
     }
     let mut out = std::io::stdout().lock();
     match rendered.write_to(&mut out).and_then(|()| out.flush()) {
