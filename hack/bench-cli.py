@@ -17,6 +17,21 @@ import tempfile
 import time
 
 
+KUBECONFIG = """apiVersion: v1
+kind: Config
+current-context: bench
+clusters:
+- name: bench
+  cluster: {server: "https://127.0.0.1:1"}
+contexts:
+- name: bench
+  context: {cluster: bench, user: bench}
+users:
+- name: bench
+  user: {token: unused}
+"""
+
+
 def generate(n):
     out = []
     for i in range(n):
@@ -109,11 +124,20 @@ data:
     return "".join(out)
 
 
+TIME = "/usr/bin/time"
+
+
 def run_once(argv, env):
-    """Wall seconds, peak RSS in bytes, output bytes; raises on failure."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Wall seconds, peak RSS in bytes, output bytes; raises on failure.
+
+    The peak RSS is GNU time's (%M): the wait4 rusage of a child forked from Python would count the Python
+    process's own pages, which the child shares until it execs (Linux records the pre-exec high-water mark).
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as rss:
+        timed = [TIME, "-f", "%M", "-o", rss.name] + argv if os.path.exists(TIME) else argv
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(timed, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -122,7 +146,9 @@ def run_once(argv, env):
             err.seek(0)
             tail = err.read().decode(errors="replace")[-2000:]
             raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}:\n{tail}")
-        return wall, usage.ru_maxrss * 1024, size
+        text = rss.read().strip().splitlines()
+        peak = int(text[-1]) * 1024 if text and text[-1].isdigit() else usage.ru_maxrss * 1024
+        return wall, peak, size
 
 
 def measure(name, argv, runs, objects, input_bytes, env):
@@ -157,8 +183,12 @@ def main():
             f.write(text)
         if a.keep:
             shutil.copyfile(big, a.keep)
-        # No kubeconfig: both tools must work offline on the file alone.
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "KUBECONFIG": os.path.join(tmp, "none")}
+        # kubefedctl wants a kubeconfig even with --filename (it never contacts the server then); ours gets the
+        # same one and --offline. The server address is unreachable on purpose.
+        kubeconfig = os.path.join(tmp, "kubeconfig")
+        with open(kubeconfig, "w") as f:
+            f.write(KUBECONFIG)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "KUBECONFIG": kubeconfig}
         size = len(text.encode())
         ours = measure("kubectl-fed federate", [a.kubectl_fed, "federate", "--offline", "-f", big, "-o", "yaml"],
                        a.runs, a.objects, size, env)

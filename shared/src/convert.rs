@@ -528,15 +528,19 @@ fn federated_object(
     warnings: &mut Vec<String>,
 ) -> Result<Value, ConvertError> {
     let overrides = object_overrides(ty, &name, &template, prepared, warnings)?;
+    // The typed spec without its template, which is then moved in: serializing it would copy it whole.
     let spec = FederatedSpec {
-        template,
+        template: Value::Null,
         placement: prepared.placement.clone(),
         overrides,
         ..FederatedSpec::default()
     };
-    let spec = serde_json::to_value(spec).map_err(|e| ConvertError::Render {
+    let mut spec = serde_json::to_value(spec).map_err(|e| ConvertError::Render {
         reason: e.to_string(),
     })?;
+    if let Some(spec) = spec.as_object_mut() {
+        spec.insert("template".into(), template);
+    }
     let mut metadata = Map::new();
     metadata.insert("name".into(), Value::String(name));
     if let Some(ns) = namespace {
@@ -1437,7 +1441,15 @@ mod tests {
             ..ConvertOptions::default()
         };
         let fed = federate(cm, &ty("cm"), &opts).expect("converts");
-        assert_eq!(fed.warnings.len(), 1);
+        // The options' warning, then: a ConfigMap has no /spec/replicas to replace.
+        assert_eq!(fed.warnings.len(), 2, "{:?}", fed.warnings);
+        assert!(
+            fed.warnings[1].starts_with(
+                "the override replace /spec/replicas for eu-1 names a field the template does not have"
+            ),
+            "{}",
+            fed.warnings[1]
+        );
         assert_eq!(
             fed.object["spec"]["overrides"],
             json!([{"clusterName": "eu-1", "clusterOverrides": [{"path": "/spec/replicas", "value": 1}]},

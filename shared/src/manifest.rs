@@ -717,8 +717,8 @@ impl ReadFailure {
     }
 }
 
-/// [`YamlSplitter`]'s rules over a stream: lines are read until the line that starts the next document,
-/// which is kept for the next call.
+/// [`YamlSplitter`]'s rules over a stream: lines are read into the current document's buffer until the line
+/// that starts the next document, which is kept for the next call.
 struct ReaderSplitter<'a> {
     reader: Box<dyn std::io::BufRead + 'a>,
     limit: usize,
@@ -727,11 +727,11 @@ struct ReaderSplitter<'a> {
     /// 1-based number of the next line to read.
     line: usize,
     documents: usize,
-    /// The current document's text.
+    /// The current document's bytes, and its text once complete.
+    buf: Vec<u8>,
     text: String,
-    /// A line read but belonging to the next document (a `---`).
-    carry: Option<String>,
-    bytes: Vec<u8>,
+    /// A line read that starts the next document (a `---`).
+    carry: Vec<u8>,
     first: bool,
 }
 
@@ -743,59 +743,62 @@ impl<'a> ReaderSplitter<'a> {
             read: 0,
             line: 1,
             documents: 0,
-            text: String::new(),
-            carry: None,
-            bytes: Vec::new(),
+            buf: Vec::with_capacity(4096),
+            text: String::with_capacity(4096),
+            carry: Vec::new(),
             first: true,
         }
     }
 
-    /// The next line, with its newline; `None` at the end.
-    fn next_line(&mut self) -> Result<Option<String>, ReadFailure> {
-        if let Some(line) = self.carry.take() {
-            return Ok(Some(line));
+    /// Appends the next line (with its newline) to `buf`; false at the end.
+    fn next_line(&mut self) -> Result<bool, ReadFailure> {
+        if !self.carry.is_empty() {
+            self.buf.append(&mut self.carry);
+            return Ok(true);
         }
-        self.bytes.clear();
+        let start = self.buf.len();
         let n = self
             .reader
-            .read_until(b'\n', &mut self.bytes)
+            .read_until(b'\n', &mut self.buf)
             .map_err(|e| ReadFailure::Io(e.to_string()))?;
         if n == 0 {
-            return Ok(None);
+            return Ok(false);
         }
-        let start = self.read;
+        let offset = self.read;
         self.read += n;
         if self.read > self.limit {
             return Err(ReadFailure::TooLarge(self.read, self.limit));
         }
-        let mut bytes = std::mem::take(&mut self.bytes);
-        if std::mem::take(&mut self.first) && bytes.starts_with("\u{feff}".as_bytes()) {
-            bytes.drain(..3);
+        if std::mem::take(&mut self.first) && self.buf[start..].starts_with("\u{feff}".as_bytes()) {
+            self.buf.drain(start..start + 3);
         }
-        match String::from_utf8(bytes) {
-            Ok(s) => Ok(Some(s)),
-            Err(e) => Err(ReadFailure::NotUtf8(start + e.utf8_error().valid_up_to())),
+        if let Err(e) = std::str::from_utf8(&self.buf[start..]) {
+            return Err(ReadFailure::NotUtf8(offset + e.valid_up_to()));
         }
+        Ok(true)
     }
 
     fn next_document(&mut self) -> Result<Option<Document<'_>>, ReadFailure> {
         loop {
-            self.text.clear();
+            self.buf.clear();
             let first_line = self.line;
             let mut explicit = false;
             let mut prefix_only = true;
             let mut content_line = None;
             let mut at_end = false;
             loop {
-                let Some(raw) = self.next_line()? else {
+                let start = self.buf.len();
+                if !self.next_line()? {
                     at_end = true;
                     break;
-                };
-                let line = raw.strip_suffix('\n').unwrap_or(&raw);
+                }
+                // Checked UTF-8 by `next_line`.
+                let raw = std::str::from_utf8(&self.buf[start..]).unwrap_or_default();
+                let line = raw.strip_suffix('\n').unwrap_or(raw);
                 let line = line.strip_suffix('\r').unwrap_or(line);
                 if is_marker(line, "---") {
                     if explicit || !prefix_only {
-                        self.carry = Some(raw);
+                        self.carry = self.buf.split_off(start);
                         break;
                     }
                     explicit = true;
@@ -805,6 +808,7 @@ impl<'a> ReaderSplitter<'a> {
                         prefix_only = false;
                     }
                 } else if is_marker(line, "...") {
+                    self.buf.truncate(start);
                     self.line += 1;
                     break;
                 } else {
@@ -814,13 +818,15 @@ impl<'a> ReaderSplitter<'a> {
                         prefix_only = false;
                     }
                 }
-                self.text.push_str(&raw);
                 self.line += 1;
             }
             if explicit || content_line.is_some() {
                 self.documents += 1;
             }
             if let Some(line) = content_line {
+                self.text.clear();
+                self.text
+                    .push_str(std::str::from_utf8(&self.buf).unwrap_or_default());
                 return Ok(Some(Document {
                     text: &self.text,
                     first_line,
@@ -1169,8 +1175,27 @@ mod tests {
             Case {
                 name: "duplicate key",
                 input: format!("{CM}kind: Secret\n"),
-                want: "in.yaml:5:1: invalid YAML in document 1: duplicate mapping key: kind, set \
-                       DuplicateKeyPolicy in Options if acceptable",
+                want: "in.yaml:5:1: invalid YAML in document 1: the key \"kind\" appears twice in the same \
+                       mapping; keep one (the API server rejects duplicate keys)",
+            },
+            Case {
+                name: "nested duplicate key, at its own line",
+                input: format!("{CM}data:\n  k: v\n  k: w\n"),
+                want: "in.yaml:7:3: invalid YAML in document 1: the key \"k\" appears twice in the same \
+                       mapping; keep one (the API server rejects duplicate keys)",
+            },
+            Case {
+                name: "too many values, in our words",
+                input: format!("{CM}data: [{}]\n", "1,".repeat(300_000)),
+                want: "in.yaml:5:499986: invalid YAML in document 1: the document has more than 250000 values \
+                       (mappings, lists and scalars); no Kubernetes object is this large, so check how the file was \
+                       generated",
+            },
+            Case {
+                name: "a duplicate key after comments in a later document",
+                input: format!("{CM}---\n# Source: x.yaml\n\n{CM}data:\n  k: v\n  k: w\n"),
+                want: "in.yaml:14:3: invalid YAML in document 2: the key \"k\" appears twice in the same \
+                       mapping; keep one (the API server rejects duplicate keys)",
             },
             Case {
                 name: "missing kind",
