@@ -732,7 +732,7 @@ fn crds_and_webhook_configurations_are_refused_unless_allowed() {
         "error: -:1 (document 1): CustomResourceDefinition \"widgets.example.com\" is not federated by default: \
          a CRD changes the API of every member cluster",
         "Pass --allow-kind CustomResourceDefinition to federate it anyway",
-        "error: -:7 (document 2): ValidatingWebhookConfiguration \"check\" is not federated by default",
+        "error: -:6 (document 2): ValidatingWebhookConfiguration \"check\" is not federated by default",
         "Pass --allow-kind ValidatingWebhookConfiguration to federate it anyway",
         "error: 2 of 3 objects could not be federated; nothing was printed",
     ] {
