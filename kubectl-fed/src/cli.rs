@@ -642,9 +642,12 @@ fn parse_cluster_list(list: &str) -> Vec<String> {
     list.split(',').map(|c| c.trim().to_string()).collect()
 }
 
+/// `KIND/NAME` of `--override KIND/NAME:…`.
+type ObjectRef = (String, String);
+
 /// Parses one `--override`, optionally scoped to one object: `KIND/NAME:CLUSTER:PATH…` (cluster names
 /// cannot contain `/`, so a first part with one is a scope). Returns the scope, the cluster and the change.
-fn parse_scoped_override(flag: &str) -> anyhow::Result<(Option<(String, String)>, String, Override)> {
+fn parse_scoped_override(flag: &str) -> anyhow::Result<(Option<ObjectRef>, String, Override)> {
     if let Some((first, rest)) = flag.split_once(':')
         && let Some((kind, name)) = first.split_once('/')
     {
@@ -987,7 +990,10 @@ mod tests {
         assert_eq!(opts.overrides.len(), 1);
         assert_eq!(opts.scoped_overrides.len(), 1, "same object, any case");
         let scoped = &opts.scoped_overrides[0];
-        assert_eq!((scoped.kind.as_str(), scoped.name.as_str()), ("deployment", "web"));
+        assert_eq!(
+            (scoped.kind.as_str(), scoped.name.as_str()),
+            ("deployment", "web")
+        );
         assert_eq!(
             scoped
                 .overrides
@@ -1017,7 +1023,9 @@ mod tests {
             ],
             ..PlacementArgs::default()
         };
-        let opts = args.convert_options(Some("web".into()), None, &AllowArgs::default()).expect("valid");
+        let opts = args
+            .convert_options(Some("web".into()), None, &AllowArgs::default())
+            .expect("valid");
         assert_eq!(opts.namespace.as_deref(), Some("web"));
         assert_eq!(
             opts.placement,
@@ -1030,7 +1038,9 @@ mod tests {
             ..PlacementArgs::default()
         };
         assert_eq!(
-            none.convert_options(None, None, &AllowArgs::default()).expect("valid").placement,
+            none.convert_options(None, None, &AllowArgs::default())
+                .expect("valid")
+                .placement,
             PlacementChoice::Clusters(vec![])
         );
         let sel = PlacementArgs {
@@ -1038,14 +1048,20 @@ mod tests {
             ..PlacementArgs::default()
         };
         assert!(matches!(
-            sel.convert_options(None, None, &AllowArgs::default()).expect("valid").placement,
+            sel.convert_options(None, None, &AllowArgs::default())
+                .expect("valid")
+                .placement,
             PlacementChoice::ClusterSelector(_)
         ));
         let bad = PlacementArgs {
             cluster_selector: Some("region".into()),
             ..PlacementArgs::default()
         };
-        let err = format!("{:#}", bad.convert_options(None, None, &AllowArgs::default()).expect_err("invalid"));
+        let err = format!(
+            "{:#}",
+            bad.convert_options(None, None, &AllowArgs::default())
+                .expect_err("invalid")
+        );
         assert!(
             err.contains("--cluster-selector") && err.contains("not a key=value pair"),
             "{err}"
@@ -1075,11 +1091,15 @@ mod tests {
             overrides: vec!["eu-1:/spec/paused=true".into()],
             ..PlacementArgs::default()
         };
-        let opts = args(&list).convert_options(None, None, &AllowArgs::default()).expect("valid");
+        let opts = args(&list)
+            .convert_options(None, None, &AllowArgs::default())
+            .expect("valid");
         assert_eq!(opts.overrides.len(), 1);
         assert_eq!(opts.overrides[0].cluster_overrides[0].value, Some(json!(4)));
         assert_eq!(opts.overrides[0].cluster_overrides[1].path, "/spec/paused");
-        let opts = args(&spec).convert_options(None, None, &AllowArgs::default()).expect("valid");
+        let opts = args(&spec)
+            .convert_options(None, None, &AllowArgs::default())
+            .expect("valid");
         assert_eq!(
             opts.overrides
                 .iter()

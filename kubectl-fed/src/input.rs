@@ -47,7 +47,9 @@ pub fn for_each(
     for name in filenames {
         if name == "-" {
             if stdin_read {
-                f(Err("-f - is given twice; standard input can be read only once".into()));
+                f(Err(
+                    "-f - is given twice; standard input can be read only once".into()
+                ));
                 continue;
             }
             stdin_read = true;
@@ -113,7 +115,9 @@ fn parse_stream(
     }
     let mut bytes = Vec::new();
     // One byte over the limit is enough to report it.
-    let cap = u64::try_from(limits.max_input_bytes).unwrap_or(u64::MAX).saturating_add(1);
+    let cap = u64::try_from(limits.max_input_bytes)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
     if let Err(e) = reader.take(cap).read_to_end(&mut bytes) {
         f(Err(format!("{name}: cannot read: {e}")));
         return;
@@ -121,7 +125,12 @@ fn parse_stream(
     parse_bytes(name, &bytes, limits, f);
 }
 
-fn parse_bytes(name: &str, bytes: &[u8], limits: &ParseLimits, f: &mut dyn FnMut(Result<ManifestObject, String>)) {
+fn parse_bytes(
+    name: &str,
+    bytes: &[u8],
+    limits: &ParseLimits,
+    f: &mut dyn FnMut(Result<ManifestObject, String>),
+) {
     // The same checks and messages as `parse_manifest_bytes`, which stops at the first error.
     if bytes.len() > limits.max_input_bytes {
         let e = ManifestError::TooLarge {

@@ -84,7 +84,8 @@ impl Rendered {
             let file = match &mut self.spill {
                 Some(f) => f,
                 None => self.spill.insert(
-                    tempfile::tempfile().map_err(|e| anyhow::anyhow!("cannot create a temporary file: {e}"))?,
+                    tempfile::tempfile()
+                        .map_err(|e| anyhow::anyhow!("cannot create a temporary file: {e}"))?,
                 ),
             };
             file.write_all(self.text.as_bytes())

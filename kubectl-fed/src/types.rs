@@ -34,10 +34,7 @@ impl TypeTable {
     pub fn builtin() -> Self {
         let mut table = Self::default();
         for t in builtin_types() {
-            table
-                .types
-                .entry((t.group.clone(), t.kind.clone()))
-                .or_insert(t);
+            table.types.entry((t.group.clone(), t.kind.clone())).or_insert(t);
         }
         table
     }
@@ -107,9 +104,9 @@ impl Admission {
             .collect()
     }
 
-    /// How many objects are held.
-    pub fn len(&self) -> usize {
-        self.deferred.len()
+    /// Whether no object is held.
+    pub fn is_empty(&self) -> bool {
+        self.deferred.is_empty()
     }
 
     /// The held objects, in input order, to convert once the table is complete (kinds it still does not
@@ -142,10 +139,16 @@ mod tests {
             .filter_map(|o| admission.admit(&table, o))
             .map(|o| o.kind().to_string())
             .collect();
-        assert_eq!(admitted, ["StatefulSet", "FederatedThing", "CustomResourceDefinition"]);
+        assert_eq!(
+            admitted,
+            ["StatefulSet", "FederatedThing", "CustomResourceDefinition"]
+        );
         assert!(admission.missed(&table).is_empty(), "the CRD declared Widget");
         let widget = table.borrow().get("example.com/v1", "Widget").expect("learned");
-        assert_eq!((widget.plural.as_str(), widget.scope), ("widgetz", Scope::Namespaced));
+        assert_eq!(
+            (widget.plural.as_str(), widget.scope),
+            ("widgetz", Scope::Namespaced)
+        );
         let opts = ConvertOptions {
             default_namespace: Some("ctx".into()),
             ..ConvertOptions::default()

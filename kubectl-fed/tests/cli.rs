@@ -639,9 +639,17 @@ spec: {scaleTargetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}, minRe
 
 #[test]
 fn built_in_kinds_get_their_real_scope_and_the_namespace_flag() {
-    let r = run_in(&testdata(""), &["federate", "--offline", "-f", "-", "-n", "web"], APP_KINDS);
+    let r = run_in(
+        &testdata(""),
+        &["federate", "--offline", "-f", "-", "-n", "web"],
+        APP_KINDS,
+    );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    assert!(!r.stderr.contains("guessed"), "no guess for built-in kinds: {}", r.stderr);
+    assert!(
+        !r.stderr.contains("guessed"),
+        "no guess for built-in kinds: {}",
+        r.stderr
+    );
     let web = Some("web".to_string());
     assert_eq!(
         kinds_and_namespaces(&objects(&r.stdout)),
@@ -680,18 +688,38 @@ fn offline_uses_the_kubeconfig_context_namespace() {
     let input = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n\
                  apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: own}\n---\n\
                  apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: c}\n";
-    let r = run_in(dir.path(), &["federate", "--offline", "--kubeconfig", &kc, "-f", "-"], input);
+    let r = run_in(
+        dir.path(),
+        &["federate", "--offline", "--kubeconfig", &kc, "-f", "-"],
+        input,
+    );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    let namespaces: Vec<Option<String>> =
-        kinds_and_namespaces(&objects(&r.stdout)).into_iter().map(|(_, ns)| ns).collect();
+    let namespaces: Vec<Option<String>> = kinds_and_namespaces(&objects(&r.stdout))
+        .into_iter()
+        .map(|(_, ns)| ns)
+        .collect();
     assert_eq!(namespaces, [Some("team-a".into()), Some("own".into()), None]);
     // -n wins over the context.
     let r = run_in(
         dir.path(),
-        &["federate", "--offline", "--kubeconfig", &kc, "-f", "-", "-n", "web"],
+        &[
+            "federate",
+            "--offline",
+            "--kubeconfig",
+            &kc,
+            "-f",
+            "-",
+            "-n",
+            "web",
+        ],
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
     );
-    assert_eq!(objects(&r.stdout)[0]["metadata"]["namespace"], "web", "{}", r.stderr);
+    assert_eq!(
+        objects(&r.stdout)[0]["metadata"]["namespace"],
+        "web",
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -700,11 +728,18 @@ fn stray_namespaces_on_cluster_scoped_kinds_are_dropped_with_a_warning() {
                  rules: []\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n\
                  metadata: {name: b, namespace: x}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, \
                  name: r}\n";
-    let r = run_in(&testdata(""), &["federate", "--offline", "-f", "-", "-n", "web"], input);
+    let r = run_in(
+        &testdata(""),
+        &["federate", "--offline", "-f", "-", "-n", "web"],
+        input,
+    );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_eq!(
         kinds_and_namespaces(&objects(&r.stdout)),
-        [("FederatedClusterRole".into(), None), ("FederatedClusterRoleBinding".into(), None)]
+        [
+            ("FederatedClusterRole".into(), None),
+            ("FederatedClusterRoleBinding".into(), None)
+        ]
     );
     for kind in ["ClusterRole \"r\"", "ClusterRoleBinding \"b\""] {
         assert!(
@@ -725,7 +760,11 @@ fn crds_and_webhook_configurations_are_refused_unless_allowed() {
                  apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\n\
                  metadata: {name: check}\nwebhooks: []\n---\n\
                  apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n";
-    let r = run_in(&testdata(""), &["federate", "--offline", "-f", "-", "-n", "web"], input);
+    let r = run_in(
+        &testdata(""),
+        &["federate", "--offline", "-f", "-", "-n", "web"],
+        input,
+    );
     assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert_eq!(r.stdout, "");
     for want in [
@@ -771,26 +810,47 @@ fn yaml_errors_in_our_words_at_the_right_line_every_bad_object_listed() {
     // Line 7 repeats the key of line 6.
     let dup = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n  k: w\n";
     let dup_line = 7;
-    let deep = format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: d}}\ndata: {}1{}\n", "[".repeat(300), "]".repeat(300));
+    let deep = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: d}}\ndata: {}1{}\n",
+        "[".repeat(300),
+        "]".repeat(300)
+    );
     let input = format!(
         "{dup}---\n{deep}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: ok}}\n---\n\
          apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: r, namespace: other}}\n"
     );
     std::fs::write(dir.path().join("in.yaml"), &input).expect("write");
-    let r = run_in(dir.path(), &["federate", "--offline", "-f", "in.yaml", "-n", "web"], "");
+    let r = run_in(
+        dir.path(),
+        &["federate", "--offline", "-f", "in.yaml", "-n", "web"],
+        "",
+    );
     assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert_eq!(r.stdout, "");
     let errors: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("error: ")).collect();
     assert_eq!(errors.len(), 4, "three bad objects and the verdict: {}", r.stderr);
     assert!(
-        errors[0].starts_with(&format!("error: in.yaml:{dup_line}:")) && errors[0].contains("the key \"k\" appears twice"),
+        errors[0].starts_with(&format!("error: in.yaml:{dup_line}:"))
+            && errors[0].contains("the key \"k\" appears twice"),
         "{}",
         errors[0]
     );
-    assert!(errors[1].contains("nests deeper than 100 levels"), "{}", errors[1]);
-    assert!(errors[2].contains("does not match the namespace \"web\""), "{}", errors[2]);
+    assert!(
+        errors[1].contains("nests deeper than 100 levels"),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[2].contains("does not match the namespace \"web\""),
+        "{}",
+        errors[2]
+    );
     for internal in ["DuplicateKeyPolicy", "budget breached", "Options"] {
-        assert!(!r.stderr.contains(internal), "library wording {internal:?} leaked: {}", r.stderr);
+        assert!(
+            !r.stderr.contains(internal),
+            "library wording {internal:?} leaked: {}",
+            r.stderr
+        );
     }
 }
 
@@ -799,7 +859,11 @@ fn helm_hook_annotations_are_dropped() {
     let input = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: migrate\n  annotations:\n    \
                  helm.sh/hook: pre-install\n    helm.sh/hook-delete-policy: hook-succeeded\n    \
                  meta.helm.sh/release-name: web\n    team: a\n";
-    let r = run_in(&testdata(""), &["federate", "--offline", "-f", "-", "-n", "web"], input);
+    let r = run_in(
+        &testdata(""),
+        &["federate", "--offline", "-f", "-", "-n", "web"],
+        input,
+    );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let objs = objects(&r.stdout);
     assert_eq!(
@@ -826,9 +890,17 @@ fn helm_template_of_a_chart_piped_with_n() {
         .env_remove("KUBECONFIG")
         .output()
         .expect("helm runs");
-    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
     let rendered = String::from_utf8(rendered.stdout).expect("UTF-8");
-    let r = run_in(&testdata(""), &["federate", "--offline", "-f", "-", "-n", "web"], &rendered);
+    let r = run_in(
+        &testdata(""),
+        &["federate", "--offline", "-f", "-", "-n", "web"],
+        &rendered,
+    );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(!r.stderr.contains("guessed"), "{}", r.stderr);
     let web = Some("web".to_string());

@@ -35,8 +35,8 @@ use crate::api::constants::SERVER_METADATA_FIELDS;
 use crate::api::{ClusterOverrides, FederatedSpec, Placement};
 use crate::manifest::{ManifestObject, Source};
 use crate::overrides::{OverridesError, validate_cluster_overrides};
-pub use crate::selector::parse_cluster_selector;
 use crate::selector::check_label;
+pub use crate::selector::parse_cluster_selector;
 use crate::typeinfo::{FEDERATED_GROUP, FEDERATED_VERSION, Scope, TargetType, default_types};
 
 /// Annotations never copied into a template: kubectl's record of the last apply, and the ones the
@@ -566,7 +566,11 @@ fn object_overrides(
 ) -> Result<Vec<ClusterOverrides>, ConvertError> {
     let mut overrides = prepared.overrides.clone();
     let mut scoped = false;
-    for s in prepared.scoped.iter().filter(|s| s.name == name && ty.matches(&s.kind)) {
+    for s in prepared
+        .scoped
+        .iter()
+        .filter(|s| s.name == name && ty.matches(&s.kind))
+    {
         scoped = true;
         for entry in &s.overrides {
             let same = overrides.iter_mut().find(|o| {
@@ -575,7 +579,9 @@ fn object_overrides(
                     && o.cluster_name == entry.cluster_name
             });
             match same {
-                Some(o) => o.cluster_overrides.extend(entry.cluster_overrides.iter().cloned()),
+                Some(o) => o
+                    .cluster_overrides
+                    .extend(entry.cluster_overrides.iter().cloned()),
                 None => overrides.push(entry.clone()),
             }
         }
@@ -603,7 +609,10 @@ fn object_overrides(
 
 /// The refusal of an object whose kind must not be federated blindly, unless its kind is allowed.
 fn refused(obj: &Value, ty: &TargetType, opts: &ConvertOptions) -> Option<ConvertError> {
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let reason = crate::kinds::refusal(&ty.group, &ty.kind, name)?;
     if opts.allowed_kinds.contains(&ty.kind.to_ascii_lowercase()) {
         return None;
@@ -1007,9 +1016,18 @@ mod tests {
         let ns_of = |obj, o: &ConvertOptions| {
             federate(obj, &role_ty, o).map(|f| f.object["metadata"]["namespace"].as_str().map(String::from))
         };
-        assert_eq!(ns_of(role(None), &opts(Some("web"), Some("ctx"))), Ok(Some("web".into())));
-        assert_eq!(ns_of(role(Some("own")), &opts(None, Some("ctx"))), Ok(Some("own".into())));
-        assert_eq!(ns_of(role(None), &opts(None, Some("ctx"))), Ok(Some("ctx".into())));
+        assert_eq!(
+            ns_of(role(None), &opts(Some("web"), Some("ctx"))),
+            Ok(Some("web".into()))
+        );
+        assert_eq!(
+            ns_of(role(Some("own")), &opts(None, Some("ctx"))),
+            Ok(Some("own".into()))
+        );
+        assert_eq!(
+            ns_of(role(None), &opts(None, Some("ctx"))),
+            Ok(Some("ctx".into()))
+        );
         assert!(matches!(
             ns_of(role(Some("own")), &opts(Some("web"), Some("ctx"))),
             Err(ConvertError::NamespaceMismatch { .. })
@@ -1060,9 +1078,16 @@ mod tests {
             "annotations": {"helm.sh/hook": "pre-install", "helm.sh/hook-weight": "1",
                 "meta.helm.sh/release-name": "r", "team": "a"}}});
         let fed = federate(cm, &ty("cm"), &ConvertOptions::default()).expect("converts");
-        assert_eq!(fed.object["spec"]["template"]["metadata"], json!({"annotations": {"team": "a"}}));
+        assert_eq!(
+            fed.object["spec"]["template"]["metadata"],
+            json!({"annotations": {"team": "a"}})
+        );
         assert_eq!(fed.warnings.len(), 1);
-        assert!(fed.warnings[0].contains("Helm hook (pre-install)"), "{:?}", fed.warnings);
+        assert!(
+            fed.warnings[0].contains("Helm hook (pre-install)"),
+            "{:?}",
+            fed.warnings
+        );
     }
 
     #[test]
@@ -1511,7 +1536,10 @@ mod tests {
                  first at app.yaml:1 (document 1); remove one of them or give it another name",
             ]
         );
-        let ns = batch.items[4].result.as_ref().expect("a stray namespace is dropped");
+        let ns = batch.items[4]
+            .result
+            .as_ref()
+            .expect("a stray namespace is dropped");
         assert_eq!(ns.object["metadata"], json!({"name": "x", "namespace": "x"}));
         assert_eq!(
             ns.warnings,

@@ -173,8 +173,7 @@ pub fn crd_target_type(crd: &Value) -> Option<TargetType> {
         version: version.to_string(),
         kind: kind.to_string(),
         plural: text("/spec/names/plural")?.to_string(),
-        singular: text("/spec/names/singular")
-            .map_or_else(|| kind.to_ascii_lowercase(), str::to_string),
+        singular: text("/spec/names/singular").map_or_else(|| kind.to_ascii_lowercase(), str::to_string),
         scope,
         short_names: crd
             .pointer("/spec/names/shortNames")
@@ -193,7 +192,10 @@ pub fn refusal(group: &str, kind: &str, name: &str) -> Option<&'static str> {
             "a CRD changes the API of every member cluster, and is usually installed and upgraded there by \
              the tool that owns it"
         }
-        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration") => {
+        (
+            "admissionregistration.k8s.io",
+            "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration",
+        ) => {
             "a webhook configuration sends every member's API requests to a service that must run in that \
              member; one that is not reachable there can block writes to the whole cluster"
         }
@@ -208,8 +210,12 @@ pub fn refusal(group: &str, kind: &str, name: &str) -> Option<&'static str> {
         ("storage.k8s.io", "StorageClass") => {
             "a StorageClass names a provisioner and parameters specific to each cluster's infrastructure"
         }
-        ("networking.k8s.io", "IngressClass") => "an IngressClass names the ingress controller of each cluster",
-        ("node.k8s.io", "RuntimeClass") => "a RuntimeClass names a handler that each member's nodes must have",
+        ("networking.k8s.io", "IngressClass") => {
+            "an IngressClass names the ingress controller of each cluster"
+        }
+        ("node.k8s.io", "RuntimeClass") => {
+            "a RuntimeClass names a handler that each member's nodes must have"
+        }
         ("", "Namespace") if name.starts_with("kube-") => {
             "kube-* namespaces are the system namespaces of each member cluster"
         }
@@ -234,17 +240,50 @@ mod tests {
         for (kind, group, plural, scope) in [
             ("StatefulSet", "apps", "statefulsets", Scope::Namespaced),
             ("Role", "rbac.authorization.k8s.io", "roles", Scope::Namespaced),
-            ("RoleBinding", "rbac.authorization.k8s.io", "rolebindings", Scope::Namespaced),
-            ("ClusterRoleBinding", "rbac.authorization.k8s.io", "clusterrolebindings", Scope::Cluster),
-            ("HorizontalPodAutoscaler", "autoscaling", "horizontalpodautoscalers", Scope::Namespaced),
-            ("NetworkPolicy", "networking.k8s.io", "networkpolicies", Scope::Namespaced),
-            ("CustomResourceDefinition", "apiextensions.k8s.io", "customresourcedefinitions", Scope::Cluster),
+            (
+                "RoleBinding",
+                "rbac.authorization.k8s.io",
+                "rolebindings",
+                Scope::Namespaced,
+            ),
+            (
+                "ClusterRoleBinding",
+                "rbac.authorization.k8s.io",
+                "clusterrolebindings",
+                Scope::Cluster,
+            ),
+            (
+                "HorizontalPodAutoscaler",
+                "autoscaling",
+                "horizontalpodautoscalers",
+                Scope::Namespaced,
+            ),
+            (
+                "NetworkPolicy",
+                "networking.k8s.io",
+                "networkpolicies",
+                Scope::Namespaced,
+            ),
+            (
+                "CustomResourceDefinition",
+                "apiextensions.k8s.io",
+                "customresourcedefinitions",
+                Scope::Cluster,
+            ),
             ("Endpoints", "", "endpoints", Scope::Namespaced),
         ] {
             let t = find(kind);
-            assert_eq!((t.group.as_str(), t.plural.as_str(), t.scope), (group, plural, scope), "{kind}");
+            assert_eq!(
+                (t.group.as_str(), t.plural.as_str(), t.scope),
+                (group, plural, scope),
+                "{kind}"
+            );
         }
-        assert_eq!(find("HorizontalPodAutoscaler").version, "v2", "stable version first");
+        assert_eq!(
+            find("HorizontalPodAutoscaler").version,
+            "v2",
+            "stable version first"
+        );
         assert!(find("StatefulSet").has_replicas);
         assert_eq!(find("Deployment").short_names, ["deploy"], "default types first");
     }
@@ -258,7 +297,13 @@ mod tests {
                 "versions": [{"name": "v1alpha1", "served": true}, {"name": "v1", "storage": true}]}});
         let t = crd_target_type(&crd).expect("a CRD");
         assert_eq!(
-            (t.group.as_str(), t.version.as_str(), t.plural.as_str(), t.singular.as_str(), t.scope),
+            (
+                t.group.as_str(),
+                t.version.as_str(),
+                t.plural.as_str(),
+                t.singular.as_str(),
+                t.scope
+            ),
             ("example.com", "v1", "widgetz", "widget", Scope::Namespaced)
         );
         assert_eq!(t.short_names, ["wd"]);
@@ -270,7 +315,14 @@ mod tests {
     #[test]
     fn refused_kinds() {
         assert!(refusal("apiextensions.k8s.io", "CustomResourceDefinition", "x").is_some());
-        assert!(refusal("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "x").is_some());
+        assert!(
+            refusal(
+                "admissionregistration.k8s.io",
+                "MutatingWebhookConfiguration",
+                "x"
+            )
+            .is_some()
+        );
         assert!(refusal("", "Namespace", "kube-system").is_some());
         assert!(refusal("", "Namespace", "web").is_none());
         assert!(refusal("apps", "Deployment", "x").is_none());

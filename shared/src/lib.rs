@@ -33,8 +33,7 @@ pub use api::{
 };
 pub use convert::{
     Batch, BatchItem, ConvertError, ConvertOptions, Federated, Federator, PlacementChoice, ScopedOverrides,
-    default_resolver,
-    federate, federate_all, validate_overrides,
+    default_resolver, federate, federate_all, validate_overrides,
 };
 pub use crds::{chart_crd_files, chart_type_configs_file, core_crds, default_federated_crds, federated_crd};
 pub use manifest::{ManifestError, ManifestObject, Manifests, ParseLimits, Source, parse_manifests};

@@ -283,7 +283,10 @@ impl<'a> Manifests<'a> {
         Self {
             file: file.into(),
             limits: *limits,
-            mode: Mode::YamlReader(Box::new(ReaderSplitter::new(Box::new(reader), limits.max_input_bytes))),
+            mode: Mode::YamlReader(Box::new(ReaderSplitter::new(
+                Box::new(reader),
+                limits.max_input_bytes,
+            ))),
             pending: VecDeque::new(),
             yaml_options: yaml_options(limits),
         }
@@ -684,10 +687,7 @@ impl<'a> YamlSplitter<'a> {
 /// as [`Manifests::new`] decides; for [`Manifests::from_reader`] callers, who must read JSON whole.
 pub fn looks_like_json(head: &[u8]) -> bool {
     let head = head.strip_prefix("\u{feff}".as_bytes()).unwrap_or(head);
-    matches!(
-        head.iter().find(|b| !b.is_ascii_whitespace()),
-        Some(b'{' | b'[')
-    )
+    matches!(head.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['))
 }
 
 /// What ends a [`ReaderSplitter`] early.
@@ -895,11 +895,15 @@ fn yaml_error(
             Some(k) => format!(
                 "the key {k:?} appears twice in the same mapping; keep one (the API server rejects duplicate keys)"
             ),
-            None => "a key appears twice in the same mapping; keep one (the API server rejects duplicate keys)"
-                .to_string(),
+            None => {
+                "a key appears twice in the same mapping; keep one (the API server rejects duplicate keys)"
+                    .to_string()
+            }
         },
         serde_saphyr::Error::Budget { breach, .. } => budget_message(breach),
-        _ => serde_saphyr::DefaultMessageFormatter.format_message(e).into_owned(),
+        _ => serde_saphyr::DefaultMessageFormatter
+            .format_message(e)
+            .into_owned(),
     };
     if message == RECURSION_LIMIT {
         // The parser's own limit on flow nesting (`[[[[…`), met before the depth budget.

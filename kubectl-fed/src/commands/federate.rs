@@ -59,27 +59,32 @@ pub async fn run(global: &GlobalArgs, args: &FederateArgs) -> anyhow::Result<()>
     let mut report = Report::default();
     let mut render_failure = None;
     let mut stdin = std::io::stdin().lock();
-    crate::input::for_each(&args.input.filenames, args.input.recursive, &mut stdin, &mut |item| {
-        let obj = match item {
-            Ok(obj) => obj,
-            Err(e) => {
-                report.bad(&e);
-                return;
-            }
-        };
-        report.objects += 1;
-        match admission.admit(&table, obj) {
-            Some(obj) => {
-                let item = federator.federate(obj);
-                if let Some(fed) = report.take(item)
-                    && let Err(e) = rendered.push(&fed)
-                {
-                    render_failure.get_or_insert(e);
+    crate::input::for_each(
+        &args.input.filenames,
+        args.input.recursive,
+        &mut stdin,
+        &mut |item| {
+            let obj = match item {
+                Ok(obj) => obj,
+                Err(e) => {
+                    report.bad(&e);
+                    return;
                 }
+            };
+            report.objects += 1;
+            match admission.admit(&table, obj) {
+                Some(obj) => {
+                    let item = federator.federate(obj);
+                    if let Some(fed) = report.take(item)
+                        && let Err(e) = rendered.push(&fed)
+                    {
+                        render_failure.get_or_insert(e);
+                    }
+                }
+                None => spots.push(rendered.reserve()),
             }
-            None => spots.push(rendered.reserve()),
-        }
-    });
+        },
+    );
     drop(stdin);
     if let Some(e) = render_failure {
         return Err(e);
@@ -88,7 +93,7 @@ pub async fn run(global: &GlobalArgs, args: &FederateArgs) -> anyhow::Result<()>
         anyhow::bail!("no objects passed to kubectl fed: the input is empty");
     }
 
-    if admission.len() > 0 {
+    if !admission.is_empty() {
         let missed = admission.missed(&table);
         if !missed.is_empty() && !args.offline {
             discover(&connection, args.use_discovery, &missed, &table).await?;
