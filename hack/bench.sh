@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # The benchmarks (README: `make bench`). Each prints its figures; docs/benchmarks.md records them with the
 # command that produced them. Release builds; loopback only; every run is bounded in time and count.
-# Usage: hack/bench.sh [convert|webhook|controller|scale]...   (default: convert webhook controller;
+# Usage: hack/bench.sh [convert|cli|webhook|controller|scale]...   (default: convert cli webhook controller;
 # `scale` — 10 members × 10,000 objects — takes most of an hour and the whole machine: run it alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/env.sh
-which=("$@"); [ ${#which[@]} -eq 0 ] && which=(convert webhook controller)
+which=("$@"); [ ${#which[@]} -eq 0 ] && which=(convert cli webhook controller)
 for b in "${which[@]}"; do
   case "$b" in
     convert)
       echo "== conversion: 10,000 manifests in one multi-document file, one core"
       cargo bench --quiet -p kubefed-core --bench convert ;;
+    cli)
+      echo "== cli: kubectl-fed federate as a process on 10,000 objects, one core, against kubefedctl v0.10.0"
+      cargo build --quiet --release -p kubectl-fed
+      # kubefedctl is built once from the Go module proxy and cached; without Go (or if the build fails) the
+      # bench says so and prints our own figures only.
+      kubefedctl=$(nice -n 10 bash hack/build-kubefedctl.sh | tail -n 1) || kubefedctl=""
+      python3 hack/bench-cli.py --kubectl-fed "$CARGO_TARGET_DIR/release/kubectl-fed" \
+        ${kubefedctl:+--kubefedctl "$kubefedctl"} --runs "${BENCH_RUNS:-7}" ;;
     webhook)
       echo "== webhook: AdmissionReview round trips over TLS with keep-alive"
       cargo build --quiet --release -p kubefed-webhook --bin kubefed-webhook-bench
@@ -34,6 +42,6 @@ for b in "${which[@]}"; do
       KUBEFED_TESTBED_BIN=$(bash tests/testbed/build-bins.sh all | tail -n 1); export KUBEFED_TESTBED_BIN
       cargo build --quiet --release -p kubefed-controller --features bench --bins
       "$CARGO_TARGET_DIR/release/kubefed-controller-bench" --members 10 --objects 10000 --timeout 3600 ;;
-    *) echo "unknown benchmark $b (convert|webhook|controller|scale)" >&2; exit 2 ;;
+    *) echo "unknown benchmark $b (convert|cli|webhook|controller|scale)" >&2; exit 2 ;;
   esac
 done

@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use kubefed_core::ConvertOptions;
 use kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
 use kubefed_core::api::{ClusterOverrides, Override};
-use kubefed_core::convert::{PlacementChoice, parse_cluster_selector};
+use kubefed_core::convert::{PlacementChoice, ScopedOverrides, parse_cluster_selector};
 use serde_json::Value;
 
 const ROOT_EXAMPLES: &str = "\
@@ -131,8 +131,12 @@ Examples:
   # From a pipeline
   helm template my-chart | kubectl fed federate -f - -n web
 
-Without a reachable host (or with --offline) the built-in table of the default types is used; other kinds get a
-guessed resource name and a warning.";
+Every built-in Kubernetes kind is known offline, with its scope, as are the kinds of CustomResourceDefinitions in
+the input; for other kinds the host is asked (unless --offline), else the resource name is guessed, with a warning.
+Namespaces follow kubectl: -n, else the object's own, else the kubeconfig context's, else `default`; cluster-scoped
+objects get none. CRDs, webhook configurations, APIServices, PriorityClasses, StorageClasses, IngressClasses,
+RuntimeClasses and kube-* Namespaces are refused unless --allow-kind names their kind. Helm's annotations
+(helm.sh/hook*, meta.helm.sh/*) are dropped.";
 
 const APPLY_EXAMPLES: &str = "\
 Examples:
@@ -327,13 +331,25 @@ pub struct PlacementArgs {
     pub cluster_selector: Option<String>,
     /// A per-cluster override: CLUSTER:PATH=JSON replaces (JSON values; anything else is taken as a string),
     /// CLUSTER:PATH+=JSON adds, CLUSTER:PATH- removes. PATH is a JSON Pointer, e.g. eu-1:/spec/replicas=5.
-    /// Repeatable.
-    #[arg(long = "override", value_name = "CLUSTER:PATH=JSON")]
+    /// Prefix KIND/NAME: to apply it to one object only, e.g. deployment/web:eu-1:/spec/replicas=5.
+    /// Repeatable. A replace or remove of a field the object's template lacks is a warning.
+    #[arg(long = "override", value_name = "[KIND/NAME:]CLUSTER:PATH=JSON")]
     pub overrides: Vec<String>,
     /// A YAML or JSON file with overrides in the shape of spec.overrides:
     /// a list of {clusterName, clusterOverrides: [{op, path, value}]}.
     #[arg(long, value_name = "FILE")]
     pub overrides_file: Option<PathBuf>,
+}
+
+/// Kinds refused by default.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AllowArgs {
+    /// Federate objects of a kind refused by default (comma-separated or repeated, case-insensitive):
+    /// CustomResourceDefinition, ValidatingWebhookConfiguration, MutatingWebhookConfiguration, APIService,
+    /// PriorityClass, StorageClass, IngressClass, RuntimeClass, and Namespace for kube-* namespaces. They
+    /// change how each member cluster as a whole behaves, so they are federated only on purpose.
+    #[arg(long = "allow-kind", value_name = "KIND", value_delimiter = ',')]
+    pub kinds: Vec<String>,
 }
 
 /// `-o` of `federate`.
@@ -350,9 +366,13 @@ pub struct FederateArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub placement: PlacementArgs,
-    /// Namespace of namespaced objects that have none (default: the kubeconfig context's namespace, if set).
+    /// Namespace of namespaced objects (an object in another namespace is an error). Default: the object's
+    /// own, else the kubeconfig context's namespace (also with --offline), else `default`. Cluster-scoped
+    /// objects never get one; a namespace written on one is dropped with a warning.
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    #[command(flatten)]
+    pub allow: AllowArgs,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "yaml")]
     pub output: Format,
@@ -384,9 +404,13 @@ pub struct ApplyArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub placement: PlacementArgs,
-    /// Namespace of namespaced objects that have none (default: the kubeconfig context's namespace, if set).
+    /// Namespace of namespaced objects (an object in another namespace is an error). Default: the object's
+    /// own, else the kubeconfig context's namespace, else `default`. Cluster-scoped objects never get one;
+    /// a namespace written on one is dropped with a warning.
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    #[command(flatten)]
+    pub allow: AllowArgs,
     /// `client`: print what would be applied; `server`: the host validates every object but stores nothing.
     #[arg(long, value_enum, value_name = "none|client|server", default_value = "none",
           num_args = 0..=1, default_missing_value = "client", require_equals = true)]
@@ -407,9 +431,12 @@ pub struct CheckArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub placement: PlacementArgs,
-    /// Namespace of namespaced objects that have none (default: the kubeconfig context's namespace, if set).
+    /// Namespace of namespaced objects (an object in another namespace is an error), as with apply. Default:
+    /// the object's own, else the kubeconfig context's namespace, else `default`.
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    #[command(flatten)]
+    pub allow: AllowArgs,
     /// A folder of YAML files: FederationPolicies, and optionally KubeFedClusters, FederatedNamespaces,
     /// Namespaces and FederatedTypeConfigs describing the host.
     #[arg(long, value_name = "DIR")]
@@ -434,9 +461,12 @@ pub struct DiffArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub placement: PlacementArgs,
-    /// Namespace of namespaced objects that have none (default: the kubeconfig context's namespace, if set).
+    /// Namespace of namespaced objects (an object in another namespace is an error), as with apply. Default:
+    /// the object's own, else the kubeconfig context's namespace, else `default`.
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    #[command(flatten)]
+    pub allow: AllowArgs,
     /// As with apply: a namespace that is not federated yet would be, with the object's placement.
     #[arg(long)]
     pub create_namespace: bool,
@@ -659,9 +689,15 @@ pub(crate) fn parse_timeout(value: &str) -> Result<Duration, String> {
 }
 
 impl PlacementArgs {
-    /// The conversion options these flags (and `namespace`) describe. Overrides from `--overrides-file`
-    /// come first, then each `--override`, grouped by cluster.
-    pub fn convert_options(&self, namespace: Option<String>) -> anyhow::Result<ConvertOptions> {
+    /// The conversion options these flags describe, with `-n` (`namespace`), the namespace of objects that
+    /// have none (`default_namespace`) and `--allow-kind`. Overrides from `--overrides-file` come first,
+    /// then each `--override`, grouped by cluster.
+    pub fn convert_options(
+        &self,
+        namespace: Option<String>,
+        default_namespace: Option<String>,
+        allow: &AllowArgs,
+    ) -> anyhow::Result<ConvertOptions> {
         let placement = match (&self.clusters, &self.cluster_selector) {
             (Some(list), _) => PlacementChoice::Clusters(parse_cluster_list(list)),
             (None, Some(selector)) => PlacementChoice::ClusterSelector(
@@ -673,8 +709,26 @@ impl PlacementArgs {
             Some(path) => read_overrides_file(path)?,
             None => Vec::new(),
         };
+        let mut scoped_overrides: Vec<ScopedOverrides> = Vec::new();
         for flag in &self.overrides {
-            let (cluster, op) = parse_override(flag)?;
+            let (scope, cluster, op) = parse_scoped_override(flag)?;
+            let overrides = match scope {
+                None => &mut overrides,
+                Some((kind, name)) => {
+                    let at = scoped_overrides
+                        .iter()
+                        .position(|s| s.kind.eq_ignore_ascii_case(&kind) && s.name == name)
+                        .unwrap_or_else(|| {
+                            scoped_overrides.push(ScopedOverrides {
+                                kind,
+                                name,
+                                overrides: Vec::new(),
+                            });
+                            scoped_overrides.len() - 1
+                        });
+                    &mut scoped_overrides[at].overrides
+                }
+            };
             let entry = overrides.iter_mut().find(|o| {
                 o.cluster_selector.is_none() && o.cluster_name.as_deref() == Some(cluster.as_str())
             });
@@ -689,8 +743,16 @@ impl PlacementArgs {
         }
         Ok(ConvertOptions {
             namespace: namespace.filter(|ns| !ns.is_empty()),
+            default_namespace,
+            allowed_kinds: allow
+                .kinds
+                .iter()
+                .map(|k| k.trim().to_ascii_lowercase())
+                .filter(|k| !k.is_empty())
+                .collect(),
             placement,
             overrides,
+            scoped_overrides,
         })
     }
 }
@@ -701,6 +763,29 @@ fn parse_cluster_list(list: &str) -> Vec<String> {
         return Vec::new();
     }
     list.split(',').map(|c| c.trim().to_string()).collect()
+}
+
+/// `KIND/NAME` of `--override KIND/NAME:…`.
+type ObjectRef = (String, String);
+
+/// Parses one `--override`, optionally scoped to one object: `KIND/NAME:CLUSTER:PATH…` (cluster names
+/// cannot contain `/`, so a first part with one is a scope). Returns the scope, the cluster and the change.
+fn parse_scoped_override(flag: &str) -> anyhow::Result<(Option<ObjectRef>, String, Override)> {
+    if let Some((first, rest)) = flag.split_once(':')
+        && let Some((kind, name)) = first.split_once('/')
+    {
+        let (kind, name) = (kind.trim(), name.trim());
+        if kind.is_empty() || name.is_empty() || name.contains('/') {
+            bail!(
+                "invalid --override {flag:?}: the object must be KIND/NAME, like deployment/web; expected \
+                 [KIND/NAME:]CLUSTER:PATH=JSON"
+            );
+        }
+        let (cluster, op) = parse_override(rest)?;
+        return Ok((Some((kind.to_string(), name.to_string())), cluster, op));
+    }
+    let (cluster, op) = parse_override(flag)?;
+    Ok((None, cluster, op))
 }
 
 /// Parses one `--override`: `CLUSTER:PATH=JSON` (replace), `CLUSTER:PATH+=JSON` (add) or `CLUSTER:PATH-`
@@ -1013,6 +1098,44 @@ mod tests {
     }
 
     #[test]
+    fn overrides_scoped_to_one_object() {
+        let args = PlacementArgs {
+            overrides: vec![
+                "eu-1:/metadata/labels/tier=prod".into(),
+                "deployment/web:eu-1:/spec/replicas=3".into(),
+                "Deployment/web:us-1:/spec/paused=true".into(),
+            ],
+            ..PlacementArgs::default()
+        };
+        let opts = args
+            .convert_options(None, None, &AllowArgs::default())
+            .expect("valid");
+        assert_eq!(opts.overrides.len(), 1);
+        assert_eq!(opts.scoped_overrides.len(), 1, "same object, any case");
+        let scoped = &opts.scoped_overrides[0];
+        assert_eq!(
+            (scoped.kind.as_str(), scoped.name.as_str()),
+            ("deployment", "web")
+        );
+        assert_eq!(
+            scoped
+                .overrides
+                .iter()
+                .map(|o| o.cluster_name.as_deref().unwrap_or_default())
+                .collect::<Vec<_>>(),
+            ["eu-1", "us-1"]
+        );
+        let bad = PlacementArgs {
+            overrides: vec!["deployment/:eu-1:/spec/replicas=3".into()],
+            ..PlacementArgs::default()
+        };
+        let err = bad
+            .convert_options(None, None, &AllowArgs::default())
+            .expect_err("no name");
+        assert!(err.to_string().contains("must be KIND/NAME"), "{err}");
+    }
+
+    #[test]
     fn placement_and_overrides_become_convert_options() {
         let args = PlacementArgs {
             clusters: Some("eu-1, us-1".into()),
@@ -1023,7 +1146,9 @@ mod tests {
             ],
             ..PlacementArgs::default()
         };
-        let opts = args.convert_options(Some("web".into())).expect("valid");
+        let opts = args
+            .convert_options(Some("web".into()), None, &AllowArgs::default())
+            .expect("valid");
         assert_eq!(opts.namespace.as_deref(), Some("web"));
         assert_eq!(
             opts.placement,
@@ -1036,7 +1161,9 @@ mod tests {
             ..PlacementArgs::default()
         };
         assert_eq!(
-            none.convert_options(None).expect("valid").placement,
+            none.convert_options(None, None, &AllowArgs::default())
+                .expect("valid")
+                .placement,
             PlacementChoice::Clusters(vec![])
         );
         let sel = PlacementArgs {
@@ -1044,14 +1171,20 @@ mod tests {
             ..PlacementArgs::default()
         };
         assert!(matches!(
-            sel.convert_options(None).expect("valid").placement,
+            sel.convert_options(None, None, &AllowArgs::default())
+                .expect("valid")
+                .placement,
             PlacementChoice::ClusterSelector(_)
         ));
         let bad = PlacementArgs {
             cluster_selector: Some("region".into()),
             ..PlacementArgs::default()
         };
-        let err = format!("{:#}", bad.convert_options(None).expect_err("invalid"));
+        let err = format!(
+            "{:#}",
+            bad.convert_options(None, None, &AllowArgs::default())
+                .expect_err("invalid")
+        );
         assert!(
             err.contains("--cluster-selector") && err.contains("not a key=value pair"),
             "{err}"
@@ -1081,11 +1214,15 @@ mod tests {
             overrides: vec!["eu-1:/spec/paused=true".into()],
             ..PlacementArgs::default()
         };
-        let opts = args(&list).convert_options(None).expect("valid");
+        let opts = args(&list)
+            .convert_options(None, None, &AllowArgs::default())
+            .expect("valid");
         assert_eq!(opts.overrides.len(), 1);
         assert_eq!(opts.overrides[0].cluster_overrides[0].value, Some(json!(4)));
         assert_eq!(opts.overrides[0].cluster_overrides[1].path, "/spec/paused");
-        let opts = args(&spec).convert_options(None).expect("valid");
+        let opts = args(&spec)
+            .convert_options(None, None, &AllowArgs::default())
+            .expect("valid");
         assert_eq!(
             opts.overrides
                 .iter()
@@ -1094,12 +1231,12 @@ mod tests {
             [Some("us-1"), Some("eu-1")]
         );
         let err = args(&bad)
-            .convert_options(None)
+            .convert_options(None, None, &AllowArgs::default())
             .expect_err("not a list")
             .to_string();
         assert!(err.contains("expected a list of"), "{err}");
         let err = args(&broken)
-            .convert_options(None)
+            .convert_options(None, None, &AllowArgs::default())
             .expect_err("broken")
             .to_string();
         assert!(err.contains("invalid YAML or JSON"), "{err}");

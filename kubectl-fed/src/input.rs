@@ -5,13 +5,16 @@
 //! input (once). Parsing is `kubefed_core::manifest`'s. Every error of every file is collected, so one
 //! run shows all that needs fixing; the caller decides that nothing is converted while any remain.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use kubefed_core::manifest::{ManifestError, ManifestObject, Manifests, ParseLimits};
+use kubefed_core::manifest::{ManifestError, ManifestObject, Manifests, ParseLimits, looks_like_json};
 
 /// Extensions read from folders.
 const MANIFEST_EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
+
+/// Read buffer: large enough that a JSON input is recognised from its first bytes.
+const BUFFER: usize = 64 * 1024;
 
 /// What was read: the objects in input order, and every error met.
 #[derive(Debug, Default)]
@@ -20,67 +23,114 @@ pub struct Input {
     pub errors: Vec<String>,
 }
 
-/// Reads every `-f` argument; `stdin` is read for `-`.
+/// Reads every `-f` argument; `stdin` is read for `-`. Holds every object: for commands that need them
+/// all (apply); see [`for_each`] to stream.
 pub fn read(filenames: &[String], recursive: bool, stdin: &mut dyn Read) -> Input {
-    let limits = ParseLimits::default();
     let mut input = Input::default();
+    for_each(filenames, recursive, stdin, &mut |item| match item {
+        Ok(obj) => input.objects.push(obj),
+        Err(e) => input.errors.push(e),
+    });
+    input
+}
+
+/// Calls `f` with each object of every `-f` argument in order, or with an error message, as they are
+/// read: YAML is parsed one document at a time, so only the current document is held (JSON is read whole).
+pub fn for_each(
+    filenames: &[String],
+    recursive: bool,
+    stdin: &mut dyn Read,
+    f: &mut dyn FnMut(Result<ManifestObject, String>),
+) {
+    let limits = ParseLimits::default();
     let mut stdin_read = false;
     for name in filenames {
         if name == "-" {
             if stdin_read {
-                input
-                    .errors
-                    .push("-f - is given twice; standard input can be read only once".into());
+                f(Err(
+                    "-f - is given twice; standard input can be read only once".into()
+                ));
                 continue;
             }
             stdin_read = true;
-            let mut bytes = Vec::new();
-            match stdin.read_to_end(&mut bytes) {
-                Ok(_) => parse_into(&mut input, "-", &bytes, &limits),
-                Err(e) => input.errors.push(format!("-: cannot read standard input: {e}")),
-            }
+            parse_stream("-", BufReader::with_capacity(BUFFER, &mut *stdin), &limits, f);
             continue;
         }
         let path = Path::new(name);
         match std::fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                input.errors.push(format!("the path {name:?} does not exist"));
+                f(Err(format!("the path {name:?} does not exist")));
             }
-            Err(e) => input.errors.push(format!("{name}: {e}")),
+            Err(e) => f(Err(format!("{name}: {e}"))),
             Ok(meta) if meta.is_dir() => {
                 let mut files = Vec::new();
                 if let Err(e) = list_dir(path, recursive, &mut files) {
-                    input.errors.push(e);
+                    f(Err(e));
                 }
                 if files.is_empty() {
-                    input.errors.push(format!(
+                    f(Err(format!(
                         "{name}: no .yaml, .yml or .json files{}",
                         if recursive {
                             ""
                         } else {
                             " (add -R to read subfolders)"
                         }
-                    ));
+                    )));
                 }
                 for file in files {
-                    read_file(&mut input, &file, &limits);
+                    read_file(&file, &limits, f);
                 }
             }
-            Ok(_) => read_file(&mut input, path, &limits),
+            Ok(_) => read_file(path, &limits, f),
         }
     }
-    input
 }
 
-fn read_file(input: &mut Input, path: &Path, limits: &ParseLimits) {
+fn read_file(path: &Path, limits: &ParseLimits, f: &mut dyn FnMut(Result<ManifestObject, String>)) {
     let name = path.display().to_string();
-    match std::fs::read(path) {
-        Ok(bytes) => parse_into(input, &name, &bytes, limits),
-        Err(e) => input.errors.push(format!("{name}: cannot read: {e}")),
+    match std::fs::File::open(path) {
+        Ok(file) => parse_stream(&name, BufReader::with_capacity(BUFFER, file), limits, f),
+        Err(e) => f(Err(format!("{name}: cannot read: {e}"))),
     }
 }
 
-fn parse_into(input: &mut Input, name: &str, bytes: &[u8], limits: &ParseLimits) {
+fn parse_stream(
+    name: &str,
+    mut reader: impl BufRead,
+    limits: &ParseLimits,
+    f: &mut dyn FnMut(Result<ManifestObject, String>),
+) {
+    let json = match reader.fill_buf() {
+        Ok(head) => looks_like_json(head),
+        Err(e) => {
+            f(Err(format!("{name}: cannot read: {e}")));
+            return;
+        }
+    };
+    if !json {
+        for item in Manifests::from_reader(name, reader, limits) {
+            f(item.map_err(|e| e.to_string()));
+        }
+        return;
+    }
+    let mut bytes = Vec::new();
+    // One byte over the limit is enough to report it.
+    let cap = u64::try_from(limits.max_input_bytes)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    if let Err(e) = reader.take(cap).read_to_end(&mut bytes) {
+        f(Err(format!("{name}: cannot read: {e}")));
+        return;
+    }
+    parse_bytes(name, &bytes, limits, f);
+}
+
+fn parse_bytes(
+    name: &str,
+    bytes: &[u8],
+    limits: &ParseLimits,
+    f: &mut dyn FnMut(Result<ManifestObject, String>),
+) {
     // The same checks and messages as `parse_manifest_bytes`, which stops at the first error.
     if bytes.len() > limits.max_input_bytes {
         let e = ManifestError::TooLarge {
@@ -88,7 +138,7 @@ fn parse_into(input: &mut Input, name: &str, bytes: &[u8], limits: &ParseLimits)
             size: bytes.len(),
             limit: limits.max_input_bytes,
         };
-        input.errors.push(e.to_string());
+        f(Err(e.to_string()));
         return;
     }
     let text = match std::str::from_utf8(bytes) {
@@ -98,15 +148,12 @@ fn parse_into(input: &mut Input, name: &str, bytes: &[u8], limits: &ParseLimits)
                 file: name.into(),
                 offset: e.valid_up_to(),
             };
-            input.errors.push(e.to_string());
+            f(Err(e.to_string()));
             return;
         }
     };
     for item in Manifests::new(name, text, limits) {
-        match item {
-            Ok(obj) => input.objects.push(obj),
-            Err(e) => input.errors.push(e.to_string()),
-        }
+        f(item.map_err(|e| e.to_string()));
     }
 }
 

@@ -4,6 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// No mimalloc here (unlike the webhook): it cut `federate`'s allocation time, but its eagerly committed
+// arenas added ~13 MiB of peak RSS to a 10,000-object run (3.6x the input instead of under 3x), and a CLI
+// run is short; glibc returns what the streaming conversion frees.
+
 fn main() -> ExitCode {
     // `kubectl_complete-fed` (kubectl's plugin completion) calls `kubectl-fed __complete WORD…`.
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -41,6 +41,167 @@ pub fn render(objects: &[Value], format: Format) -> anyhow::Result<String> {
     }
 }
 
+/// In-memory output beyond which [`Rendered`] spills to a temporary file.
+const SPILL_BYTES: usize = 1024 * 1024;
+
+/// Objects rendered one at a time, for `federate`'s all-or-nothing output: only the serialized text is
+/// kept, never the objects — in memory up to [`SPILL_BYTES`], then in an unnamed temporary file, so memory
+/// does not grow with the output. Objects rendered out of order (converted late) are placed at the spot
+/// reserved for them with [`Rendered::reserve`].
+pub struct Rendered {
+    format: Format,
+    /// The text not yet spilled.
+    text: String,
+    spill: Option<std::fs::File>,
+    /// Bytes written to `spill`.
+    spilled: u64,
+    /// Offsets in the whole text of the reserved spots, in order, and what fills each.
+    holes: Vec<(u64, String)>,
+    count: usize,
+    spill_at: usize,
+}
+
+impl Rendered {
+    pub fn new(format: Format) -> Self {
+        Self {
+            format,
+            text: String::new(),
+            spill: None,
+            spilled: 0,
+            holes: Vec::new(),
+            count: 0,
+            spill_at: SPILL_BYTES,
+        }
+    }
+
+    /// Appends one object.
+    pub fn push(&mut self, value: &Value) -> anyhow::Result<()> {
+        let mut text = std::mem::take(&mut self.text);
+        let done = self.render_into(value, &mut text);
+        self.text = text;
+        done?;
+        if self.text.len() >= self.spill_at {
+            let file = match &mut self.spill {
+                Some(f) => f,
+                None => self.spill.insert(
+                    tempfile::tempfile()
+                        .map_err(|e| anyhow::anyhow!("cannot create a temporary file: {e}"))?,
+                ),
+            };
+            file.write_all(self.text.as_bytes())
+                .map_err(|e| anyhow::anyhow!("cannot write a temporary file: {e}"))?;
+            self.spilled += self.text.len() as u64;
+            self.text.clear();
+        }
+        Ok(())
+    }
+
+    /// Reserves the spot of an object converted later; returns the spot's number for [`Self::fill`].
+    pub fn reserve(&mut self) -> usize {
+        self.holes
+            .push((self.spilled + self.text.len() as u64, String::new()));
+        self.holes.len() - 1
+    }
+
+    /// Renders an object into a reserved spot.
+    pub fn fill(&mut self, spot: usize, value: &Value) -> anyhow::Result<()> {
+        let mut text = String::new();
+        self.render_into(value, &mut text)?;
+        if let Some((_, hole)) = self.holes.get_mut(spot) {
+            *hole = text;
+        }
+        Ok(())
+    }
+
+    fn render_into(&mut self, value: &Value, out: &mut String) -> anyhow::Result<()> {
+        self.count += 1;
+        match self.format {
+            // Every document starts with `---`; the very first one is dropped when writing.
+            Format::Yaml => {
+                out.push_str("---\n");
+                out.push_str(&to_yaml(value)?);
+            }
+            // Every item starts with `,` and a newline and is indented as an item of a List, without a
+            // newline at its end; undone for a single object.
+            Format::Json => {
+                for (i, line) in serde_json::to_string_pretty(value)?.lines().enumerate() {
+                    out.push_str(if i == 0 { ",\n    " } else { "\n    " });
+                    out.push_str(line);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies bytes `from..to` of the whole text (spilled, then in memory) to `out`.
+    fn copy_range(&mut self, from: u64, to: u64, out: &mut dyn Write) -> std::io::Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        if from >= to {
+            return Ok(());
+        }
+        if from < self.spilled
+            && let Some(file) = &mut self.spill
+        {
+            let end = to.min(self.spilled);
+            file.seek(SeekFrom::Start(from))?;
+            std::io::copy(&mut Read::by_ref(file).take(end - from), out)?;
+        }
+        let start = usize::try_from(from.max(self.spilled) - self.spilled).unwrap_or(usize::MAX);
+        let end = usize::try_from(to.saturating_sub(self.spilled)).unwrap_or(usize::MAX);
+        if start < end {
+            out.write_all(self.text.get(start..end).unwrap_or_default().as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything to `out`: YAML documents separated by `---`, or JSON — the object itself when
+    /// there is one, a `kind: List` otherwise (as [`render`] does).
+    pub fn write_to(mut self, out: &mut dyn Write) -> std::io::Result<()> {
+        let total = self.spilled + self.text.len() as u64;
+        let holes = std::mem::take(&mut self.holes);
+        let mut whole = Vec::new();
+        // The pieces in order: (range of the text, or a hole's text).
+        let single_json = self.format == Format::Json && self.count == 1;
+        let mut sink: Box<dyn Write + '_> = if single_json {
+            Box::new(&mut whole)
+        } else {
+            Box::new(&mut *out)
+        };
+        if self.format == Format::Json && !single_json {
+            sink.write_all(b"{\n  \"apiVersion\": \"v1\",\n  \"items\": [\n")?;
+        }
+        let strip: &[u8] = match self.format {
+            Format::Yaml => b"---\n",
+            Format::Json => b",\n",
+        };
+        // The first piece starts with the separator: skip it.
+        let mut skip = strip.len() as u64;
+        let mut at = 0;
+        for (offset, hole) in holes.iter().map(|(o, h)| (*o, h.as_str())).chain([(total, "")]) {
+            let from = at + skip.min(offset - at);
+            skip -= from - at;
+            self.copy_range(from, offset, &mut *sink)?;
+            let hole = hole.as_bytes();
+            let cut = usize::try_from(skip).unwrap_or(0).min(hole.len());
+            sink.write_all(&hole[cut..])?;
+            skip -= cut as u64;
+            at = offset;
+        }
+        if self.format == Format::Json && !single_json {
+            sink.write_all(b"\n  ],\n  \"kind\": \"List\",\n  \"metadata\": {}\n}\n")?;
+        }
+        drop(sink);
+        if single_json {
+            // The one object, unindented.
+            for line in String::from_utf8_lossy(&whole).lines() {
+                out.write_all(line.strip_prefix("    ").unwrap_or(line).as_bytes())?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One object as a YAML document.
 pub fn to_yaml(value: &Value) -> anyhow::Result<String> {
     let mut text = serde_saphyr::to_string(value).map_err(|e| anyhow::anyhow!("cannot render YAML: {e}"))?;
@@ -210,6 +371,41 @@ mod tests {
             (two["kind"].as_str(), two["items"].as_array().map(Vec::len)),
             (Some("List"), Some(2))
         );
+    }
+
+    #[test]
+    fn rendered_one_at_a_time_spilled_and_out_of_order_is_render() {
+        let objects: Vec<Value> = (0..6)
+            .map(|i| json!({"kind": "K", "metadata": {"name": format!("o{i}")}, "data": {"n": i}}))
+            .collect();
+        for format in [Format::Yaml, Format::Json] {
+            for count in [1, 6] {
+                for spill_at in [1, 40, usize::MAX] {
+                    let mut r = Rendered::new(format);
+                    r.spill_at = spill_at;
+                    // Objects 0 and 3 are converted late.
+                    let mut spots = Vec::new();
+                    for (i, o) in objects.iter().take(count).enumerate() {
+                        if i % 3 == 0 {
+                            spots.push((r.reserve(), o));
+                        } else {
+                            r.push(o).expect("renders");
+                        }
+                    }
+                    for (spot, o) in spots {
+                        r.fill(spot, o).expect("renders");
+                    }
+                    let mut out = Vec::new();
+                    r.write_to(&mut out).expect("writes");
+                    let want = render(&objects[..count], format).expect("renders");
+                    assert_eq!(
+                        String::from_utf8(out).expect("UTF-8"),
+                        want,
+                        "{format:?}, {count} objects, spill at {spill_at}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

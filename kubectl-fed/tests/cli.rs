@@ -225,7 +225,7 @@ fn bad_input_gets_a_clear_message_and_no_output() {
             code: 1,
             stderr: &[
                 "error: in.yaml:5:2: invalid YAML in document 1: while parsing a block mapping",
-                "error: the input has 1 error; nothing was done",
+                "error: the input has 1 error; nothing was printed",
             ],
         },
         Case {
@@ -243,17 +243,6 @@ fn bad_input_gets_a_clear_message_and_no_output() {
             stderr: &["error: in.yaml:1 (document 1): Secret has no `apiVersion`; add one"],
         },
         Case {
-            name: "namespaced object without a namespace",
-            input: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
-            args: &[],
-            code: 1,
-            stderr: &[
-                "error: in.yaml:1 (document 1): ConfigMap \"a\" has no namespace; set metadata.namespace in the \
-                 manifest or pass --namespace",
-                "error: 1 of 1 objects could not be federated; nothing was printed",
-            ],
-        },
-        Case {
             name: "-n disagrees with the object",
             input: CM,
             args: &["-n", "other"],
@@ -264,9 +253,10 @@ fn bad_input_gets_a_clear_message_and_no_output() {
             name: "cluster-scoped object with a namespace",
             input: "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r, namespace: ns1}\n",
             args: &[],
-            code: 1,
+            code: 0,
             stderr: &[
-                "ClusterRole \"r\" is cluster-scoped, but has metadata.namespace \"ns1\"; remove metadata.namespace",
+                "Warning: in.yaml:1 (document 1): ClusterRole \"r\" is cluster-scoped: its metadata.namespace \
+                 \"ns1\" was dropped",
             ],
         },
         Case {
@@ -665,4 +655,376 @@ fn krew_manifest_lists_every_platform() {
         seen,
         ["darwin_amd64", "darwin_arm64", "linux_amd64", "linux_arm64"]
     );
+}
+
+/// Parses federate's YAML output.
+fn objects(stdout: &str) -> Vec<serde_json::Value> {
+    kubefed_core::parse_manifests("out.yaml", stdout, &Default::default())
+        .expect("output parses")
+        .into_iter()
+        .map(|o| o.object)
+        .collect()
+}
+
+/// `(kind, namespace)` of each federated object.
+fn kinds_and_namespaces(objs: &[serde_json::Value]) -> Vec<(String, Option<String>)> {
+    objs.iter()
+        .map(|o| {
+            (
+                o["kind"].as_str().unwrap_or_default().to_string(),
+                o["metadata"]["namespace"].as_str().map(String::from),
+            )
+        })
+        .collect()
+}
+
+const APP_KINDS: &str = "\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec: {replicas: 1, serviceName: db, selector: {matchLabels: {app: db}}, template: {metadata: {labels: {app: db}}, spec: {containers: [{name: db, image: db}]}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader}
+rules: []
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: reader}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+subjects: [{kind: ServiceAccount, name: default}]
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: db}
+spec: {scaleTargetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}, minReplicas: 1, maxReplicas: 3}
+";
+
+#[test]
+fn built_in_kinds_get_their_real_scope_and_the_namespace_flag() {
+    let r = run_in(
+        &testdata(""),
+        &["federate", "--offline", "-f", "-", "-n", "web"],
+        APP_KINDS,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("guessed"),
+        "no guess for built-in kinds: {}",
+        r.stderr
+    );
+    let web = Some("web".to_string());
+    assert_eq!(
+        kinds_and_namespaces(&objects(&r.stdout)),
+        [
+            ("FederatedStatefulSet".into(), web.clone()),
+            ("FederatedRole".into(), web.clone()),
+            ("FederatedRoleBinding".into(), web.clone()),
+            ("FederatedHorizontalPodAutoscaler".into(), web),
+        ]
+    );
+    // Without -n and without a kubeconfig: kubectl's `default`.
+    let r = run_in(&testdata(""), &["federate", "--offline", "-f", "-"], APP_KINDS);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        objects(&r.stdout)
+            .iter()
+            .all(|o| o["metadata"]["namespace"] == "default"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn offline_uses_the_kubeconfig_context_namespace() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("config");
+    // The server is never contacted offline.
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: dev\nclusters:\n- name: c\n  cluster: {server: \
+         'https://127.0.0.1:1'}\ncontexts:\n- name: dev\n  context: {cluster: c, user: u, namespace: team-a}\n\
+         users:\n- name: u\n  user: {token: t}\n",
+    )
+    .expect("write");
+    let kc = kubeconfig.display().to_string();
+    let input = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n\
+                 apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: own}\n---\n\
+                 apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: c}\n";
+    let r = run_in(
+        dir.path(),
+        &["federate", "--offline", "--kubeconfig", &kc, "-f", "-"],
+        input,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let namespaces: Vec<Option<String>> = kinds_and_namespaces(&objects(&r.stdout))
+        .into_iter()
+        .map(|(_, ns)| ns)
+        .collect();
+    assert_eq!(namespaces, [Some("team-a".into()), Some("own".into()), None]);
+    // -n wins over the context.
+    let r = run_in(
+        dir.path(),
+        &[
+            "federate",
+            "--offline",
+            "--kubeconfig",
+            &kc,
+            "-f",
+            "-",
+            "-n",
+            "web",
+        ],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    );
+    assert_eq!(
+        objects(&r.stdout)[0]["metadata"]["namespace"],
+        "web",
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn stray_namespaces_on_cluster_scoped_kinds_are_dropped_with_a_warning() {
+    let input = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r, namespace: x}\n\
+                 rules: []\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n\
+                 metadata: {name: b, namespace: x}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, \
+                 name: r}\n";
+    let r = run_in(
+        &testdata(""),
+        &["federate", "--offline", "-f", "-", "-n", "web"],
+        input,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(
+        kinds_and_namespaces(&objects(&r.stdout)),
+        [
+            ("FederatedClusterRole".into(), None),
+            ("FederatedClusterRoleBinding".into(), None)
+        ]
+    );
+    for kind in ["ClusterRole \"r\"", "ClusterRoleBinding \"b\""] {
+        assert!(
+            r.stderr.contains(&format!(
+                "{kind} is cluster-scoped: its metadata.namespace \"x\" was dropped"
+            )),
+            "{kind}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn crds_and_webhook_configurations_are_refused_unless_allowed() {
+    let input = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+                 metadata: {name: widgets.example.com}\nspec: {group: example.com, scope: Namespaced, \
+                 names: {kind: Widget, plural: widgets}, versions: [{name: v1, served: true, storage: true}]}\n---\n\
+                 apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\n\
+                 metadata: {name: check}\nwebhooks: []\n---\n\
+                 apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n";
+    let r = run_in(
+        &testdata(""),
+        &["federate", "--offline", "-f", "-", "-n", "web"],
+        input,
+    );
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    for want in [
+        "error: -:1 (document 1): CustomResourceDefinition \"widgets.example.com\" is not federated by default: \
+         a CRD changes the API of every member cluster",
+        "Pass --allow-kind CustomResourceDefinition to federate it anyway",
+        "error: -:6 (document 2): ValidatingWebhookConfiguration \"check\" is not federated by default",
+        "Pass --allow-kind ValidatingWebhookConfiguration to federate it anyway",
+        "error: 2 of 3 objects could not be federated; nothing was printed",
+    ] {
+        assert!(r.stderr.contains(want), "stderr lacks {want:?}:\n{}", r.stderr);
+    }
+    let r = run_in(
+        &testdata(""),
+        &[
+            "federate",
+            "--offline",
+            "-f",
+            "-",
+            "-n",
+            "web",
+            "--allow-kind",
+            "customresourcedefinition,ValidatingWebhookConfiguration",
+        ],
+        input,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(
+        kinds_and_namespaces(&objects(&r.stdout)),
+        [
+            ("FederatedCustomResourceDefinition".into(), None),
+            ("FederatedValidatingWebhookConfiguration".into(), None),
+            // The CRD in the input declares Widget as namespaced: no guess.
+            ("FederatedWidget".into(), Some("web".into())),
+        ]
+    );
+    assert!(!r.stderr.contains("guessed"), "{}", r.stderr);
+}
+
+#[test]
+fn yaml_errors_in_our_words_at_the_right_line_every_bad_object_listed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Line 7 repeats the key of line 6.
+    let dup = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n  k: w\n";
+    let dup_line = 7;
+    let deep = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: d}}\ndata: {}1{}\n",
+        "[".repeat(300),
+        "]".repeat(300)
+    );
+    let input = format!(
+        "{dup}---\n{deep}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: ok}}\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: r, namespace: other}}\n"
+    );
+    std::fs::write(dir.path().join("in.yaml"), &input).expect("write");
+    let r = run_in(
+        dir.path(),
+        &["federate", "--offline", "-f", "in.yaml", "-n", "web"],
+        "",
+    );
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 4, "three bad objects and the verdict: {}", r.stderr);
+    assert!(
+        errors[0].starts_with(&format!("error: in.yaml:{dup_line}:"))
+            && errors[0].contains("the key \"k\" appears twice"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains("nests deeper than 100 levels"),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[2].contains("does not match the namespace \"web\""),
+        "{}",
+        errors[2]
+    );
+    for internal in ["DuplicateKeyPolicy", "budget breached", "Options"] {
+        assert!(
+            !r.stderr.contains(internal),
+            "library wording {internal:?} leaked: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn helm_hook_annotations_are_dropped() {
+    let input = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: migrate\n  annotations:\n    \
+                 helm.sh/hook: pre-install\n    helm.sh/hook-delete-policy: hook-succeeded\n    \
+                 meta.helm.sh/release-name: web\n    team: a\n";
+    let r = run_in(
+        &testdata(""),
+        &["federate", "--offline", "-f", "-", "-n", "web"],
+        input,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let objs = objects(&r.stdout);
+    assert_eq!(
+        objs[0]["spec"]["template"]["metadata"]["annotations"],
+        serde_json::json!({"team": "a"})
+    );
+    assert!(r.stderr.contains("is a Helm hook (pre-install)"), "{}", r.stderr);
+}
+
+#[test]
+fn helm_template_of_a_chart_piped_with_n() {
+    let Some(helm) = std::env::var_os("KUBEFED_TESTBED_BIN")
+        .map(|d| PathBuf::from(d).join("helm"))
+        .filter(|p| p.is_file())
+    else {
+        eprintln!("skipped: helm not found in $KUBEFED_TESTBED_BIN");
+        return;
+    };
+    let home = tempfile::tempdir().expect("tempdir");
+    let rendered = Command::new(helm)
+        .args(["template", "web"])
+        .arg(testdata("chart"))
+        .env("HOME", home.path())
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("helm runs");
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let rendered = String::from_utf8(rendered.stdout).expect("UTF-8");
+    let r = run_in(
+        &testdata(""),
+        &["federate", "--offline", "-f", "-", "-n", "web"],
+        &rendered,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(!r.stderr.contains("guessed"), "{}", r.stderr);
+    let web = Some("web".to_string());
+    let got = kinds_and_namespaces(&objects(&r.stdout));
+    let want: Vec<(String, Option<String>)> = [
+        ("FederatedServiceAccount", web.clone()),
+        ("FederatedClusterRole", None),
+        ("FederatedClusterRoleBinding", None),
+        ("FederatedRole", web.clone()),
+        ("FederatedRoleBinding", web.clone()),
+        ("FederatedService", web.clone()),
+        ("FederatedDeployment", web.clone()),
+        ("FederatedHorizontalPodAutoscaler", web.clone()),
+        // The chart's test hook: federated as a plain Pod, with a warning suggesting --no-hooks.
+        ("FederatedPod", web),
+    ]
+    .into_iter()
+    .map(|(k, ns)| (k.to_string(), ns))
+    .collect();
+    assert_eq!(got, want, "{}", r.stderr);
+    assert!(!r.stdout.contains("helm.sh/hook"), "{}", r.stdout);
+    assert!(r.stderr.contains("is a Helm hook (test)"), "{}", r.stderr);
+    // The binding's subject keeps the namespace helm rendered (`default`): only metadata is scoped.
+}
+
+#[test]
+fn overrides_scoped_by_kind_and_name_and_missing_paths_warned() {
+    let input = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 1}\n---\n\
+                 apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec: {replicas: 1}\n";
+    let r = run_in(
+        &testdata(""),
+        &[
+            "federate",
+            "--offline",
+            "-f",
+            "-",
+            "--override",
+            "deployment/web:member-2:/spec/replicas=3",
+            "--override",
+            "deploy/api:member-2:/spec/replicaz=3",
+        ],
+        input,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let objs = objects(&r.stdout);
+    assert_eq!(
+        objs[0]["spec"]["overrides"],
+        serde_json::json!([{"clusterName": "member-2", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]}])
+    );
+    assert_eq!(
+        objs[1]["spec"]["overrides"][0]["clusterOverrides"][0]["path"],
+        "/spec/replicaz"
+    );
+    assert!(
+        r.stderr.contains(
+            "Warning: -:6 (document 2): the override replace /spec/replicaz for member-2 names a field the \
+             template does not have"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.matches("names a field").count(), 1, "{}", r.stderr);
 }

@@ -35,6 +35,8 @@ use crate::api::constants::SERVER_METADATA_FIELDS;
 use crate::api::{ClusterOverrides, FederatedSpec, Placement};
 use crate::manifest::{ManifestObject, Source};
 use crate::overrides::{OverridesError, validate_cluster_overrides};
+use crate::selector::check_label;
+pub use crate::selector::parse_cluster_selector;
 use crate::typeinfo::{FEDERATED_GROUP, FEDERATED_VERSION, Scope, TargetType, default_types};
 
 /// Annotations never copied into a template: kubectl's record of the last apply, and the ones the
@@ -45,7 +47,25 @@ pub const STRIPPED_ANNOTATIONS: &[&str] = &[
     "deployment.kubernetes.io/revision-history",
     "deployment.kubernetes.io/desired-replicas",
     "deployment.kubernetes.io/max-replicas",
+    // What the HPA controller records on autoscaling/v1 objects.
+    "autoscaling.alpha.kubernetes.io/conditions",
+    "autoscaling.alpha.kubernetes.io/current-metrics",
+    // What the PV controller and scheduler record on a bound claim: copied into a member, they would tell
+    // its PV controller the claim is already bound or provisioned there.
+    "pv.kubernetes.io/bind-completed",
+    "pv.kubernetes.io/bound-by-controller",
+    "volume.kubernetes.io/selected-node",
+    "volume.kubernetes.io/storage-provisioner",
+    "volume.beta.kubernetes.io/storage-provisioner",
 ];
+
+/// Prefixes of annotations owned by Helm, dropped when converting (not by the webhook, which leaves what a
+/// user writes into a federated object alone). `helm.sh/hook*` and `helm.sh/resource-policy` instruct the
+/// Helm release that rendered the object, and `meta.helm.sh/release-*` record which release owns it in the
+/// source cluster; no Helm release owns the copies kubefed makes in the members, and there these
+/// annotations would mislead a later `helm install` into adopting or refusing them. Helm's *labels*
+/// (`helm.sh/chart`, `app.kubernetes.io/managed-by`) stay: selectors and dashboards use them.
+pub const HELM_ANNOTATION_PREFIXES: &[&str] = &["helm.sh/", "meta.helm.sh/"];
 
 /// Where the federated object is placed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,13 +80,35 @@ pub enum PlacementChoice {
 }
 
 /// How to convert: what `kubectl fed` takes from its flags.
+///
+/// The namespace of a namespaced object follows kubectl: `namespace` (`-n`) > the object's own (a different
+/// one is an error when `-n` is given) > `default_namespace` (the kubeconfig context's, else `default`).
+/// Cluster-scoped objects never get one: a namespace written on one is dropped with a warning.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConvertOptions {
     /// `-n/--namespace`: fills in a missing namespace of namespaced objects; an object in another
     /// namespace is an error, as in kubectl.
     pub namespace: Option<String>,
+    /// The namespace of namespaced objects that have none when `namespace` is not given. `None` makes such
+    /// an object an error ([`ConvertError::MissingNamespace`]).
+    pub default_namespace: Option<String>,
+    /// Kinds (lower-case, e.g. `customresourcedefinition`) federated although [`crate::kinds::refusal`]
+    /// refuses them by default.
+    pub allowed_kinds: std::collections::BTreeSet<String>,
     pub placement: PlacementChoice,
     /// `spec.overrides` for every object (checked by [`validate_overrides`]).
+    pub overrides: Vec<ClusterOverrides>,
+    /// `spec.overrides` for the objects of one kind and name, added to `overrides` (merged by cluster).
+    pub scoped_overrides: Vec<ScopedOverrides>,
+}
+
+/// Overrides for one object: `--override deployment/web:eu-1:/spec/replicas=3`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScopedOverrides {
+    /// The object's kind, as kubectl takes it: kind, plural, singular or short name, any case.
+    pub kind: String,
+    /// The object's `metadata.name`.
+    pub name: String,
     pub overrides: Vec<ClusterOverrides>,
 }
 
@@ -101,12 +143,12 @@ pub enum ConvertError {
     )]
     NamespaceMismatch { object: String, flag: String },
     #[error(
-        "{kind} {name:?} is cluster-scoped, but has metadata.namespace {namespace:?}; remove metadata.namespace"
+        "{kind} {name:?} is not federated by default: {reason}. Pass --allow-kind {kind} to federate it anyway"
     )]
-    NamespaceOnClusterScoped {
+    RefusedKind {
         kind: String,
         name: String,
-        namespace: String,
+        reason: &'static str,
     },
     #[error("invalid cluster selector {selector:?}: {reason}")]
     InvalidClusterSelector { selector: String, reason: String },
@@ -141,7 +183,10 @@ pub enum ConvertError {
 /// ```
 pub fn federate(obj: Value, ty: &TargetType, opts: &ConvertOptions) -> Result<Federated, ConvertError> {
     let prepared = Prepared::new(opts)?;
-    let mut fed = convert_one(obj, ty, opts.namespace.as_deref(), &prepared)?;
+    if let Some(e) = refused(&obj, ty, opts) {
+        return Err(e);
+    }
+    let mut fed = convert_one(obj, ty, opts, &prepared)?;
     if !prepared.warnings.is_empty() {
         let mut warnings = prepared.warnings;
         warnings.append(&mut fed.warnings);
@@ -214,7 +259,7 @@ pub fn federate_all(
 /// Converts objects one at a time with the state a batch needs (options checked once, objects seen).
 pub struct Federator<'r> {
     resolver: Resolver<'r>,
-    namespace: Option<&'r str>,
+    opts: &'r ConvertOptions,
     prepared: Prepared,
     seen: HashMap<(String, Option<String>, String), Source>,
 }
@@ -224,7 +269,7 @@ impl<'r> Federator<'r> {
     pub fn new(resolver: Resolver<'r>, opts: &'r ConvertOptions) -> Result<Self, ConvertError> {
         Ok(Self {
             resolver,
-            namespace: opts.namespace.as_deref(),
+            opts,
             prepared: Prepared::new(opts)?,
             seen: HashMap::new(),
         })
@@ -249,17 +294,28 @@ impl<'r> Federator<'r> {
         } else if let Some(ty) = (self.resolver)(api_version, kind) {
             Some(ty)
         } else {
-            let namespaced = object
+            let has_namespace = object
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)
                 .is_some_and(|ns| !ns.is_empty());
-            let ty = guess_target_type(api_version, kind, namespaced);
-            guess_warning = Some(guess_warning_text(api_version, &ty));
+            // `-n` says where the app goes: an unknown kind is most likely part of it (custom resources
+            // are mostly namespaced).
+            let flag = self.opts.namespace.is_some();
+            let ty = guess_target_type(api_version, kind, has_namespace || flag);
+            let why = match (has_namespace, flag) {
+                (true, _) => "namespaced because the object has a namespace",
+                (false, true) => "namespaced because --namespace was given",
+                (false, false) => "cluster-scoped because the object has no namespace",
+            };
+            guess_warning = Some(guess_warning_text(api_version, &ty, why));
             Some(ty)
         };
         let source_kind = kind.to_string();
         let result = match &target {
-            Some(ty) => convert_one(object, ty, self.namespace, &self.prepared),
+            Some(ty) => match refused(&object, ty, self.opts) {
+                Some(e) => Err(e),
+                None => convert_one(object, ty, self.opts, &self.prepared),
+            },
             None => Ok(Federated {
                 object,
                 warnings: Vec::new(),
@@ -345,11 +401,7 @@ pub fn guess_plural(kind: &str) -> String {
     }
 }
 
-fn guess_warning_text(api_version: &str, ty: &TargetType) -> String {
-    let scope = match ty.scope {
-        Scope::Namespaced => "namespaced because the object has a namespace",
-        Scope::Cluster => "cluster-scoped because the object has no namespace",
-    };
+fn guess_warning_text(api_version: &str, ty: &TargetType, scope: &str) -> String {
     format!(
         "{} ({api_version}) is not a type kubefed knows offline; guessed resource {:?}, {scope}. Run with access \
          to the host cluster, or enable the type first with `kubectl fed enable {}`, so its real names and \
@@ -358,93 +410,6 @@ fn guess_warning_text(api_version: &str, ty: &TargetType) -> String {
         ty.plural,
         ty.type_config_name()
     )
-}
-
-/// Parses `--cluster-selector`: comma-separated `key=value` (or `key==value`) label pairs.
-///
-/// ```
-/// let m = kubefed_core::convert::parse_cluster_selector("region=eu, tier==prod").expect("valid");
-/// assert_eq!(m.get("tier").map(String::as_str), Some("prod"));
-/// ```
-pub fn parse_cluster_selector(selector: &str) -> Result<BTreeMap<String, String>, ConvertError> {
-    let fail = |reason: String| ConvertError::InvalidClusterSelector {
-        selector: selector.to_string(),
-        reason,
-    };
-    if selector.trim().is_empty() {
-        return Err(fail(
-            "it is empty; give label pairs like region=eu,tier=prod, or leave the selector out to place on all \
-             clusters"
-                .into(),
-        ));
-    }
-    let mut labels = BTreeMap::new();
-    for pair in selector.split(',').map(str::trim) {
-        let Some((key, value)) = pair.split_once("==").or_else(|| pair.split_once('=')) else {
-            return Err(fail(format!("{pair:?} is not a key=value pair")));
-        };
-        let (key, value) = (key.trim(), value.trim());
-        if key.ends_with('!') || key.contains(' ') {
-            return Err(fail(format!(
-                "{pair:?}: only key=value pairs are supported (no !=, in or notin)"
-            )));
-        }
-        check_label(key, value).map_err(|reason| fail(format!("{pair:?}: {reason}")))?;
-        if let Some(old) = labels.insert(key.to_string(), value.to_string())
-            && old != value
-        {
-            return Err(fail(format!(
-                "label {key:?} is given twice, as {old:?} and {value:?}"
-            )));
-        }
-    }
-    Ok(labels)
-}
-
-/// Checks a label key and value with Kubernetes' rules.
-fn check_label(key: &str, value: &str) -> Result<(), String> {
-    fn name_ok(s: &str) -> bool {
-        !s.is_empty()
-            && s.len() <= 63
-            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && s.ends_with(|c: char| c.is_ascii_alphanumeric())
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    }
-    let (prefix, name) = match key.rsplit_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, key),
-    };
-    if let Some(p) = prefix {
-        let dns_ok = !p.is_empty()
-            && p.len() <= 253
-            && p.split('.').all(|part| {
-                !part.is_empty()
-                    && !part.starts_with('-')
-                    && !part.ends_with('-')
-                    && part
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            });
-        if !dns_ok {
-            return Err(format!(
-                "label key prefix {p:?} must be a DNS subdomain, like example.com"
-            ));
-        }
-    }
-    if !name_ok(name) {
-        return Err(format!(
-            "label key {key:?} must be 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter \
-             or digit"
-        ));
-    }
-    if !value.is_empty() && !name_ok(value) {
-        return Err(format!(
-            "label value {value:?} must be at most 63 letters, digits, '-', '_' or '.', starting and ending with \
-             a letter or digit"
-        ));
-    }
-    Ok(())
 }
 
 /// Checks `spec.overrides` with the rules every kubefed component applies
@@ -478,6 +443,7 @@ pub fn validate_overrides(
 struct Prepared {
     placement: Placement,
     overrides: Vec<ClusterOverrides>,
+    scoped: Vec<ScopedOverrides>,
     warnings: Vec<String>,
 }
 
@@ -534,9 +500,18 @@ impl Prepared {
             }
         };
         warnings.extend(validate_overrides(&opts.overrides, list)?);
+        for scoped in &opts.scoped_overrides {
+            let scope = format!("{}/{}", scoped.kind, scoped.name);
+            warnings.extend(
+                validate_overrides(&scoped.overrides, list)?
+                    .into_iter()
+                    .map(|w| format!("{scope}: {w}")),
+            );
+        }
         Ok(Self {
             placement,
             overrides: opts.overrides.clone(),
+            scoped: opts.scoped_overrides.clone(),
             warnings,
         })
     }
@@ -550,16 +525,22 @@ fn federated_object(
     namespace: Option<String>,
     template: Value,
     prepared: &Prepared,
+    warnings: &mut Vec<String>,
 ) -> Result<Value, ConvertError> {
+    let overrides = object_overrides(ty, &name, &template, prepared, warnings)?;
+    // The typed spec without its template, which is then moved in: serializing it would copy it whole.
     let spec = FederatedSpec {
-        template,
+        template: Value::Null,
         placement: prepared.placement.clone(),
-        overrides: prepared.overrides.clone(),
+        overrides,
         ..FederatedSpec::default()
     };
-    let spec = serde_json::to_value(spec).map_err(|e| ConvertError::Render {
+    let mut spec = serde_json::to_value(spec).map_err(|e| ConvertError::Render {
         reason: e.to_string(),
     })?;
+    if let Some(spec) = spec.as_object_mut() {
+        spec.insert("template".into(), template);
+    }
     let mut metadata = Map::new();
     metadata.insert("name".into(), Value::String(name));
     if let Some(ns) = namespace {
@@ -573,10 +554,80 @@ fn federated_object(
     }))
 }
 
+/// The overrides of one object: those for every object, plus those scoped to its kind and name (merged into
+/// the entry of the same cluster). Warns about a `replace` or `remove` whose path is not in the template:
+/// the member would fail to apply it.
+fn object_overrides(
+    ty: &TargetType,
+    name: &str,
+    template: &Value,
+    prepared: &Prepared,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ClusterOverrides>, ConvertError> {
+    let mut overrides = prepared.overrides.clone();
+    let mut scoped = false;
+    for s in prepared
+        .scoped
+        .iter()
+        .filter(|s| s.name == name && ty.matches(&s.kind))
+    {
+        scoped = true;
+        for entry in &s.overrides {
+            let same = overrides.iter_mut().find(|o| {
+                o.cluster_selector.is_none()
+                    && entry.cluster_selector.is_none()
+                    && o.cluster_name == entry.cluster_name
+            });
+            match same {
+                Some(o) => o
+                    .cluster_overrides
+                    .extend(entry.cluster_overrides.iter().cloned()),
+                None => overrides.push(entry.clone()),
+            }
+        }
+    }
+    if scoped {
+        // A path may now be listed twice for one cluster (once for all objects, once for this one).
+        validate_cluster_overrides(&overrides)?;
+    }
+    for entry in &overrides {
+        let cluster = entry.cluster_name.as_deref().unwrap_or("the selected clusters");
+        for o in &entry.cluster_overrides {
+            let replaces = matches!(o.op.as_deref(), None | Some("" | "replace" | "remove"));
+            if replaces && template.pointer(&o.path).is_none() {
+                warnings.push(format!(
+                    "the override {} {} for {cluster} names a field the template does not have; it will fail in \
+                     that cluster (use an add override to create the field)",
+                    o.op.as_deref().filter(|op| !op.is_empty()).unwrap_or("replace"),
+                    o.path
+                ));
+            }
+        }
+    }
+    Ok(overrides)
+}
+
+/// The refusal of an object whose kind must not be federated blindly, unless its kind is allowed.
+fn refused(obj: &Value, ty: &TargetType, opts: &ConvertOptions) -> Option<ConvertError> {
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let reason = crate::kinds::refusal(&ty.group, &ty.kind, name)?;
+    if opts.allowed_kinds.contains(&ty.kind.to_ascii_lowercase()) {
+        return None;
+    }
+    Some(ConvertError::RefusedKind {
+        kind: ty.kind.clone(),
+        name: name.to_string(),
+        reason,
+    })
+}
+
 fn convert_one(
     obj: Value,
     ty: &TargetType,
-    namespace_flag: Option<&str>,
+    opts: &ConvertOptions,
     prepared: &Prepared,
 ) -> Result<Federated, ConvertError> {
     let mut obj = match obj {
@@ -611,14 +662,15 @@ fn convert_one(
         field: "metadata.name",
     })?;
     let object_ns = take_string(&mut metadata, "namespace");
-    let namespace = resolve_namespace(ty, &kind, &name, object_ns, namespace_flag)?;
+    let mut warnings = Vec::new();
+    let namespace = resolve_namespace(ty, &kind, &name, object_ns, opts, &mut warnings)?;
 
     // What stays is the template.
     obj.remove("status");
     if api_version != ty.api_version() {
         obj.insert("apiVersion".into(), Value::String(api_version));
     }
-    let template_metadata = template_metadata(metadata);
+    let template_metadata = template_metadata(metadata, &mut warnings);
     if !template_metadata.is_empty() {
         obj.insert("metadata".into(), Value::Object(template_metadata));
     }
@@ -631,10 +683,9 @@ fn convert_one(
             pod_meta.remove(*field);
         }
     }
-    let mut warnings = Vec::new();
     strip_allocated_fields(ty, &mut obj, &mut warnings);
 
-    let object = federated_object(ty, name, namespace, Value::Object(obj), prepared)?;
+    let object = federated_object(ty, name, namespace, Value::Object(obj), prepared, &mut warnings)?;
     Ok(Federated { object, warnings })
 }
 
@@ -646,20 +697,23 @@ fn take_string(map: &mut Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
+/// kubectl's namespace rules (see [`ConvertOptions`]).
 fn resolve_namespace(
     ty: &TargetType,
     kind: &str,
     name: &str,
     object_ns: Option<String>,
-    flag: Option<&str>,
+    opts: &ConvertOptions,
+    warnings: &mut Vec<String>,
 ) -> Result<Option<String>, ConvertError> {
+    let flag = opts.namespace.as_deref();
     if ty.scope == Scope::Cluster {
+        // kubectl ignores the namespace of a cluster-scoped object (the API server would too); say so,
+        // since the author probably expected it to mean something.
         if let Some(namespace) = object_ns {
-            return Err(ConvertError::NamespaceOnClusterScoped {
-                kind: kind.to_string(),
-                name: name.to_string(),
-                namespace,
-            });
+            warnings.push(format!(
+                "{kind} {name:?} is cluster-scoped: its metadata.namespace {namespace:?} was dropped"
+            ));
         }
         // A FederatedNamespace lives in the namespace it federates; other cluster-scoped federated
         // objects have none (`--namespace` does not apply to them, as in kubectl).
@@ -672,15 +726,19 @@ fn resolve_namespace(
         }),
         (Some(object), _) => Ok(Some(object)),
         (None, Some(flag)) => Ok(Some(flag.to_string())),
-        (None, None) => Err(ConvertError::MissingNamespace {
-            kind: kind.to_string(),
-            name: name.to_string(),
-        }),
+        (None, None) => match opts.default_namespace.as_deref().filter(|ns| !ns.is_empty()) {
+            Some(ns) => Ok(Some(ns.to_string())),
+            None => Err(ConvertError::MissingNamespace {
+                kind: kind.to_string(),
+                name: name.to_string(),
+            }),
+        },
     }
 }
 
-/// The template's metadata: labels, and annotations except [`STRIPPED_ANNOTATIONS`]; empty maps dropped.
-fn template_metadata(mut metadata: Map<String, Value>) -> Map<String, Value> {
+/// The template's metadata: labels, and annotations except [`STRIPPED_ANNOTATIONS`] and Helm's
+/// ([`HELM_ANNOTATION_PREFIXES`]); empty maps dropped. A Helm hook is federated as a plain object: warn.
+fn template_metadata(mut metadata: Map<String, Value>, warnings: &mut Vec<String>) -> Map<String, Value> {
     let mut out = Map::new();
     match metadata.remove("labels") {
         None | Some(Value::Null) => {}
@@ -695,6 +753,12 @@ fn template_metadata(mut metadata: Map<String, Value>) -> Map<String, Value> {
             for a in STRIPPED_ANNOTATIONS {
                 m.remove(*a);
             }
+            if let Some(hook) = m.get("helm.sh/hook").and_then(Value::as_str) {
+                warnings.push(format!(
+                    "the object is a Helm hook ({hook}); it is federated as a plain object that lives as long as                      its federated object, without the hook annotations (render with `helm template --no-hooks`                      to leave hooks out)"
+                ));
+            }
+            m.retain(|k, _| !HELM_ANNOTATION_PREFIXES.iter().any(|p| k.starts_with(p)));
             if !m.is_empty() {
                 out.insert("annotations".into(), Value::Object(m));
             }
@@ -769,8 +833,8 @@ fn strip_controller_uid(labels: Option<&mut Value>) {
     }
 }
 
-/// Whether `apiVersion` belongs to one of kubefed's own API groups.
-fn is_kubefed_api(api_version: &str) -> bool {
+/// Whether `apiVersion` belongs to one of kubefed's own API groups (objects passed through unchanged).
+pub fn is_kubefed_api(api_version: &str) -> bool {
     let group = split_api_version(api_version).0;
     group == "kubefed.io" || group.ends_with(".kubefed.io")
 }
@@ -901,10 +965,7 @@ mod tests {
                     "metadata": {"name": "reader", "namespace": "x"}}),
                 ty: "clusterroles.rbac.authorization.k8s.io",
                 flag: None,
-                want: Err(
-                    "ClusterRole \"reader\" is cluster-scoped, but has metadata.namespace \"x\"; remove \
-                           metadata.namespace",
-                ),
+                want: Ok((json!({"name": "reader"}), None)),
             },
             Case {
                 name: "cluster-scoped ignores the flag",
@@ -932,6 +993,101 @@ mod tests {
                 .map_err(|e| e.to_string());
             assert_eq!(got, case.want.map_err(String::from), "case {:?}", case.name);
         }
+    }
+
+    #[test]
+    fn kubectl_namespace_rules() {
+        let role = |ns: Option<&str>| {
+            let mut meta = json!({"name": "r"});
+            if let Some(ns) = ns {
+                meta["namespace"] = json!(ns);
+            }
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta})
+        };
+        let role_ty = crate::kinds::builtin_types()
+            .into_iter()
+            .find(|t| t.kind == "Role")
+            .expect("built in");
+        let opts = |flag: Option<&str>, default: Option<&str>| ConvertOptions {
+            namespace: flag.map(Into::into),
+            default_namespace: default.map(Into::into),
+            ..ConvertOptions::default()
+        };
+        let ns_of = |obj, o: &ConvertOptions| {
+            federate(obj, &role_ty, o).map(|f| f.object["metadata"]["namespace"].as_str().map(String::from))
+        };
+        assert_eq!(
+            ns_of(role(None), &opts(Some("web"), Some("ctx"))),
+            Ok(Some("web".into()))
+        );
+        assert_eq!(
+            ns_of(role(Some("own")), &opts(None, Some("ctx"))),
+            Ok(Some("own".into()))
+        );
+        assert_eq!(
+            ns_of(role(None), &opts(None, Some("ctx"))),
+            Ok(Some("ctx".into()))
+        );
+        assert!(matches!(
+            ns_of(role(Some("own")), &opts(Some("web"), Some("ctx"))),
+            Err(ConvertError::NamespaceMismatch { .. })
+        ));
+        assert!(matches!(
+            ns_of(role(None), &opts(None, None)),
+            Err(ConvertError::MissingNamespace { .. })
+        ));
+        let crb = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "b", "namespace": "stray"}});
+        let crb_ty = crate::kinds::builtin_types()
+            .into_iter()
+            .find(|t| t.kind == "ClusterRoleBinding")
+            .expect("built in");
+        let fed = federate(crb, &crb_ty, &opts(Some("web"), Some("ctx"))).expect("converts");
+        assert_eq!(fed.object["metadata"], json!({"name": "b"}));
+        assert_eq!(fed.warnings.len(), 1, "{:?}", fed.warnings);
+    }
+
+    #[test]
+    fn refused_kinds_need_allow_kind() {
+        let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"}, "spec": {"group": "example.com"}});
+        let crd_ty = crate::kinds::builtin_types()
+            .into_iter()
+            .find(|t| t.kind == "CustomResourceDefinition")
+            .expect("built in");
+        let err = federate(crd.clone(), &crd_ty, &ConvertOptions::default()).expect_err("refused");
+        assert!(
+            err.to_string().starts_with(
+                "CustomResourceDefinition \"widgets.example.com\" is not federated by default: a CRD changes"
+            ) && err
+                .to_string()
+                .ends_with("Pass --allow-kind CustomResourceDefinition to federate it anyway"),
+            "{err}"
+        );
+        let allowed = ConvertOptions {
+            allowed_kinds: ["customresourcedefinition".to_string()].into(),
+            ..ConvertOptions::default()
+        };
+        let fed = federate(crd, &crd_ty, &allowed).expect("allowed");
+        assert_eq!(fed.object["kind"], "FederatedCustomResourceDefinition");
+    }
+
+    #[test]
+    fn helm_annotations_are_dropped_and_hooks_flagged() {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n",
+            "annotations": {"helm.sh/hook": "pre-install", "helm.sh/hook-weight": "1",
+                "meta.helm.sh/release-name": "r", "team": "a"}}});
+        let fed = federate(cm, &ty("cm"), &ConvertOptions::default()).expect("converts");
+        assert_eq!(
+            fed.object["spec"]["template"]["metadata"],
+            json!({"annotations": {"team": "a"}})
+        );
+        assert_eq!(fed.warnings.len(), 1);
+        assert!(
+            fed.warnings[0].contains("Helm hook (pre-install)"),
+            "{:?}",
+            fed.warnings
+        );
     }
 
     #[test]
@@ -1310,7 +1466,15 @@ mod tests {
             ..ConvertOptions::default()
         };
         let fed = federate(cm, &ty("cm"), &opts).expect("converts");
-        assert_eq!(fed.warnings.len(), 1);
+        // The options' warning, then: a ConfigMap has no /spec/replicas to replace.
+        assert_eq!(fed.warnings.len(), 2, "{:?}", fed.warnings);
+        assert!(
+            fed.warnings[1].starts_with(
+                "the override replace /spec/replicas for eu-1 names a field the template does not have"
+            ),
+            "{}",
+            fed.warnings[1]
+        );
         assert_eq!(
             fed.object["spec"]["overrides"],
             json!([{"clusterName": "eu-1", "clusterOverrides": [{"path": "/spec/replicas", "value": 1}]},
@@ -1370,9 +1534,16 @@ mod tests {
                  app.yaml:1 (document 1); remove one of them or give it another name",
                 "app.yaml:4 (document 4): FederatedDeployment \"web\" in namespace \"prod\" is defined twice: \
                  first at app.yaml:1 (document 1); remove one of them or give it another name",
-                "app.yaml:5 (document 5): Namespace \"x\" is cluster-scoped, but has metadata.namespace \"y\"; \
-                 remove metadata.namespace",
             ]
+        );
+        let ns = batch.items[4]
+            .result
+            .as_ref()
+            .expect("a stray namespace is dropped");
+        assert_eq!(ns.object["metadata"], json!({"name": "x", "namespace": "x"}));
+        assert_eq!(
+            ns.warnings,
+            ["Namespace \"x\" is cluster-scoped: its metadata.namespace \"y\" was dropped"]
         );
         let widget = &batch.items[1];
         let fed = widget.result.as_ref().expect("converted");

@@ -12,6 +12,7 @@ pub mod dns;
 pub mod findings;
 pub mod health;
 pub mod intent;
+pub mod kinds;
 pub mod manifest;
 pub mod mcs;
 pub mod membership;
@@ -34,8 +35,8 @@ pub use api::{
     Placement, ReplicaSchedulingPreference, federated_api_resource,
 };
 pub use convert::{
-    Batch, BatchItem, ConvertError, ConvertOptions, Federated, Federator, PlacementChoice, default_resolver,
-    federate, federate_all, validate_overrides,
+    Batch, BatchItem, ConvertError, ConvertOptions, Federated, Federator, PlacementChoice, ScopedOverrides,
+    default_resolver, federate, federate_all, validate_overrides,
 };
 pub use crds::{chart_crd_files, chart_type_configs_file, core_crds, default_federated_crds, federated_crd};
 pub use manifest::{ManifestError, ManifestObject, Manifests, ParseLimits, Source, parse_manifests};

@@ -137,6 +137,8 @@ pub enum ManifestError {
     },
     #[error("{file}: the input is not UTF-8 text (invalid byte at offset {offset}); save it as UTF-8")]
     NotUtf8 { file: Arc<str>, offset: usize },
+    #[error("{file}: cannot read: {message}")]
+    Read { file: Arc<str>, message: String },
     #[error("{file}:{line}:{column}: invalid YAML in document {document}: {message}")]
     InvalidYaml {
         file: Arc<str>,
@@ -237,6 +239,8 @@ pub struct Manifests<'a> {
 
 enum Mode<'a> {
     Yaml(YamlSplitter<'a>),
+    /// YAML read from a stream one document at a time ([`Manifests::from_reader`]).
+    YamlReader(Box<ReaderSplitter<'a>>),
     /// Input that starts like JSON but is not: read as YAML (`{a: 1}` is a YAML flow mapping); if that
     /// fails too, the JSON error is the one reported, as the user most likely meant JSON.
     YamlAfterJson(YamlSplitter<'a>, ManifestError),
@@ -267,6 +271,23 @@ impl<'a> Manifests<'a> {
             limits: *limits,
             mode,
             pending,
+            yaml_options: yaml_options(limits),
+        }
+    }
+
+    /// Reads YAML from `reader` one document at a time, so that only the current document is held: for
+    /// large inputs read from a file or a pipe. JSON input is not detected here (see [`looks_like_json`]):
+    /// read it whole and use [`Manifests::new`]. A read error, non-UTF-8 text or more than
+    /// [`ParseLimits::max_input_bytes`] ends the iteration with an error.
+    pub fn from_reader(file: &str, reader: impl std::io::BufRead + 'a, limits: &ParseLimits) -> Self {
+        Self {
+            file: file.into(),
+            limits: *limits,
+            mode: Mode::YamlReader(Box::new(ReaderSplitter::new(
+                Box::new(reader),
+                limits.max_input_bytes,
+            ))),
+            pending: VecDeque::new(),
             yaml_options: yaml_options(limits),
         }
     }
@@ -308,6 +329,41 @@ impl<'a> Manifests<'a> {
                             self.pending.push_back(Err(e));
                         }
                     },
+                }
+                true
+            }
+            Mode::YamlReader(splitter) => {
+                let doc = match splitter.next_document() {
+                    Ok(Some(doc)) => doc,
+                    Ok(None) => {
+                        self.mode = Mode::Done;
+                        return false;
+                    }
+                    Err(e) => {
+                        let e = e.into_error(&self.file);
+                        self.mode = Mode::Done;
+                        self.pending.push_back(Err(e));
+                        return true;
+                    }
+                };
+                let at = Source {
+                    file: self.file.clone(),
+                    document: doc.number,
+                    line: doc.line,
+                    item: None,
+                };
+                let parsed = parse_yaml_document(&doc, &self.yaml_options, &self.file, self.limits.max_depth);
+                match parsed {
+                    Ok(Some(value)) => {
+                        let item_lines = if is_list(&value) {
+                            list_item_lines(&doc, &self.yaml_options)
+                        } else {
+                            Vec::new()
+                        };
+                        self.emit(value, at, &item_lines);
+                    }
+                    Ok(None) => {}
+                    Err(e) => self.pending.push_back(Err(e)),
                 }
                 true
             }
@@ -627,6 +683,164 @@ impl<'a> YamlSplitter<'a> {
     }
 }
 
+/// Whether an input starting with `head` is JSON (a leading `{` or `[` after blanks and a byte-order mark),
+/// as [`Manifests::new`] decides; for [`Manifests::from_reader`] callers, who must read JSON whole.
+pub fn looks_like_json(head: &[u8]) -> bool {
+    let head = head.strip_prefix("\u{feff}".as_bytes()).unwrap_or(head);
+    matches!(head.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['))
+}
+
+/// What ends a [`ReaderSplitter`] early.
+enum ReadFailure {
+    Io(String),
+    NotUtf8(usize),
+    TooLarge(usize, usize),
+}
+
+impl ReadFailure {
+    fn into_error(self, file: &Arc<str>) -> ManifestError {
+        match self {
+            ReadFailure::Io(e) => ManifestError::Read {
+                file: file.clone(),
+                message: e,
+            },
+            ReadFailure::NotUtf8(offset) => ManifestError::NotUtf8 {
+                file: file.clone(),
+                offset,
+            },
+            ReadFailure::TooLarge(size, limit) => ManifestError::TooLarge {
+                file: file.clone(),
+                size,
+                limit,
+            },
+        }
+    }
+}
+
+/// [`YamlSplitter`]'s rules over a stream: lines are read into the current document's buffer until the line
+/// that starts the next document, which is kept for the next call.
+struct ReaderSplitter<'a> {
+    reader: Box<dyn std::io::BufRead + 'a>,
+    limit: usize,
+    /// Bytes read so far.
+    read: usize,
+    /// 1-based number of the next line to read.
+    line: usize,
+    documents: usize,
+    /// The current document's bytes, and its text once complete.
+    buf: Vec<u8>,
+    text: String,
+    /// A line read that starts the next document (a `---`).
+    carry: Vec<u8>,
+    first: bool,
+}
+
+impl<'a> ReaderSplitter<'a> {
+    fn new(reader: Box<dyn std::io::BufRead + 'a>, limit: usize) -> Self {
+        Self {
+            reader,
+            limit,
+            read: 0,
+            line: 1,
+            documents: 0,
+            buf: Vec::with_capacity(4096),
+            text: String::with_capacity(4096),
+            carry: Vec::new(),
+            first: true,
+        }
+    }
+
+    /// Appends the next line (with its newline) to `buf`; false at the end.
+    fn next_line(&mut self) -> Result<bool, ReadFailure> {
+        if !self.carry.is_empty() {
+            self.buf.append(&mut self.carry);
+            return Ok(true);
+        }
+        let start = self.buf.len();
+        let n = self
+            .reader
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|e| ReadFailure::Io(e.to_string()))?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let offset = self.read;
+        self.read += n;
+        if self.read > self.limit {
+            return Err(ReadFailure::TooLarge(self.read, self.limit));
+        }
+        if std::mem::take(&mut self.first) && self.buf[start..].starts_with("\u{feff}".as_bytes()) {
+            self.buf.drain(start..start + 3);
+        }
+        if let Err(e) = std::str::from_utf8(&self.buf[start..]) {
+            return Err(ReadFailure::NotUtf8(offset + e.valid_up_to()));
+        }
+        Ok(true)
+    }
+
+    fn next_document(&mut self) -> Result<Option<Document<'_>>, ReadFailure> {
+        loop {
+            self.buf.clear();
+            let first_line = self.line;
+            let mut explicit = false;
+            let mut prefix_only = true;
+            let mut content_line = None;
+            let mut at_end = false;
+            loop {
+                let start = self.buf.len();
+                if !self.next_line()? {
+                    at_end = true;
+                    break;
+                }
+                // Checked UTF-8 by `next_line`.
+                let raw = std::str::from_utf8(&self.buf[start..]).unwrap_or_default();
+                let line = raw.strip_suffix('\n').unwrap_or(raw);
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                if is_marker(line, "---") {
+                    if explicit || !prefix_only {
+                        self.carry = self.buf.split_off(start);
+                        break;
+                    }
+                    explicit = true;
+                    let after = line[3..].trim();
+                    if !after.is_empty() && !after.starts_with('#') {
+                        content_line.get_or_insert(self.line);
+                        prefix_only = false;
+                    }
+                } else if is_marker(line, "...") {
+                    self.buf.truncate(start);
+                    self.line += 1;
+                    break;
+                } else {
+                    let t = line.trim_start();
+                    if !(t.is_empty() || t.starts_with('#') || (prefix_only && line.starts_with('%'))) {
+                        content_line.get_or_insert(self.line);
+                        prefix_only = false;
+                    }
+                }
+                self.line += 1;
+            }
+            if explicit || content_line.is_some() {
+                self.documents += 1;
+            }
+            if let Some(line) = content_line {
+                self.text.clear();
+                self.text
+                    .push_str(std::str::from_utf8(&self.buf).unwrap_or_default());
+                return Ok(Some(Document {
+                    text: &self.text,
+                    first_line,
+                    number: self.documents,
+                    line,
+                }));
+            }
+            if at_end {
+                return Ok(None);
+            }
+        }
+    }
+}
+
 fn is_marker(line: &str, marker: &str) -> bool {
     line.strip_prefix(marker)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
@@ -676,7 +890,21 @@ fn yaml_error(
         };
         return ManifestError::TooDeep { at, limit: max_depth };
     }
-    let message = serde_saphyr::DefaultMessageFormatter.format_message(e);
+    let message = match e {
+        serde_saphyr::Error::DuplicateMappingKey { key, .. } => match key {
+            Some(k) => format!(
+                "the key {k:?} appears twice in the same mapping; keep one (the API server rejects duplicate keys)"
+            ),
+            None => {
+                "a key appears twice in the same mapping; keep one (the API server rejects duplicate keys)"
+                    .to_string()
+            }
+        },
+        serde_saphyr::Error::Budget { breach, .. } => budget_message(breach),
+        _ => serde_saphyr::DefaultMessageFormatter
+            .format_message(e)
+            .into_owned(),
+    };
     if message == RECURSION_LIMIT {
         // The parser's own limit on flow nesting (`[[[[…`), met before the depth budget.
         let at = Source {
@@ -698,6 +926,26 @@ fn yaml_error(
         line,
         column,
         message,
+    }
+}
+
+/// Our words for the parser's safety limits (the library's are `budget breached: Nodes {…}`).
+fn budget_message(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    match breach {
+        B::Aliases { .. } | B::Anchors { .. } | B::AliasAnchorRatio { .. } | B::MergeKeys { .. } => {
+            "the document uses more YAML aliases (*name), anchors or merge keys than any manifest needs, as \
+             an alias bomb does; write the values out"
+                .to_string()
+        }
+        B::Nodes { nodes } => format!(
+            "the document has more than {} values (mappings, lists and scalars); no Kubernetes object is this \
+             large, so check how the file was generated",
+            nodes.saturating_sub(1)
+        ),
+        _ => "the document is larger or more complex than any Kubernetes object (too many values, events or \
+              bytes); check how the file was generated"
+            .to_string(),
     }
 }
 
@@ -931,8 +1179,27 @@ mod tests {
             Case {
                 name: "duplicate key",
                 input: format!("{CM}kind: Secret\n"),
-                want: "in.yaml:5:1: invalid YAML in document 1: duplicate mapping key: kind, set \
-                       DuplicateKeyPolicy in Options if acceptable",
+                want: "in.yaml:5:1: invalid YAML in document 1: the key \"kind\" appears twice in the same \
+                       mapping; keep one (the API server rejects duplicate keys)",
+            },
+            Case {
+                name: "nested duplicate key, at its own line",
+                input: format!("{CM}data:\n  k: v\n  k: w\n"),
+                want: "in.yaml:7:3: invalid YAML in document 1: the key \"k\" appears twice in the same \
+                       mapping; keep one (the API server rejects duplicate keys)",
+            },
+            Case {
+                name: "too many values, in our words",
+                input: format!("{CM}data: [{}]\n", "1,".repeat(300_000)),
+                want: "in.yaml:5:499986: invalid YAML in document 1: the document has more than 250000 values \
+                       (mappings, lists and scalars); no Kubernetes object is this large, so check how the file was \
+                       generated",
+            },
+            Case {
+                name: "a duplicate key after comments in a later document",
+                input: format!("{CM}---\n# Source: x.yaml\n\n{CM}data:\n  k: v\n  k: w\n"),
+                want: "in.yaml:14:3: invalid YAML in document 2: the key \"k\" appears twice in the same \
+                       mapping; keep one (the API server rejects duplicate keys)",
             },
             Case {
                 name: "missing kind",

@@ -7,8 +7,8 @@
 //! everything. A malformed selector is an error naming the offending field rather than a silent "no match",
 //! so a typo in a placement shows up on the object's status instead of quietly placing it nowhere.
 //!
-//! Also parses the `key=value,...` strings `kubectl fed --cluster-selector` takes (reusing
-//! [`crate::convert::parse_cluster_selector`], so both accept exactly the same syntax).
+//! Also parses the `key=value,...` strings `kubectl fed --cluster-selector` and `kubectl fed join --labels`
+//! take ([`parse_cluster_selector`]), and checks label keys and values with Kubernetes' rules.
 
 use std::collections::BTreeMap;
 
@@ -153,19 +153,97 @@ fn requirement_matches(req: &LabelSelectorRequirement, labels: &BTreeMap<String,
 /// Parses `kubectl fed --cluster-selector`'s `key=value[,key2=value2...]` (also `key==value`) into a
 /// `matchLabels` selector. `!=`, `in (...)` and `notin (...)` are refused with an error saying so.
 pub fn parse_selector(selector: &str) -> Result<LabelSelector, SelectorError> {
-    let labels = crate::convert::parse_cluster_selector(selector).map_err(|e| match e {
-        crate::convert::ConvertError::InvalidClusterSelector { selector, reason } => {
-            SelectorError::Parse { selector, reason }
-        }
-        other => SelectorError::Parse {
-            selector: selector.to_string(),
-            reason: other.to_string(),
-        },
-    })?;
     Ok(LabelSelector {
-        match_labels: Some(labels),
+        match_labels: Some(parse_cluster_selector(selector)?),
         match_expressions: None,
     })
+}
+
+/// Parses `--cluster-selector`: comma-separated `key=value` (or `key==value`) label pairs.
+///
+/// ```
+/// let m = kubefed_core::selector::parse_cluster_selector("region=eu, tier==prod").expect("valid");
+/// assert_eq!(m.get("tier").map(String::as_str), Some("prod"));
+/// ```
+pub fn parse_cluster_selector(selector: &str) -> Result<BTreeMap<String, String>, SelectorError> {
+    let fail = |reason: String| SelectorError::Parse {
+        selector: selector.to_string(),
+        reason,
+    };
+    if selector.trim().is_empty() {
+        return Err(fail(
+            "it is empty; give label pairs like region=eu,tier=prod, or leave the selector out to place on all \
+             clusters"
+                .into(),
+        ));
+    }
+    let mut labels = BTreeMap::new();
+    for pair in selector.split(',').map(str::trim) {
+        let Some((key, value)) = pair.split_once("==").or_else(|| pair.split_once('=')) else {
+            return Err(fail(format!("{pair:?} is not a key=value pair")));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if key.ends_with('!') || key.contains(' ') {
+            return Err(fail(format!(
+                "{pair:?}: only key=value pairs are supported (no !=, in or notin)"
+            )));
+        }
+        check_label(key, value).map_err(|reason| fail(format!("{pair:?}: {reason}")))?;
+        if let Some(old) = labels.insert(key.to_string(), value.to_string())
+            && old != value
+        {
+            return Err(fail(format!(
+                "label {key:?} is given twice, as {old:?} and {value:?}"
+            )));
+        }
+    }
+    Ok(labels)
+}
+
+/// Checks a label key and value with Kubernetes' rules.
+pub(crate) fn check_label(key: &str, value: &str) -> Result<(), String> {
+    fn name_ok(s: &str) -> bool {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    }
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(p) = prefix {
+        let dns_ok = !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|part| {
+                !part.is_empty()
+                    && !part.starts_with('-')
+                    && !part.ends_with('-')
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            });
+        if !dns_ok {
+            return Err(format!(
+                "label key prefix {p:?} must be a DNS subdomain, like example.com"
+            ));
+        }
+    }
+    if !name_ok(name) {
+        return Err(format!(
+            "label key {key:?} must be 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter \
+             or digit"
+        ));
+    }
+    if !value.is_empty() && !name_ok(value) {
+        return Err(format!(
+            "label value {value:?} must be at most 63 letters, digits, '-', '_' or '.', starting and ending with \
+             a letter or digit"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

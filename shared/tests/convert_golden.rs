@@ -74,6 +74,7 @@ fn render(case: &str) -> String {
         namespace: case_opts.namespace,
         placement,
         overrides: case_opts.overrides,
+        ..ConvertOptions::default()
     };
 
     let mut out = String::new();

@@ -13,6 +13,7 @@
 //! `created` when the object did not exist, `unchanged` when the apply left its resourceVersion as it was
 //! (the API server does not write a no-op apply), `configured` otherwise.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
@@ -21,7 +22,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams, ValidationDirective};
 use kube::core::ApiResource;
 use kubefed_core::api::constants::KUBECTL_FED_FIELD_MANAGER;
-use kubefed_core::convert::{ConvertOptions, federate};
+use kubefed_core::convert::{Batch, BatchItem, ConvertOptions, Federator, federate};
 use kubefed_core::federated_api_resource;
 use kubefed_core::manifest::Source;
 use kubefed_core::typeinfo::{FEDERATED_GROUP, Scope, TargetType, find_default_type};
@@ -32,7 +33,7 @@ use crate::client::{Connection, Host, is_not_found, message, status_code};
 use crate::discovery::Discovery;
 use crate::enabled::{EnabledTypes, TypeState};
 use crate::output::{self, Reporter, object_ref};
-use crate::types::{TypeTable, convert};
+use crate::types::{Admission, TypeTable, resolver};
 
 /// Applies in flight at once.
 pub const CONCURRENCY: usize = 8;
@@ -107,8 +108,17 @@ fn dry_run_suffix(mode: DryRun) -> &'static str {
 pub async fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<()> {
     let objects = super::read_input(&args.input)?;
     let connection = Connection::from_args(global);
-    let default_namespace = args.namespace.clone().or_else(|| connection.context_namespace());
-    let opts = args.placement.convert_options(args.namespace.clone())?;
+    // kubectl's rules: -n, else the object's own, else the context's namespace, else `default`.
+    let default_namespace = args
+        .namespace
+        .clone()
+        .or_else(|| connection.context_namespace())
+        .unwrap_or_else(|| "default".into());
+    let opts = args.placement.convert_options(
+        args.namespace.clone(),
+        Some(default_namespace.clone()),
+        &args.allow,
+    )?;
     let host = connection
         .connect(None)
         .await
@@ -118,27 +128,37 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<()> {
 
     // Convert with the host's enabled types; kinds they miss are looked up by discovery so they get their
     // real scope (they will fail as "not enabled", with the command to run).
+    // Objects of known kinds are converted as they come (and the parsed input dropped); the others once
+    // discovery has answered for their kinds.
     let mut table = TypeTable::default();
     enabled.targets().for_each(|t| table.insert(t));
-    let first = convert(
-        objects.iter().cloned(),
-        &table,
-        &opts,
-        default_namespace.as_deref(),
-    )?;
+    let table = RefCell::new(table);
+    let resolve = resolver(&table);
+    let mut federator = Federator::new(&resolve, &opts)
+        .map_err(anyhow::Error::new)
+        .context(crate::types::OPTIONS_CONTEXT)?;
+    let mut admission = Admission::default();
+    let mut items: Vec<Option<BatchItem>> = Vec::with_capacity(objects.len());
+    for obj in objects {
+        items.push(admission.admit(&table, obj).map(|obj| federator.federate(obj)));
+    }
     let mut unserved = BTreeSet::new();
-    let batch = if first.missed.is_empty() {
-        first.batch
-    } else {
-        for (api_version, kind) in &first.missed {
-            match discovery.resolve_kind(api_version, kind).await? {
-                Some(resource) => table.insert(resource.target(false)),
-                None => {
-                    unserved.insert((api_version.clone(), kind.clone()));
-                }
+    for (api_version, kind) in admission.missed(&table) {
+        match discovery.resolve_kind(&api_version, &kind).await? {
+            Some(resource) => table.borrow_mut().insert(resource.target(false)),
+            None => {
+                unserved.insert((api_version, kind));
             }
         }
-        convert(objects, &table, &opts, default_namespace.as_deref())?.batch
+    }
+    let mut deferred = admission.deferred().into_iter();
+    let items: Vec<BatchItem> = items
+        .into_iter()
+        .filter_map(|item| item.or_else(|| deferred.next().map(|obj| federator.federate(obj))))
+        .collect();
+    let batch = Batch {
+        items,
+        warnings: federator.warnings().to_vec(),
     };
 
     let total = batch.items.len();
@@ -255,7 +275,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<()> {
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            match ns.or_else(|| default_namespace.clone()) {
+            match ns.or_else(|| Some(default_namespace.clone())) {
                 Some(ns) => {
                     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
                         meta.insert("namespace".into(), Value::String(ns.clone()));
@@ -404,9 +424,8 @@ impl NamespacePlan {
                 continue;
             }
             let placement_only = ConvertOptions {
-                namespace: None,
                 placement: opts.placement.clone(),
-                overrides: Vec::new(),
+                ..ConvertOptions::default()
             };
             let plain = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
             let fed = federate(plain, t, &placement_only).context("while federating a namespace")?;

@@ -68,8 +68,17 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<bool> 
     }
     let objects = super::read_input(&args.input)?;
     let connection = Connection::from_args(global);
-    let default_namespace = args.namespace.clone().or_else(|| connection.context_namespace());
-    let opts = args.placement.convert_options(args.namespace.clone())?;
+    // kubectl's rules, as apply: -n, else the object's own, else the context's namespace, else `default`.
+    let default_namespace = args
+        .namespace
+        .clone()
+        .or_else(|| connection.context_namespace())
+        .unwrap_or_else(|| "default".into());
+    let opts = args.placement.convert_options(
+        args.namespace.clone(),
+        Some(default_namespace.clone()),
+        &args.allow,
+    )?;
     let files = match &args.policies {
         Some(dir) => read_host_files(dir)?,
         None => HostFiles::default(),
@@ -99,7 +108,7 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<bool> 
         objects,
         &table,
         &opts,
-        default_namespace.as_deref(),
+        Some(default_namespace.as_str()),
         &snapshot,
         args.user.as_deref(),
     )?;
@@ -218,7 +227,7 @@ pub fn judge(
     snapshot: &Snapshot,
     user: Option<&str>,
 ) -> anyhow::Result<Vec<Verdict>> {
-    let batch = convert(objects, table, opts, default_namespace)?.batch;
+    let batch = convert(objects, table, opts)?.batch;
     // Applying stores the input's FederatedNamespaces first (and creates their namespaces, which the API
     // server labels with their name): the webhook judges the other objects with them in place.
     let mut with_input = None;
@@ -502,7 +511,7 @@ mod tests {
             clusters: Some(clusters.join(",")),
             ..Default::default()
         }
-        .convert_options(None)
+        .convert_options(None, Some("default".into()), &crate::cli::AllowArgs::default())
         .expect("options");
         judge(objects, &table, &opts, None, &snapshot, Some("alice"))
             .expect("judged")

@@ -59,8 +59,17 @@ struct Planned {
 pub async fn run(global: &GlobalArgs, args: &DiffArgs) -> anyhow::Result<bool> {
     let objects = super::read_input(&args.input)?;
     let connection = Connection::from_args(global);
-    let default_namespace = args.namespace.clone().or_else(|| connection.context_namespace());
-    let opts = args.placement.convert_options(args.namespace.clone())?;
+    // kubectl's rules, as apply: -n, else the object's own, else the context's namespace, else `default`.
+    let default_namespace = args
+        .namespace
+        .clone()
+        .or_else(|| connection.context_namespace())
+        .unwrap_or_else(|| "default".into());
+    let opts = args.placement.convert_options(
+        args.namespace.clone(),
+        Some(default_namespace.clone()),
+        &args.allow,
+    )?;
     let host = connection
         .connect(None)
         .await
@@ -70,7 +79,7 @@ pub async fn run(global: &GlobalArgs, args: &DiffArgs) -> anyhow::Result<bool> {
     let enabled = EnabledTypes::load(&mut discovery, &system_ns).await?;
     let mut table = TypeTable::default();
     enabled.targets().for_each(|t| table.insert(t));
-    let batch = convert(objects, &table, &opts, default_namespace.as_deref())?.batch;
+    let batch = convert(objects, &table, &opts)?.batch;
 
     let mut errors = Vec::new();
     for item in &batch.items {
@@ -114,16 +123,11 @@ pub async fn run(global: &GlobalArgs, args: &DiffArgs) -> anyhow::Result<bool> {
             TypeState::PropagationDisabled => true,
             TypeState::Enabled => false,
         };
-        if target.federated_scope() == Scope::Namespaced && object.pointer("/metadata/namespace").is_none() {
-            let Some(ns) = default_namespace.clone() else {
-                anyhow::bail!(
-                    "{}: {kind} has no namespace; set metadata.namespace in the manifest or pass --namespace",
-                    item.source
-                );
-            };
-            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.insert("namespace".into(), Value::String(ns));
-            }
+        if target.federated_scope() == Scope::Namespaced
+            && object.pointer("/metadata/namespace").is_none()
+            && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            meta.insert("namespace".into(), Value::String(default_namespace.clone()));
         }
         let fed: FederatedObject =
             serde_json::from_value(object).with_context(|| format!("{}: not a valid {kind}", item.source))?;
