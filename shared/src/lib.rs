@@ -9,6 +9,7 @@ pub mod api;
 pub mod convert;
 pub mod crds;
 pub mod findings;
+pub mod fuzzing;
 pub mod health;
 pub mod intent;
 pub mod manifest;
