@@ -88,8 +88,8 @@ for t in "${targets[@]}"; do
   (cd fuzz && cargo "+$toolchain" fuzz run "${flags[@]}" "$t" "$corpus" "corpus/$t" "regressions/$t" -- \
     -max_total_time="$duration" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -jobs="$jobs" -workers="$jobs" -artifact_prefix="$artifacts/") >"$log" 2>&1 || status=$?
-  execs=$(awk -F': *' '/stat::number_of_executed_units/ { s += $2 } END { print s + 0 }' "$log")
-  rate=$(awk -F': *' '/stat::average_exec_per_sec/ { s += $2 } END { print s + 0 }' "$log")
+  execs=$(awk '/stat::number_of_executed_units/ { s += $NF } END { print s + 0 }' "$log")
+  rate=$(awk '/stat::average_exec_per_sec/ { s += $NF } END { print s + 0 }' "$log")
   after=$(find "$artifacts" -type f | wc -l)
   if [ "$status" -ne 0 ] || [ "$after" -gt "$before" ]; then
     tail -n 60 "$log" >&2
