@@ -1,5 +1,5 @@
 # The README's commands. Each target is a script under hack/ so it also runs without make.
-.PHONY: demo test bench fmt lint crds docs testbed-bins
+.PHONY: demo test bench fuzz fmt lint crds docs testbed-bins
 
 demo:        ## Boot a host + 2 member clusters, install kubefed, join the members, show them.
 	bash hack/demo.sh
@@ -9,6 +9,9 @@ test:        ## Everything CI runs: tools, testbed binaries, fmt, clippy, unit a
 
 bench:       ## Benchmarks that print figures (see docs/benchmarks.md).
 	bash hack/bench.sh
+
+fuzz:        ## Every cargo-fuzz target for 30 s each (SECONDS_PER_TARGET=3600 make fuzz for longer; docs/fuzzing.md).
+	bash hack/fuzz.sh $${SECONDS_PER_TARGET:-30}
 
 fmt:
 	cargo fmt --all

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README: `make test`): installs what is missing, builds the testbed's
 # control-plane binaries if absent, then format check, clippy, unit and end-to-end tests (the latter
-# against real kube-apiservers started by the testbed).
+# against real kube-apiservers started by the testbed), then a short run of every fuzz target (nightly;
+# KUBEFED_FUZZ_SECONDS per target, default 20, 0 skips it; docs/fuzzing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/env.sh
@@ -19,4 +20,9 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (unit + end-to-end)"
 cargo test --workspace --locked --no-fail-fast
+fuzz_seconds="${KUBEFED_FUZZ_SECONDS:-20}"
+if [ "$fuzz_seconds" != 0 ]; then
+  echo "== fuzz (${fuzz_seconds}s per target)"
+  bash hack/fuzz.sh "$fuzz_seconds"
+fi
 echo "== test command finished in $((SECONDS - start))s"

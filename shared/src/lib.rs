@@ -10,6 +10,7 @@ pub mod convert;
 pub mod crds;
 pub mod dns;
 pub mod findings;
+pub mod fuzzing;
 pub mod health;
 pub mod intent;
 pub mod kinds;

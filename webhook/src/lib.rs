@@ -22,6 +22,7 @@ pub mod admission;
 pub mod config;
 pub mod decisions;
 pub mod error;
+pub mod fuzzing;
 pub mod listener;
 pub mod metrics;
 pub mod readiness;

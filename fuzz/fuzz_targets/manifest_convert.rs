@@ -1,0 +1,8 @@
+//! `kubefed_core::fuzzing::manifest_convert` on libFuzzer's bytes; a broken property panics, which libFuzzer reports.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Err(e) = kubefed_core::fuzzing::manifest_convert(data) {
+        panic!("manifest_convert: {e}");
+    }
+});

@@ -1,0 +1,8 @@
+//! `kubefed_core::fuzzing::policy_eval` on libFuzzer's bytes; a broken property panics, which libFuzzer reports.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Err(e) = kubefed_core::fuzzing::policy_eval(data) {
+        panic!("policy_eval: {e}");
+    }
+});
