@@ -65,12 +65,13 @@ pub fn manifest_convert(data: &[u8]) -> Result<(), String> {
         ConvertOptions {
             namespace: Some("web".into()),
             placement: PlacementChoice::Clusters(vec!["cluster-1".into(), "cluster-2".into()]),
-            overrides: Vec::new(),
+            default_namespace: Some("default".into()),
+            ..Default::default()
         },
         ConvertOptions {
             namespace: None,
             placement: PlacementChoice::ClusterSelector(BTreeMap::from([("env".into(), "prod".into())])),
-            overrides: Vec::new(),
+            ..Default::default()
         },
     ];
     for opts in &options {
