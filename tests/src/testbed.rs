@@ -87,8 +87,12 @@ impl Testbed {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("kubefed-testbed-{}-{stamp}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+        // Two testbeds of one test binary can start in the same millisecond: the sequence number keeps their
+        // directories (and so their etcd data) apart, and `create_dir` (not `_all`) fails rather than share one.
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("kubefed-testbed-{}-{stamp}-{seq}", std::process::id()));
+        std::fs::create_dir(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
         let cleanup = cleanup_process(&dir)?;
         let names: Vec<String> = std::iter::once(HOST.to_string())
             .chain((1..=opts.members).map(|i| format!("member-{i}")))
