@@ -223,7 +223,7 @@ fn renders_consistent_names_flags_and_webhook_configurations() -> TestResult {
         assert_eq!(flag(&args, "--service-name"), Some(name_of(service)), "{mode}");
         assert_eq!(flag(&args, "--kubefed-namespace"), Some(NAMESPACE), "{mode}");
         assert_eq!(flag(&args, "--namespace"), Some("$(POD_NAMESPACE)"), "{mode}");
-        assert_eq!(flag(&args, "--shutdown-delay"), Some("5s"), "{mode}");
+        assert_eq!(flag(&args, "--shutdown-delay"), Some("10s"), "{mode}");
         let pod = &webhook["spec"]["template"]["spec"];
         let env = &pod["containers"][0]["env"][0];
         assert_eq!(
