@@ -507,16 +507,28 @@ async fn execute(
         ));
     }
 
+    // Namespaces this run federates: the webhook judges with an informer cache, which may not hold the
+    // FederatedNamespace just written when the next object arrives. Such a "not federated" denial is
+    // retried for a few seconds, only for these namespaces.
+    let just_federated: BTreeSet<String> = namespaces.federated.iter().map(|p| p.name.clone()).collect();
+    let just_federated = &just_federated;
     let apply = |p: Planned| {
         let skip =
             args.dry_run == DryRun::Server && p.namespace.as_ref().is_some_and(|ns| pending.contains(ns));
         async move {
-            let result = if skip {
-                Ok(Outcome::Created)
-            } else {
-                apply_one(host, args, &p).await
-            };
-            (p, result)
+            if skip {
+                return (p, Ok(Outcome::Created));
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let result = apply_one(host, args, &p).await;
+                let lagging = matches!(&result, Err(e) if e.contains("is not federated"))
+                    && p.namespace.as_ref().is_some_and(|ns| just_federated.contains(ns));
+                if !lagging || std::time::Instant::now() >= deadline {
+                    return (p, result);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
         }
     };
     for p in namespaces.federated {
