@@ -207,6 +207,22 @@ pub fn overrides_apply(source: &MemberSource<'_>, target: &TargetType, ops: &[Re
         });
         paths.push(tokens);
     }
+    // The steps before and after the operations touch only the identity fields (apiVersion, kind,
+    // metadata) and metadata.labels. When no operation reaches them, those steps succeed exactly when their
+    // own checks on the template do, and the operations run on the spec alone: no identity fields to build.
+    let reaches_identity = paths.iter().any(|p| {
+        p.first()
+            .is_none_or(|t| matches!(t.as_ref(), "apiVersion" | "kind" | "metadata"))
+    });
+    if !reaches_identity {
+        let refs: Vec<&[std::borrow::Cow<'_, str>]> = paths.iter().map(Vec::as_slice).collect();
+        let mut skeleton = match skeleton_of(source.template, &refs) {
+            obj @ Value::Object(_) => obj,
+            Value::Null => Value::Object(Map::new()),
+            _ => return false,
+        };
+        return identity_steps_succeed(source, target) && apply_overrides(&mut skeleton, ops).is_ok();
+    }
     paths.push(vec!["metadata".into(), "labels".into()]);
     let refs: Vec<&[std::borrow::Cow<'_, str>]> = paths.iter().map(Vec::as_slice).collect();
     let obj = match skeleton_of(source.template, &refs) {
@@ -218,6 +234,17 @@ pub fn overrides_apply(source: &MemberSource<'_>, target: &TargetType, ops: &[Re
         Ok::<_, OverridesError>(ops)
     })
     .is_ok()
+}
+
+/// Whether [`build_member_on`]'s own steps (name, namespace, metadata and labels being objects) succeed on
+/// `source` when no override touches `apiVersion`, `kind` or `metadata`.
+fn identity_steps_succeed(source: &MemberSource<'_>, target: &TargetType) -> bool {
+    let object_or_absent = |v: Option<&Value>| v.is_none_or(|v| v.is_null() || v.is_object());
+    let metadata = source.template.get("metadata");
+    source.name.is_some()
+        && (target.is_namespace() || target.scope == Scope::Cluster || source.namespace.is_some())
+        && object_or_absent(metadata)
+        && object_or_absent(metadata.and_then(|m| m.get("labels")))
 }
 
 /// `node` with, in objects, only the keys on `paths` (token lists relative to `node`); arrays and scalars
@@ -626,6 +653,36 @@ mod tests {
                 Value::Null,
                 json!([{"op": "add", "path": "/spec", "value": {}}]),
             ),
+            (
+                "labels not an object, spec override",
+                json!({"metadata": {"labels": "x"}, "spec": {"replicas": 1}}),
+                json!([{"path": "/spec/replicas", "value": 2}]),
+            ),
+            (
+                "metadata null, spec override",
+                json!({"metadata": null, "spec": {"replicas": 1}}),
+                json!([{"path": "/spec/replicas", "value": 2}]),
+            ),
+            (
+                "replace apiVersion",
+                template.clone(),
+                json!([{"path": "/apiVersion", "value": "apps/v2"}]),
+            ),
+            (
+                "remove apiVersion",
+                template.clone(),
+                json!([{"op": "remove", "path": "/apiVersion"}]),
+            ),
+            (
+                "remove annotations",
+                template.clone(),
+                json!([{"op": "remove", "path": "/metadata/annotations"}]),
+            ),
+            (
+                "add at the root",
+                template.clone(),
+                json!([{"op": "add", "path": "/data", "value": {"a": "b"}}]),
+            ),
         ];
         let ty = find_default_type("deployments").expect("default type");
         for (name, template, list) in cases {
@@ -638,6 +695,21 @@ mod tests {
             };
             let built = member_object_from(&source, &ty, Ok(&ops), true).is_ok();
             assert_eq!(overrides_apply(&source, &ty, &ops), built, "{name}");
+            // Without a name, or a namespace for a namespaced kind, nothing builds.
+            for (name_, namespace) in [(None, Some("shop")), (Some("web"), None)] {
+                let source = MemberSource {
+                    name: name_,
+                    namespace,
+                    ..source
+                };
+                let built = member_object_from(&source, &ty, Ok(&ops), true).is_ok();
+                assert!(!built, "{name}: builds without a name or namespace");
+                assert_eq!(
+                    overrides_apply(&source, &ty, &ops),
+                    built,
+                    "{name} {name_:?} {namespace:?}"
+                );
+            }
         }
     }
 

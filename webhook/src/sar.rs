@@ -17,7 +17,7 @@
 //! The question is behind [`AccessReviewer`] so the decisions can be tested and benchmarked without an API
 //! server; [`KubeReviewer`] is the real one.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -374,7 +374,11 @@ impl Default for CacheTtl {
     }
 }
 
-type Cache = HashMap<String, HashMap<CachedAccess, Entry>>;
+/// Keyed by identity, then question. foldhash (randomly seeded) rather than SipHash: hashing the questions of
+/// every request was a visible part of the decision, and the keys come from the API server's authenticated
+/// `userInfo` and the request's own names, in maps bounded by [`MAX_SUBJECTS`] and
+/// [`MAX_ENTRIES_PER_SUBJECT`], so crafted collisions could at worst slow one bounded map.
+type Cache = foldhash::HashMap<String, foldhash::HashMap<CachedAccess, Entry>>;
 
 /// Answers access questions (`propagate` on clusters, the target kind's rights, RBAC escalation), with the
 /// cache described in the module docs.
@@ -390,7 +394,7 @@ impl PropagateAuthorizer {
         Self {
             reviewer,
             ttl,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
         }
     }
 

@@ -363,6 +363,34 @@ struct Report {
     latencies: Vec<Duration>,
     errors: u64,
     measured: Duration,
+    /// CPU time the webhook's threads spent during the measured window.
+    server_cpu: Duration,
+    /// CPU time the load generator's threads spent during the measured window.
+    client_cpu: Duration,
+}
+
+/// CPU time of this process's threads named `name` (the runtime's workers and blocking threads), from
+/// `/proc/self/task/*/schedstat` (nanoseconds on CPU). On a shared machine wall-clock throughput swings with
+/// the load; the server's CPU per request does not, so it is the figure to compare scenarios by.
+fn threads_cpu(name: &str) -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        let path = task.path();
+        let named = std::fs::read_to_string(path.join("comm")).is_ok_and(|comm| comm.trim_end() == name);
+        if !named {
+            continue;
+        }
+        if let Some(ns) = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|line| line.split_whitespace().next()?.parse::<u64>().ok())
+        {
+            total += ns;
+        }
+    }
+    Duration::from_nanos(total)
 }
 
 async fn drive(args: &BenchArgs, addr: SocketAddr, ca_pem: &str) -> anyhow::Result<Report> {
@@ -386,6 +414,10 @@ async fn drive(args: &BenchArgs, addr: SocketAddr, ca_pem: &str) -> anyhow::Resu
     let per_connection_interval =
         (args.rate > 0).then(|| Duration::from_secs_f64(args.concurrency as f64 / args.rate as f64));
 
+    let cpu_at_start = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        (threads_cpu(SERVER_THREAD_NAME), threads_cpu(CLIENT_THREAD_NAME))
+    });
     let mut tasks = Vec::with_capacity(args.concurrency);
     for index in 0..args.concurrency {
         let (config, body, sent) = (config.clone(), body.clone(), sent.clone());
@@ -435,15 +467,24 @@ async fn drive(args: &BenchArgs, addr: SocketAddr, ca_pem: &str) -> anyhow::Resu
         latencies: Vec::new(),
         errors: 0,
         measured: Duration::ZERO,
+        server_cpu: Duration::ZERO,
+        client_cpu: Duration::ZERO,
     };
     for task in tasks {
         let (latencies, errors) = task.await.context("load task")??;
         report.latencies.extend(latencies);
         report.errors += errors;
     }
+    let (server_end, client_end) = (threads_cpu(SERVER_THREAD_NAME), threads_cpu(CLIENT_THREAD_NAME));
+    let (server_start, client_start) = cpu_at_start.await.context("CPU sampler")?;
+    report.server_cpu = server_end.saturating_sub(server_start);
+    report.client_cpu = client_end.saturating_sub(client_start);
     report.measured = Instant::now().min(end).saturating_duration_since(measure_from);
     Ok(report)
 }
+
+const SERVER_THREAD_NAME: &str = "webhook";
+const CLIENT_THREAD_NAME: &str = "load";
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -466,12 +507,12 @@ fn main() -> anyhow::Result<()> {
     let admit = admit_for(args.scenario, args.policies)?;
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.server_threads)
-        .thread_name("webhook")
+        .thread_name(SERVER_THREAD_NAME)
         .enable_all()
         .build()?;
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.client_threads)
-        .thread_name("load")
+        .thread_name(CLIENT_THREAD_NAME)
         .enable_all()
         .build()?;
     let server = server_rt.block_on(start_server(admit))?;
@@ -489,6 +530,11 @@ fn main() -> anyhow::Result<()> {
         percentile(&report.latencies, 99.9),
     );
     let max = report.latencies.last().copied().unwrap_or_default();
+    let per_request = |cpu: Duration| cpu.as_secs_f64() * 1e6 / (ok.max(1) as f64);
+    let (server_us, client_us) = (per_request(report.server_cpu), per_request(report.client_cpu));
+    // With each side on its own idle core, the busier side per request bounds a closed loop.
+    let idle_bound = 1e6
+        / (server_us.max(client_us) * args.server_threads.min(args.client_threads) as f64).max(f64::EPSILON);
     let mode = if args.rate > 0 {
         format!("open loop at {} req/s", args.rate)
     } else {
@@ -513,6 +559,11 @@ fn main() -> anyhow::Result<()> {
                 ms(p999),
                 ms(max)
             );
+            println!(
+                "CPU per request: webhook {server_us:.1} µs, load generator {client_us:.1} µs \
+                 (closed-loop bound with a core each: {idle_bound:.0} req/s; on a shared machine compare \
+                 scenarios by these)"
+            );
         }
         Format::Json => println!(
             "{}",
@@ -522,6 +573,8 @@ fn main() -> anyhow::Result<()> {
                 "client_threads": args.client_threads, "ok": ok, "errors": report.errors,
                 "seconds": report.measured.as_secs_f64(), "rps": rps,
                 "p50_ms": ms(p50), "p90_ms": ms(p90), "p99_ms": ms(p99), "p999_ms": ms(p999), "max_ms": ms(max),
+                "server_cpu_us_per_request": server_us, "client_cpu_us_per_request": client_us,
+                "closed_loop_bound_rps": idle_bound,
             })
         ),
     }
