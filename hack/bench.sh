@@ -17,7 +17,7 @@ for b in "${which[@]}"; do
       cargo build --quiet --release -p kubectl-fed
       # kubefedctl is built once from the Go module proxy and cached; without Go (or if the build fails) the
       # bench says so and prints our own figures only.
-      kubefedctl=$(nice -n 10 bash hack/build-kubefedctl.sh | tail -n 1) || kubefedctl=""
+      kubefedctl=$(nice -n 10 bash hack/build-kubefed.sh kubefedctl | tail -n 1) || kubefedctl=""
       python3 hack/bench-cli.py --kubectl-fed "$CARGO_TARGET_DIR/release/kubectl-fed" \
         ${kubefedctl:+--kubefedctl "$kubefedctl"} --runs "${BENCH_RUNS:-7}" ;;
     webhook)
