@@ -11,7 +11,8 @@
 //!
 //! Each run starts the controller as a separate process, waits until it has propagated the federated namespace
 //! to every member (so start-up and cluster health checks are not timed), then creates `--objects`
-//! FederatedDeployments with overrides (the workload of `kubefed-controller-bench`) and times until every
+//! FederatedDeployments with an override per member (`kubefed-controller-bench`'s workload, cut to what KubeFed
+//! supports) and times until every
 //! member holds every Deployment (create), then changes every object's template and times until every member
 //! shows every change (update) — both observed by watches on the members, the same way for both tools. It
 //! counts the Deployment requests the members' API servers served during the create phase, and reads the
@@ -33,7 +34,7 @@ use kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
 use kubefed_tests::fixtures::{install_kubefed, join};
 use kubefed_tests::testbed::{HOST, install_crds};
 use kubefed_tests::{Testbed, TestbedOptions};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 mod bench_common;
@@ -99,6 +100,63 @@ struct Figures {
     copies: u64,
     peak_rss: u64,
     cpu: Duration,
+}
+
+/// The workload: `kubefed-controller-bench`'s FederatedDeployment reduced to what KubeFed v0.10.0 supports, so
+/// both tools do the same work. KubeFed drops `metadata.annotations` from a template (`AnnotationsNotSupported`)
+/// and knows only `clusterName` overrides, so the revision marker `bench/rev` is a pod-template annotation
+/// (part of the spec) and each member gets its own override: member-1 a label, the others 3 replicas.
+fn workload(ns: &str, i: usize, members: &[String]) -> Value {
+    let placement: Vec<Value> = members.iter().map(|m| json!({"name": m})).collect();
+    let overrides: Vec<Value> = members
+        .iter()
+        .enumerate()
+        .map(|(k, m)| {
+            let o = if k == 0 {
+                json!({"op": "add", "path": "/metadata/labels/region", "value": "eu"})
+            } else {
+                json!({"path": "/spec/replicas", "value": 3})
+            };
+            json!({"clusterName": m, "clusterOverrides": [o]})
+        })
+        .collect();
+    let name = format!("web-{i}");
+    json!({
+        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": name, "tier": "frontend"}},
+                "spec": {
+                    "replicas": 2,
+                    "selector": {"matchLabels": {"app": name}},
+                    "template": {
+                        "metadata": {"labels": {"app": name, "tier": "frontend"},
+                                     "annotations": {"team": "payments", "bench/rev": "r0"}},
+                        "spec": {"containers": [{
+                            "name": "web", "image": "nginx:1.27",
+                            "ports": [{"containerPort": 8080, "name": "http"}],
+                            "env": [{"name": "MODE", "value": "production"}, {"name": "INDEX", "value": i.to_string()}],
+                            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                                          "limits": {"cpu": "500m", "memory": "256Mi"}},
+                            "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 5},
+                            "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
+                        }]}
+                    }
+                }
+            },
+            "placement": {"clusters": placement},
+            "overrides": overrides
+        }
+    })
+}
+
+/// The `bench/rev` marker of a member Deployment (its pod template's annotation).
+fn rev(o: &DynamicObject) -> String {
+    o.data["spec"]["template"]["metadata"]["annotations"]["bench/rev"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn kubefed_config() -> ApiResource {
@@ -344,15 +402,8 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
                 .applied_objects()
                 .boxed();
             while let Some(Ok(o)) = s.next().await {
-                let rev = o
-                    .metadata
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get("bench/rev"))
-                    .cloned()
-                    .unwrap_or_default();
                 if tx
-                    .send((idx, o.metadata.name.clone().unwrap_or_default(), rev))
+                    .send((idx, o.metadata.name.clone().unwrap_or_default(), rev(&o)))
                     .is_err()
                 {
                     return;
@@ -375,7 +426,7 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
             futures::stream::iter(0..m)
                 .map(|i| {
                     let fed = fed.clone();
-                    let obj = serde_json::from_value::<DynamicObject>(federated_deployment(&ns, i, &names));
+                    let obj = serde_json::from_value::<DynamicObject>(workload(&ns, i, &names));
                     async move {
                         fed.create(&PostParams::default(), &obj?).await?;
                         anyhow::Ok(())
@@ -400,7 +451,9 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
     let updating = tokio::spawn({
         let fed = fed.clone();
         async move {
-            let patch = json!({"spec": {"template": {"metadata": {"annotations": {"bench/rev": "u1"}}}}});
+            let patch = json!({"spec": {"template": {"spec": {"template": {"metadata": {"annotations": {
+                "bench/rev": "u1"
+            }}}}}}});
             futures::stream::iter(0..m)
                 .map(|i| {
                     let fed = fed.clone();
