@@ -74,8 +74,14 @@ struct Args {
 
 #[derive(Clone)]
 enum Contender {
-    KubeFed { bin: PathBuf, crds: PathBuf },
-    Ours { bin: PathBuf, budget: Option<(f64, u32)> },
+    KubeFed {
+        bin: PathBuf,
+        crds: PathBuf,
+    },
+    Ours {
+        bin: PathBuf,
+        budget: Option<(f64, u32)>,
+    },
 }
 
 impl Contender {
@@ -84,8 +90,7 @@ impl Contender {
             Contender::KubeFed { .. } => "KubeFed v0.10.0 controller-manager".into(),
             Contender::Ours { budget: None, .. } => "kubefed-controller, defaults".into(),
             Contender::Ours {
-                budget: Some((q, b)),
-                ..
+                budget: Some((q, b)), ..
             } => format!("kubefed-controller, --member-qps {q} --member-burst {b}"),
         }
     }
@@ -174,12 +179,18 @@ fn kubefed_config() -> ApiResource {
 /// KubeFed reads only `spec.template/placement/overrides`), the system namespace, the chart's KubeFedConfig
 /// and FederatedTypeConfigs for namespaces (KubeFed requires it for namespaced types) and deployments.apps.
 async fn install_kubefed_v010(tb: &Testbed, crds: &Path) -> anyhow::Result<kube::Client> {
-    let file = crds
-        .to_str()
-        .context("the KubeFed CRD path is not UTF-8")?;
+    let file = crds.to_str().context("the KubeFed CRD path is not UTF-8")?;
     for args in [
         vec!["apply", "--server-side", "-f", file],
-        vec!["wait", "--for", "condition=Established", "--timeout", "60s", "-f", file],
+        vec![
+            "wait",
+            "--for",
+            "condition=Established",
+            "--timeout",
+            "60s",
+            "-f",
+            file,
+        ],
     ] {
         let out = tb.kubectl(&args)?;
         if !out.status.success() {
@@ -193,7 +204,12 @@ async fn install_kubefed_v010(tb: &Testbed, crds: &Path) -> anyhow::Result<kube:
     let host = tb.client(HOST).await?;
     let types: Vec<_> = kubefed_core::default_types()
         .into_iter()
-        .filter(|t| matches!((t.group.as_str(), t.kind.as_str()), ("", "Namespace") | ("apps", "Deployment")))
+        .filter(|t| {
+            matches!(
+                (t.group.as_str(), t.kind.as_str()),
+                ("", "Namespace") | ("apps", "Deployment")
+            )
+        })
         .collect();
     if types.len() != 2 {
         bail!("the built-in type table lacks Namespace or apps/Deployment");
@@ -301,7 +317,10 @@ async fn wait_all(
     let mut last_report = Instant::now();
     while done < want {
         if Instant::now() > deadline {
-            bail!("only {done} of {want} member copies at rev {rev} by the deadline; see {}", log.display());
+            bail!(
+                "only {done} of {want} member copies at rev {rev} by the deadline; see {}",
+                log.display()
+            );
         }
         if let Some(status) = child.try_wait()? {
             bail!("the controller exited ({status}); see {}", log.display());
@@ -345,9 +364,14 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
     let mut members = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let region = if i % 2 == 0 { "eu" } else { "us" };
-        join(&tb, &host, name, BTreeMap::from([("region".into(), region.into())]))
-            .await
-            .with_context(|| format!("joining {name}"))?;
+        join(
+            &tb,
+            &host,
+            name,
+            BTreeMap::from([("region".into(), region.into())]),
+        )
+        .await
+        .with_context(|| format!("joining {name}"))?;
         members.push((name.clone(), tb.client(name).await?));
     }
     let ns = tb.namespace("bench", &[HOST]).await?;
@@ -387,12 +411,18 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
                 bail!("the controller exited ({status}); see {}", log.display());
             }
             if started.elapsed() > limit {
-                bail!("namespace {ns} not propagated to {name} within {limit:?}; see {}", log.display());
+                bail!(
+                    "namespace {ns} not propagated to {name} within {limit:?}; see {}",
+                    log.display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    eprintln!("  ready: namespace propagated after {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "  ready: namespace propagated after {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, String, String)>();
     let mut watches = Vec::new();
@@ -467,8 +497,12 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
                     let fed = fed.clone();
                     let patch = patch.clone();
                     async move {
-                        fed.patch(&format!("web-{i}"), &PatchParams::default(), &Patch::Merge(&patch))
-                            .await?;
+                        fed.patch(
+                            &format!("web-{i}"),
+                            &PatchParams::default(),
+                            &Patch::Merge(&patch),
+                        )
+                        .await?;
                         anyhow::Ok(())
                     }
                 })
