@@ -196,7 +196,7 @@ def main():
         ours = measure("kubectl-fed federate", [a.kubectl_fed, "federate", "--offline", "-f", big, "-o", "yaml"],
                        a.runs, a.objects, size, env)
         if not a.kubefedctl:
-            print("kubefedctl: not measured (no binary: hack/build-kubefedctl.sh could not build it); "
+            print("kubefedctl: not measured (no binary: hack/build-kubefed.sh could not build it); "
                   "only our own figures above")
             return 0 if ours else 1
         theirs = measure("kubefedctl federate", [a.kubefedctl, "federate", "--filename", big],

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The benchmarks (README: `make bench`). Each prints its figures; docs/benchmarks.md records them with the
 # command that produced them. Release builds; loopback only; every run is bounded in time and count.
-# Usage: hack/bench.sh [convert|cli|webhook|controller|scale]...   (default: convert cli webhook controller;
-# `scale` — 10 members × 10,000 objects — takes most of an hour and the whole machine: run it alone)
+# Usage: hack/bench.sh [convert|cli|webhook|controller|sidebyside|scale]...   (default: convert cli webhook
+# controller; `sidebyside` — ours against KubeFed v0.10.0's controller-manager, three fresh testbeds — takes
+# about 10 minutes; `scale` — 10 members × 10,000 objects — most of an hour and the whole machine: run it alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/env.sh
@@ -17,7 +18,7 @@ for b in "${which[@]}"; do
       cargo build --quiet --release -p kubectl-fed
       # kubefedctl is built once from the Go module proxy and cached; without Go (or if the build fails) the
       # bench says so and prints our own figures only.
-      kubefedctl=$(nice -n 10 bash hack/build-kubefedctl.sh | tail -n 1) || kubefedctl=""
+      kubefedctl=$(nice -n 10 bash hack/build-kubefed.sh kubefedctl | tail -n 1) || kubefedctl=""
       python3 hack/bench-cli.py --kubectl-fed "$CARGO_TARGET_DIR/release/kubectl-fed" \
         ${kubefedctl:+--kubefedctl "$kubefedctl"} --runs "${BENCH_RUNS:-7}" ;;
     webhook)
@@ -37,11 +38,24 @@ for b in "${which[@]}"; do
       else
         echo "== controller bench not built yet"
       fi ;;
+    sidebyside)
+      echo "== controller side by side: KubeFed v0.10.0's controller-manager, ours at defaults, ours at 20 qps/30 burst"
+      KUBEFED_TESTBED_BIN=$(bash tests/testbed/build-bins.sh all | tail -n 1); export KUBEFED_TESTBED_BIN
+      cargo build --quiet --release -p kubefed-controller --features bench --bin kubefed-controller \
+        --bin kubefed-sidebyside-bench
+      # KubeFed is built once from the Go module proxy and cached; without Go (or if the build fails) the bench
+      # says so and measures ours only. Its CRDs come from the same module's chart.
+      kubefed=()
+      if cm=$(nice -n 10 bash hack/build-kubefed.sh controller-manager | tail -n 1); then
+        crds="$(go env GOMODCACHE)/sigs.k8s.io/kubefed@v${KUBEFED_VERSION:-0.10.0}/charts/kubefed/charts/controllermanager/crds/crds.yaml"
+        kubefed=(--kubefed-controller-manager "$cm" --kubefed-crds "$crds")
+      fi
+      "$CARGO_TARGET_DIR/release/kubefed-sidebyside-bench" --objects "${BENCH_OBJECTS:-1000}" "${kubefed[@]}" ;;
     scale)
       echo "== controller at scale: 10 members × 10,000 FederatedDeployments (testbed, no kube-controller-manager)"
       KUBEFED_TESTBED_BIN=$(bash tests/testbed/build-bins.sh all | tail -n 1); export KUBEFED_TESTBED_BIN
       cargo build --quiet --release -p kubefed-controller --features bench --bins
       "$CARGO_TARGET_DIR/release/kubefed-controller-bench" --members 10 --objects 10000 --timeout 3600 ;;
-    *) echo "unknown benchmark $b (convert|cli|webhook|controller|scale)" >&2; exit 2 ;;
+    *) echo "unknown benchmark $b (convert|cli|webhook|controller|sidebyside|scale)" >&2; exit 2 ;;
   esac
 done
