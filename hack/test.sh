@@ -18,6 +18,8 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The benchmark binaries sit behind the controller's `bench` feature: lint them too, so they keep building.
+cargo clippy -p kubefed-controller --features bench --bins --locked -- -D warnings
 echo "== cargo test (unit + end-to-end)"
 cargo test --workspace --locked --no-fail-fast
 fuzz_seconds="${KUBEFED_FUZZ_SECONDS:-20}"
