@@ -555,4 +555,75 @@ mod tests {
             }
         }
     }
+
+    /// Documents stitched from manifest-like lines at random (a fixed seed): nested mappings and sequences,
+    /// flow collections, block scalars, quoting, comments, odd indentation — each either read as
+    /// serde-saphyr reads it or left to serde-saphyr.
+    #[test]
+    fn stitched_documents_read_as_serde_saphyr_reads_them() {
+        const LINES: &[&str] = &[
+            "a: 1",
+            "b: yes",
+            "c: 0644",
+            "d: 1.5",
+            "e: \"x\"",
+            "f: 'y'",
+            "g:",
+            "  h: i",
+            "  - j",
+            "- k",
+            "  - {l: m, n: [o, 1, ~]}",
+            "p: |",
+            "  q",
+            "   r",
+            "s: >-",
+            "  t",
+            "u: [1, 2",
+            "  , 3]",
+            "# c",
+            "v: w # c",
+            "x: &a 1",
+            "y: *a",
+            "z: !!str 1",
+            "<<: {a: 1}",
+            "aa: 10.96.0.1",
+            "bb: 100m",
+            "cc: -0x1F",
+            "dd: .inf",
+            "ee: 1e3",
+            "ff: on",
+            "gg: ''",
+            "hh: \"a\\nb\"",
+            "  ii:",
+            "    jj: kk",
+            "ll: mm: nn",
+            "? oo",
+            ": pp",
+            "qq: - rr",
+            "\tss: tt",
+            "uu: 'v''w'",
+            "xx: -",
+            "yy: ---",
+            "zz: ...",
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut fast_read = 0;
+        for _ in 0..3000 {
+            let n = 1 + next() % 8;
+            let doc: String = (0..n)
+                .map(|_| format!("{}\n", LINES[(next() % LINES.len() as u64) as usize]))
+                .collect();
+            if let Err(e) = check_plain_reading(&doc, &ParseLimits::default()) {
+                panic!("{e}");
+            }
+            fast_read += usize::from(read_plain(&doc, &limits()).is_some());
+        }
+        assert!(fast_read > 100, "only {fast_read} read by the fast path");
+    }
 }
