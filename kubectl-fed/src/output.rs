@@ -119,7 +119,15 @@ impl Rendered {
             // Every document starts with `---`; the very first one is dropped when writing.
             Format::Yaml => {
                 out.push_str("---\n");
-                out.push_str(&to_yaml(value)?);
+                // Rendered in place: no string per object to copy.
+                let start = out.len();
+                if let Err(e) = serde_saphyr::to_fmt_writer(out, value) {
+                    out.truncate(start - 4);
+                    anyhow::bail!("cannot render YAML: {e}");
+                }
+                if out.len() == start || !out.ends_with('\n') {
+                    out.push('\n');
+                }
             }
             // Every item starts with `,` and a newline and is indented as an item of a List, without a
             // newline at its end; undone for a single object.

@@ -445,6 +445,9 @@ struct Prepared {
     overrides: Vec<ClusterOverrides>,
     scoped: Vec<ScopedOverrides>,
     warnings: Vec<String>,
+    /// The spec without template of an object no scoped override names, serialized once: most objects
+    /// share it, and serializing it again for each costs more than a copy.
+    spec: Value,
 }
 
 impl Prepared {
@@ -508,11 +511,13 @@ impl Prepared {
                     .map(|w| format!("{scope}: {w}")),
             );
         }
+        let spec = spec_without_template(&placement, opts.overrides.clone())?;
         Ok(Self {
             placement,
             overrides: opts.overrides.clone(),
             scoped: opts.scoped_overrides.clone(),
             warnings,
+            spec,
         })
     }
 }
@@ -527,17 +532,11 @@ fn federated_object(
     prepared: &Prepared,
     warnings: &mut Vec<String>,
 ) -> Result<Value, ConvertError> {
-    let overrides = object_overrides(ty, &name, &template, prepared, warnings)?;
     // The typed spec without its template, which is then moved in: serializing it would copy it whole.
-    let spec = FederatedSpec {
-        template: Value::Null,
-        placement: prepared.placement.clone(),
-        overrides,
-        ..FederatedSpec::default()
+    let mut spec = match object_overrides(ty, &name, &template, prepared, warnings)? {
+        Some(overrides) => spec_without_template(&prepared.placement, overrides)?,
+        None => prepared.spec.clone(),
     };
-    let mut spec = serde_json::to_value(spec).map_err(|e| ConvertError::Render {
-        reason: e.to_string(),
-    })?;
     if let Some(spec) = spec.as_object_mut() {
         spec.insert("template".into(), template);
     }
@@ -554,24 +553,44 @@ fn federated_object(
     }))
 }
 
+/// The typed spec of a federated object, without its template, as JSON.
+fn spec_without_template(
+    placement: &Placement,
+    overrides: Vec<ClusterOverrides>,
+) -> Result<Value, ConvertError> {
+    let spec = FederatedSpec {
+        template: Value::Null,
+        placement: placement.clone(),
+        overrides,
+        ..FederatedSpec::default()
+    };
+    serde_json::to_value(spec).map_err(|e| ConvertError::Render {
+        reason: e.to_string(),
+    })
+}
+
 /// The overrides of one object: those for every object, plus those scoped to its kind and name (merged into
-/// the entry of the same cluster). Warns about a `replace` or `remove` whose path is not in the template:
-/// the member would fail to apply it.
+/// the entry of the same cluster); `None` when no scoped override names it (the overrides for every object
+/// then apply as they are). Warns about a `replace` or `remove` whose path is not in the template: the
+/// member would fail to apply it.
 fn object_overrides(
     ty: &TargetType,
     name: &str,
     template: &Value,
     prepared: &Prepared,
     warnings: &mut Vec<String>,
-) -> Result<Vec<ClusterOverrides>, ConvertError> {
-    let mut overrides = prepared.overrides.clone();
-    let mut scoped = false;
-    for s in prepared
+) -> Result<Option<Vec<ClusterOverrides>>, ConvertError> {
+    let mut named = prepared
         .scoped
         .iter()
         .filter(|s| s.name == name && ty.matches(&s.kind))
-    {
-        scoped = true;
+        .peekable();
+    if named.peek().is_none() {
+        warn_missing_paths(&prepared.overrides, template, warnings);
+        return Ok(None);
+    }
+    let mut overrides = prepared.overrides.clone();
+    for s in named {
         for entry in &s.overrides {
             let same = overrides.iter_mut().find(|o| {
                 o.cluster_selector.is_none()
@@ -586,11 +605,15 @@ fn object_overrides(
             }
         }
     }
-    if scoped {
-        // A path may now be listed twice for one cluster (once for all objects, once for this one).
-        validate_cluster_overrides(&overrides)?;
-    }
-    for entry in &overrides {
+    // A path may now be listed twice for one cluster (once for all objects, once for this one).
+    validate_cluster_overrides(&overrides)?;
+    warn_missing_paths(&overrides, template, warnings);
+    Ok(Some(overrides))
+}
+
+/// Warns about each `replace` or `remove` override whose path is not in the template.
+fn warn_missing_paths(overrides: &[ClusterOverrides], template: &Value, warnings: &mut Vec<String>) {
+    for entry in overrides {
         let cluster = entry.cluster_name.as_deref().unwrap_or("the selected clusters");
         for o in &entry.cluster_overrides {
             let replaces = matches!(o.op.as_deref(), None | Some("" | "replace" | "remove"));
@@ -604,7 +627,6 @@ fn object_overrides(
             }
         }
     }
-    Ok(overrides)
 }
 
 /// The refusal of an object whose kind must not be federated blindly, unless its kind is allowed.

@@ -27,7 +27,12 @@ use crate::typeinfo::{FEDERATED_GROUP, Scope, TargetType, default_types};
 pub const MAX_INPUT_BYTES: usize = 256 * 1024;
 
 /// The fuzz targets, by the name of their `fuzz/fuzz_targets/<name>.rs` and corpus folder.
-pub const TARGETS: &[&str] = &["manifest_convert", "override_apply", "policy_eval"];
+pub const TARGETS: &[&str] = &[
+    "manifest_convert",
+    "override_apply",
+    "policy_eval",
+    "yaml_differential",
+];
 
 /// Runs the entry of fuzz target `name` (one of [`TARGETS`]) on `data`.
 pub fn run(name: &str, data: &[u8]) -> Result<(), String> {
@@ -35,6 +40,7 @@ pub fn run(name: &str, data: &[u8]) -> Result<(), String> {
         "manifest_convert" => manifest_convert(data),
         "override_apply" => override_apply(data),
         "policy_eval" => policy_eval(data),
+        "yaml_differential" => yaml_differential(data),
         other => Err(format!("no fuzz target {other:?} in kubefed-core")),
     }
 }
@@ -97,6 +103,17 @@ pub fn manifest_convert(data: &[u8]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The fast YAML reading against serde-saphyr's: each YAML document of the input (split as [`Manifests`]
+/// splits it) that the fast path reads must read to the same value with serde-saphyr alone, under the
+/// options `kubectl fed` uses. Documents the fast path leaves alone are serde-saphyr's anyway.
+pub fn yaml_differential(data: &[u8]) -> Result<(), String> {
+    if data.len() > MAX_INPUT_BYTES {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(data);
+    crate::manifest::check_plain_reading(&text, &ParseLimits::default())
 }
 
 /// The clusters the override and policy entries place objects on: two regions, one not ready.

@@ -28,6 +28,7 @@ pub mod scheduling;
 pub mod selector;
 pub mod status;
 pub mod typeinfo;
+mod yaml;
 
 pub use admission::{AdmissionInput, Decision, Denial, Mutation, Reason, Snapshot};
 pub use api::FederationPolicy;

@@ -21,6 +21,10 @@
 //! Hostile input is bounded by [`ParseLimits`]: total size and nesting depth (checked while parsing, so
 //! deep nesting is rejected before it can exhaust the stack), plus serde-saphyr's own budgets against
 //! alias bombs.
+//!
+//! Speed: a plain document (no anchors, tags, merge keys or odd keys — nearly every manifest) is read
+//! straight from the parser's events by [`crate::yaml`], about three times faster than serde-saphyr's
+//! deserializer; everything else, and every error, is serde-saphyr's, so the result is the same either way.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -29,6 +33,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use serde_saphyr::{MessageFormatter, Spanned};
+
+use crate::yaml::{PlainLimits, read_plain};
 
 /// Default for [`ParseLimits::max_input_bytes`]: 64 MiB.
 pub const DEFAULT_MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
@@ -235,6 +241,7 @@ pub struct Manifests<'a> {
     mode: Mode<'a>,
     pending: VecDeque<Result<ManifestObject, ManifestError>>,
     yaml_options: serde_saphyr::Options,
+    plain_limits: PlainLimits,
 }
 
 enum Mode<'a> {
@@ -272,6 +279,7 @@ impl<'a> Manifests<'a> {
             mode,
             pending,
             yaml_options: yaml_options(limits),
+            plain_limits: plain_limits(limits),
         }
     }
 
@@ -289,6 +297,7 @@ impl<'a> Manifests<'a> {
             ))),
             pending: VecDeque::new(),
             yaml_options: yaml_options(limits),
+            plain_limits: plain_limits(limits),
         }
     }
 
@@ -311,7 +320,13 @@ impl<'a> Manifests<'a> {
                     return false;
                 };
                 let at = self.source(doc.number, doc.line);
-                match parse_yaml_document(&doc, &self.yaml_options, &self.file, self.limits.max_depth) {
+                match parse_yaml_document(
+                    &doc,
+                    &self.yaml_options,
+                    &self.plain_limits,
+                    &self.file,
+                    self.limits.max_depth,
+                ) {
                     Ok(Some(value)) => {
                         let item_lines = if is_list(&value) {
                             list_item_lines(&doc, &self.yaml_options)
@@ -352,7 +367,13 @@ impl<'a> Manifests<'a> {
                     line: doc.line,
                     item: None,
                 };
-                let parsed = parse_yaml_document(&doc, &self.yaml_options, &self.file, self.limits.max_depth);
+                let parsed = parse_yaml_document(
+                    &doc,
+                    &self.yaml_options,
+                    &self.plain_limits,
+                    &self.file,
+                    self.limits.max_depth,
+                );
                 match parsed {
                     Ok(Some(value)) => {
                         let item_lines = if is_list(&value) {
@@ -575,14 +596,22 @@ fn depth_exceeds(value: &Value, max: usize) -> bool {
     walk(value, 1, max)
 }
 
-fn yaml_options(limits: &ParseLimits) -> serde_saphyr::Options {
+fn yaml_budget(limits: &ParseLimits) -> serde_saphyr::Budget {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = limits.max_depth;
     // One document at a time: the remaining default budgets (1M events, 250k nodes, 64 MiB of scalars,
     // alias/anchor limits) apply per document and are far above any real manifest.
     budget.max_reader_input_bytes = Some(limits.max_input_bytes);
+    budget
+}
+
+pub(crate) fn plain_limits(limits: &ParseLimits) -> PlainLimits {
+    PlainLimits::new(&yaml_budget(limits))
+}
+
+pub(crate) fn yaml_options(limits: &ParseLimits) -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
+    options.budget = Some(yaml_budget(limits));
     options.legacy_octal_numbers = true; // kubectl reads `defaultMode: 0644` as 420
     options.with_snippet = false; // we report our own file:line:column
     options.emit_comments = false;
@@ -846,13 +875,48 @@ fn is_marker(line: &str, marker: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
 }
 
-/// Parses one document; `None` for a null document (`~`, `null`).
+/// For [`crate::fuzzing::yaml_differential`]: checks that every document of `input` that [`read_plain`]
+/// reads reads the same with serde-saphyr; the first difference as an error.
+pub(crate) fn check_plain_reading(input: &str, limits: &ParseLimits) -> Result<(), String> {
+    let options = yaml_options(limits);
+    let plain = plain_limits(limits);
+    let input = input.strip_prefix('\u{feff}').unwrap_or(input);
+    let mut splitter = YamlSplitter::new(input);
+    while let Some(doc) = splitter.next_document() {
+        let Some(fast) = read_plain(doc.text, &plain) else {
+            continue;
+        };
+        match serde_saphyr::from_str_with_options::<Value>(doc.text, options.clone()) {
+            Ok(general) if general == fast => {}
+            Ok(general) => {
+                return Err(format!(
+                    "document {} read as {fast} by the fast path but as {general} by serde-saphyr: {:?}",
+                    doc.number, doc.text
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "document {} read as {fast} by the fast path but refused by serde-saphyr ({e}): {:?}",
+                    doc.number, doc.text
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses one document; `None` for a null document (`~`, `null`). Plain documents are read by
+/// [`read_plain`], the rest (and every error) by serde-saphyr.
 fn parse_yaml_document(
     doc: &Document<'_>,
     options: &serde_saphyr::Options,
+    plain: &PlainLimits,
     file: &Arc<str>,
     max_depth: usize,
 ) -> Result<Option<Value>, ManifestError> {
+    if let Some(value) = read_plain(doc.text, plain) {
+        return Ok((!value.is_null()).then_some(value));
+    }
     match serde_saphyr::from_str_with_options::<Value>(doc.text, options.clone()) {
         Ok(Value::Null) => Ok(None),
         Ok(value) => Ok(Some(value)),

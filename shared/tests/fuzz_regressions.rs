@@ -68,10 +68,20 @@ fn policy_eval() {
 }
 
 #[test]
+fn yaml_differential() {
+    replay("yaml_differential");
+}
+
+#[test]
 fn every_target_is_replayed() {
     // A target added to kubefed_core::fuzzing without a test here would never replay its regressions.
     assert_eq!(
         kubefed_core::fuzzing::TARGETS,
-        ["manifest_convert", "override_apply", "policy_eval"]
+        [
+            "manifest_convert",
+            "override_apply",
+            "policy_eval",
+            "yaml_differential"
+        ]
     );
 }
