@@ -215,6 +215,13 @@ pub fn overrides_apply(source: &MemberSource<'_>, target: &TargetType, ops: &[Re
             .is_none_or(|t| matches!(t.as_ref(), "apiVersion" | "kind" | "metadata"))
     });
     if !reaches_identity {
+        // The most common override, one operation on a field reached through objects only (replicas, an
+        // image tag under a map): certain without copying or patching anything.
+        if let ([op], [tokens]) = (ops, paths.as_slice())
+            && one_op_through_objects_applies(source.template, op.op, tokens)
+        {
+            return identity_steps_succeed(source, target);
+        }
         let refs: Vec<&[std::borrow::Cow<'_, str>]> = paths.iter().map(Vec::as_slice).collect();
         let mut skeleton = match skeleton_of(source.template, &refs) {
             obj @ Value::Object(_) => obj,
@@ -234,6 +241,35 @@ pub fn overrides_apply(source: &MemberSource<'_>, target: &TargetType, ops: &[Re
         Ok::<_, OverridesError>(ops)
     })
     .is_ok()
+}
+
+/// Whether one operation on `tokens` certainly applies to `template` when every step of its path is an object
+/// key: `add` needs the parent object, `replace` and `remove` the key too (as json-patch). `false` means "not
+/// certain" (arrays, missing parents, anything else): the general check decides.
+fn one_op_through_objects_applies(
+    template: &Value,
+    op: crate::api::OverrideOperation,
+    tokens: &[std::borrow::Cow<'_, str>],
+) -> bool {
+    let Some((last, parents)) = tokens.split_last() else {
+        return false;
+    };
+    let mut node = template;
+    for t in parents {
+        match node.as_object().and_then(|m| m.get(t.as_ref())) {
+            Some(child) => node = child,
+            None => return false,
+        }
+    }
+    let Some(parent) = node.as_object() else {
+        return false;
+    };
+    match op {
+        crate::api::OverrideOperation::Add => true,
+        crate::api::OverrideOperation::Replace | crate::api::OverrideOperation::Remove => {
+            parent.contains_key(last.as_ref())
+        }
+    }
 }
 
 /// Whether [`build_member_on`]'s own steps (name, namespace, metadata and labels being objects) succeed on
@@ -682,6 +718,31 @@ mod tests {
                 "add at the root",
                 template.clone(),
                 json!([{"op": "add", "path": "/data", "value": {"a": "b"}}]),
+            ),
+            (
+                "replace an escaped key in spec",
+                json!({"spec": {"x~y/z": 1}}),
+                json!([{"path": "/spec/x~0y~1z", "value": 2}]),
+            ),
+            (
+                "replace a slash as a path step",
+                json!({"spec": {"x~y/z": 1}}),
+                json!([{"path": "/spec/x~0y/z", "value": 2}]),
+            ),
+            (
+                "remove a key of an object",
+                template.clone(),
+                json!([{"op": "remove", "path": "/spec/strategy/type"}]),
+            ),
+            (
+                "replace through a null",
+                json!({"spec": {"strategy": null}}),
+                json!([{"path": "/spec/strategy/type", "value": "Recreate"}]),
+            ),
+            (
+                "add to a key that is an array",
+                template.clone(),
+                json!([{"op": "add", "path": "/spec/template/spec/containers", "value": []}]),
             ),
         ];
         let ty = find_default_type("deployments").expect("default type");
