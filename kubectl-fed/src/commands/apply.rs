@@ -271,24 +271,15 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<()> {
             strip_server_fields(&mut object);
         }
         let namespace = if namespaced {
+            // kubectl's last resort, `default_namespace`, always gives one.
             let ns = object
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)
-                .map(str::to_string);
-            match ns.or_else(|| Some(default_namespace.clone())) {
-                Some(ns) => {
-                    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-                        meta.insert("namespace".into(), Value::String(ns.clone()));
-                    }
-                    Some(ns)
-                }
-                None => {
-                    failures.push(fail(format!(
-                        "{kind} {name:?} has no namespace; set metadata.namespace in the manifest or pass --namespace"
-                    )));
-                    continue;
-                }
+                .map_or_else(|| default_namespace.clone(), str::to_string);
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("namespace".into(), Value::String(ns.clone()));
             }
+            Some(ns)
         } else {
             None
         };
