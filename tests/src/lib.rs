@@ -20,6 +20,7 @@ pub mod process;
 pub mod requests;
 pub mod testbed;
 pub mod wait;
+pub mod webhook;
 
 pub use bins::Binaries;
 pub use cluster::{Cluster, ClusterOptions, User};
