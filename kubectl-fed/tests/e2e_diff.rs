@@ -5,6 +5,9 @@
 //! line), then placement narrowed to one member (a delete in the other). After each apply, `diff` reports
 //! no difference (exit 0).
 
+mod common;
+
+use common::{Run, fed};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -20,46 +23,6 @@ type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 const M1: &str = "member-1";
 const M2: &str = "member-2";
 const WAIT: Duration = Duration::from_secs(60);
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs kubectl-fed against the testbed host with `stdin` as standard input.
-async fn fed(args: &[&str], stdin: &str) -> TestResult<Run> {
-    let tb = shared_testbed()?;
-    let kubeconfig = tb.kubeconfig.clone();
-    let owned: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
-    let input = stdin.to_string();
-    let out = tokio::task::spawn_blocking(move || -> std::io::Result<std::process::Output> {
-        use std::io::Write;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fed"))
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(["--context", HOST])
-            .args(&owned)
-            .env_remove("KUBECONFIG")
-            .env_remove("RUST_LOG")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()?;
-        if let Some(mut pipe) = child.stdin.take() {
-            pipe.write_all(input.as_bytes())?;
-        }
-        child.wait_with_output()
-    })
-    .await??;
-    let run = Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    eprintln!("$ kubectl fed {}\n{}{}", args.join(" "), run.stdout, run.stderr);
-    Ok(run)
-}
 
 /// Starts (once) kubefed on the host with both members joined, and the controller on a runtime of its own;
 /// waits until both members are Ready, so diff and the controller agree on where things go.

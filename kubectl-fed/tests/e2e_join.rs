@@ -8,6 +8,9 @@
 //! outside it; a federated app propagates through that identity; `unjoin --cleanup` leaves no object of ours.
 //! At the end, a context without enough rights fails clearly and leaves nothing behind (rollback).
 
+mod common;
+
+use common::Run;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
@@ -27,34 +30,9 @@ type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 const M1: &str = "member-1";
 const M2: &str = "member-2";
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs kubectl-fed with the testbed kubeconfig (current context: host).
 async fn fed(args: &[&str]) -> TestResult<Run> {
-    let tb = shared_testbed()?;
-    let kubeconfig = tb.kubeconfig.clone();
-    let owned: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fed"))
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(&owned)
-            .env_remove("KUBECONFIG")
-            .env_remove("RUST_LOG")
-            .output()
-    })
-    .await??;
-    let run = Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    eprintln!("$ kubectl fed {}\n{}{}", args.join(" "), run.stdout, run.stderr);
-    Ok(run)
+    common::fed_at(None, args, "").await
 }
 
 /// Starts (once) kubefed on the host and the controller on a runtime of its own. Members are not joined:
