@@ -198,24 +198,7 @@ pub async fn join_members(
 
 /// A fresh namespace on the host, federated to every member (a FederatedNamespace with an empty selector).
 pub async fn bench_namespace(tb: &kubefed_tests::Testbed, host: &kube::Client) -> anyhow::Result<String> {
-    use kube::api::{Api, PostParams};
     let ns = tb.namespace("bench", &[kubefed_tests::testbed::HOST]).await?;
-    let fns: Api<DynamicObject> = Api::namespaced_with(
-        host.clone(),
-        &ns,
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("types.kubefed.io", "v1beta1", "FederatedNamespace"),
-            "federatednamespaces",
-        ),
-    );
-    fns.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({
-            "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
-            "metadata": {"name": ns, "namespace": ns},
-            "spec": {"placement": {"clusterSelector": {}}}
-        }))?,
-    )
-    .await?;
+    kubefed_tests::fixtures::federate_namespace(host, &ns).await?;
     Ok(ns)
 }
