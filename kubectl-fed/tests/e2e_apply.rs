@@ -6,6 +6,9 @@
 //! multi-document app that the host's CRD schemas accept, re-applying it (`unchanged`), `--dry-run=server`
 //! changing nothing; one failing object not stopping the others; namespaces that are not federated.
 
+mod common;
+
+use common::fed;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject};
 use kube::core::ApiResource;
@@ -16,46 +19,7 @@ use kubefed_tests::shared_testbed;
 use kubefed_tests::testbed::{HOST, delete_namespace, install_crds};
 use serde_json::json;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs kubectl-fed against the testbed host with `stdin` as standard input.
-async fn fed(args: &[&str], stdin: &str) -> Result<Run, Box<dyn std::error::Error>> {
-    let tb = shared_testbed()?;
-    let kubeconfig = tb.kubeconfig.clone();
-    let owned: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
-    let input = stdin.to_string();
-    let out = tokio::task::spawn_blocking(move || -> std::io::Result<std::process::Output> {
-        use std::io::Write;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fed"))
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(["--context", HOST])
-            .args(&owned)
-            .env_remove("KUBECONFIG")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()?;
-        if let Some(mut pipe) = child.stdin.take() {
-            pipe.write_all(input.as_bytes())?;
-        }
-        child.wait_with_output()
-    })
-    .await??;
-    let run = Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    eprintln!("$ kubectl fed {}\n{}{}", args.join(" "), run.stdout, run.stderr);
-    Ok(run)
-}
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 fn federated(client: &kube::Client, ns: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
     let ar = ApiResource {

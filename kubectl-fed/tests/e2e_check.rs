@@ -8,7 +8,9 @@
 //! `kubectl fed check --from-host`; allowed/denied, the denial message and the warnings must be the same.
 //! The admin holds every right, so the RBAC checks that `check` skips offline allow everything here too.
 
-use std::path::PathBuf;
+mod common;
+
+use common::Run;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,7 @@ use kubefed_tests::fixtures::{install_kubefed, join};
 use kubefed_tests::process::{Process, free_port};
 use kubefed_tests::shared_testbed;
 use kubefed_tests::testbed::HOST;
+use kubefed_tests::webhook;
 use serde_json::json;
 
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -77,182 +80,25 @@ async fn setup() -> TestResult<Webhook> {
         .patch(WEBHOOK_NAMESPACE, &pp, &Patch::Apply(&ns))
         .await?;
     let port = free_port()?;
-    let rules = json!([
-        {"apiGroups": ["types.kubefed.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
-         "resources": ["*"], "scope": "*"}
-    ]);
-    let hook = |name: &str, path: &str| {
-        json!({
-            "name": name,
-            "clientConfig": {"url": format!("https://127.0.0.1:{port}{path}")},
-            "rules": rules, "failurePolicy": "Fail", "sideEffects": "NoneOnDryRun",
-            "admissionReviewVersions": ["v1"], "timeoutSeconds": 10,
-            "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name",
-                                                         "operator": "NotIn", "values": [WEBHOOK_NAMESPACE]}]}
-        })
+    let registration = webhook::Registration {
+        config_name: CONFIG_NAME,
+        manager: MANAGER,
+        rules: webhook::federated_types_rules(),
+        excluded_namespace: Some(WEBHOOK_NAMESPACE),
     };
-    let mut m = hook("mutate.kubefed.io", "/mutate");
-    m["reinvocationPolicy"] = json!("Never");
-    let admreg = "admissionregistration.k8s.io";
-    dynamic_api(
-        &host,
-        None,
-        (
-            admreg,
-            "v1",
-            "MutatingWebhookConfiguration",
-            "mutatingwebhookconfigurations",
-        ),
-    )
-    .patch(
-        CONFIG_NAME,
-        &pp,
-        &Patch::Apply(&json!({"apiVersion": "admissionregistration.k8s.io/v1",
-                "kind": "MutatingWebhookConfiguration", "metadata": {"name": CONFIG_NAME}, "webhooks": [m]})),
-    )
-    .await?;
-    dynamic_api(
-        &host,
-        None,
-        (
-            admreg,
-            "v1",
-            "ValidatingWebhookConfiguration",
-            "validatingwebhookconfigurations",
-        ),
-    )
-    .patch(
-        CONFIG_NAME,
-        &pp,
-        &Patch::Apply(&json!({"apiVersion": "admissionregistration.k8s.io/v1",
-                "kind": "ValidatingWebhookConfiguration", "metadata": {"name": CONFIG_NAME},
-                "webhooks": [hook("validate.kubefed.io", "/validate")]})),
-    )
-    .await?;
-    let binary = webhook_binary()?;
+    webhook::register(&host, port, &registration).await?;
     let log = tb.dir.join("kubefed-webhook-check.log");
-    let args: Vec<String> = [
-        "--kubeconfig",
-        &tb.kubeconfig.display().to_string(),
-        "--context",
-        HOST,
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--extra-ip",
-        "127.0.0.1",
-        "--namespace",
-        WEBHOOK_NAMESPACE,
-        "--webhook-config-name",
-        CONFIG_NAME,
-    ]
-    .iter()
-    .map(|s| (*s).to_string())
-    .collect();
-    let process = Process::spawn("kubefed-webhook", &binary, &args, &log)?;
+    let process = webhook::spawn(tb, port, WEBHOOK_NAMESPACE, CONFIG_NAME, &[], &log)?;
     // Serving: a server dry run of a federated object is admitted through it.
-    let api = dynamic_api(
-        &host,
-        None,
-        (
-            "types.kubefed.io",
-            "v1beta1",
-            "FederatedClusterRole",
-            "federatedclusterroles",
-        ),
-    );
-    let probe: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedClusterRole",
-        "metadata": {"name": "kubefed-check-probe"},
-        "spec": {"template": {"rules": []}, "placement": {"clusters": [{"name": M1}]}}}))?;
-    let started = Instant::now();
-    let mut last;
-    loop {
-        let pp = PostParams {
-            dry_run: true,
-            ..PostParams::default()
-        };
-        match api.create(&pp, &probe).await {
-            Ok(_) => break,
-            Err(e) => last = e.to_string(),
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            return Err(format!(
-                "the webhook did not serve within 120s: {last}\n{}",
-                kubefed_tests::process::tail(&log, 30)
-            )
-            .into());
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    webhook::wait_until_serving(&host, "kubefed-check-probe", M1, port, &log).await?;
     Ok(Webhook {
         _process: Mutex::new(process),
     })
 }
 
-/// `$KUBEFED_WEBHOOK_BIN`, or `kubefed-webhook` built with cargo into this test binary's target directory.
-fn webhook_binary() -> TestResult<PathBuf> {
-    if let Some(bin) = std::env::var_os("KUBEFED_WEBHOOK_BIN") {
-        return Ok(PathBuf::from(bin));
-    }
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or("cannot find the target directory of this test binary")?;
-    let target_dir = profile_dir.parent().ok_or("cannot find the target directory")?;
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut cmd = std::process::Command::new(cargo);
-    cmd.current_dir(&workspace)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "kubefed-webhook",
-            "--bin",
-            "kubefed-webhook",
-        ])
-        .env("CARGO_TARGET_DIR", target_dir);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    let status = cmd.status()?;
-    if !status.success() {
-        return Err(format!("building kubefed-webhook failed ({status}); set KUBEFED_WEBHOOK_BIN").into());
-    }
-    Ok(profile_dir.join("kubefed-webhook"))
-}
-
-struct Out {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs kubectl-fed (testbed kubeconfig, host context) with `stdin`.
-fn fed(args: &[&str], stdin: &str) -> TestResult<Out> {
-    use std::io::Write;
-    let tb = shared_testbed()?;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fed"))
-        .arg("--kubeconfig")
-        .arg(&tb.kubeconfig)
-        .args(["--context", HOST])
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    if let Some(mut pipe) = child.stdin.take() {
-        pipe.write_all(stdin.as_bytes())?;
-    }
-    let out = child.wait_with_output()?;
-    Ok(Out {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+fn fed(args: &[&str], stdin: &str) -> TestResult<Run> {
+    common::fed_blocking(Some(HOST), args, stdin)
 }
 
 /// The webhook's answer through the API server: allowed?, the denial message, the warnings.
@@ -379,13 +225,13 @@ async fn check_gives_the_running_webhooks_decisions() -> TestResult {
         let mut args = vec!["federate", "-f", "-", "--offline"];
         args.extend(flags.iter());
         let federated = fed(&args, &app)?;
-        assert!(federated.ok, "case {name}: {}", federated.stderr);
+        assert!(federated.ok(), "case {name}: {}", federated.stderr);
         let webhook = through_webhook(&federated.stdout, i + 1)?;
         let mut args = vec!["check", "-f", "-", "--from-host"];
         args.extend(flags.iter());
         let run = fed(&args, &app)?;
         eprintln!("case {name}:\n{}{}", run.stdout, run.stderr);
-        let check = through_check(&run.stdout, run.ok);
+        let check = through_check(&run.stdout, run.ok());
         assert_eq!(
             check, webhook,
             "case {name}: check (left) and the webhook (right) disagree"
@@ -524,7 +370,7 @@ async fn check_as_a_user_runs_the_webhooks_rbac_checks() -> TestResult {
             "case {name}: {}",
             run.stdout
         );
-        let check = through_check(&run.stdout, run.ok);
+        let check = through_check(&run.stdout, run.ok());
         assert_eq!(
             check, webhook,
             "case {name}: check (left) and the webhook (right) disagree"

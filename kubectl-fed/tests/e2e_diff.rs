@@ -5,21 +5,18 @@
 //! line), then placement narrowed to one member (a delete in the other). After each apply, `diff` reports
 //! no difference (exit 0).
 
-use std::collections::BTreeMap;
-use std::sync::OnceLock;
+mod common;
+
+use common::{Run, fed};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Api;
-use kube::api::{Patch, PatchParams};
-use kubefed_core::api::KubeFedConfig;
-use kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
-use kubefed_tests::fixtures::{install_kubefed, join};
+use kubefed_tests::controller::{ControllerSetup, labels, shared_controller};
 use kubefed_tests::shared_testbed;
 use kubefed_tests::testbed::HOST;
 use kubefed_tests::wait_for;
-use serde_json::json;
 
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -27,134 +24,29 @@ const M1: &str = "member-1";
 const M2: &str = "member-2";
 const WAIT: Duration = Duration::from_secs(60);
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs kubectl-fed against the testbed host with `stdin` as standard input.
-async fn fed(args: &[&str], stdin: &str) -> TestResult<Run> {
-    let tb = shared_testbed()?;
-    let kubeconfig = tb.kubeconfig.clone();
-    let owned: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
-    let input = stdin.to_string();
-    let out = tokio::task::spawn_blocking(move || -> std::io::Result<std::process::Output> {
-        use std::io::Write;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fed"))
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(["--context", HOST])
-            .args(&owned)
-            .env_remove("KUBECONFIG")
-            .env_remove("RUST_LOG")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()?;
-        if let Some(mut pipe) = child.stdin.take() {
-            pipe.write_all(input.as_bytes())?;
-        }
-        child.wait_with_output()
-    })
-    .await??;
-    let run = Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+/// Starts (once) kubefed on the host with both members joined, and the controller on a runtime of its own;
+/// waits until both members are Ready, so diff and the controller agree on where things go.
+async fn controller() -> TestResult {
+    let setup = ControllerSetup {
+        manager: "diff-tests",
+        fast_health_check: true,
+        members: vec![
+            (M1, labels(&[("region", "eu")])),
+            (M2, labels(&[("region", "us")])),
+        ],
     };
-    eprintln!("$ kubectl fed {}\n{}{}", args.join(" "), run.stdout, run.stderr);
-    Ok(run)
-}
-
-/// Starts (once) kubefed on the host with both members joined, and the controller on a runtime of its own.
-fn controller() -> TestResult {
-    static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
-    let started = STARTED.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
-        std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(format!("building the controller's runtime: {e}")));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let setup = async {
-                    let tb = shared_testbed()?;
-                    let host = install_kubefed(tb).await?;
-                    let cfg: KubeFedConfig = serde_json::from_value(json!({
-                        "apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedConfig",
-                        "metadata": {"name": "kubefed", "namespace": DEFAULT_SYSTEM_NAMESPACE},
-                        "spec": {"clusterHealthCheck": {"period": "1s", "timeout": "2s",
-                                                        "failureThreshold": 2, "successThreshold": 1}}
-                    }))?;
-                    Api::<KubeFedConfig>::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE)
-                        .patch(
-                            "kubefed",
-                            &PatchParams::apply("diff-tests").force(),
-                            &Patch::Apply(&cfg),
-                        )
-                        .await?;
-                    for (m, region) in [(M1, "eu"), (M2, "us")] {
-                        join(
-                            tb,
-                            &host,
-                            m,
-                            BTreeMap::from([("region".to_string(), region.to_string())]),
-                        )
-                        .await?;
-                    }
-                    let settings = kubefed_controller::Settings {
-                        concurrency: 4,
-                        member_timeout: Duration::from_secs(5),
-                        deletion_timeout: Duration::from_secs(20),
-                        identity: "diff-tests".into(),
-                        ..Default::default()
-                    };
-                    let metrics = std::sync::Arc::new(kubefed_controller::Metrics::new());
-                    let running = kubefed_controller::start(host.clone(), settings, metrics);
-                    // Both members Ready, so diff and the controller agree on where things go.
-                    let kfcs: Api<kubefed_core::api::KubeFedCluster> =
-                        Api::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE);
-                    wait_for("both members Ready", WAIT, || {
-                        let kfcs = kfcs.clone();
-                        async move {
-                            let mut ready = 0;
-                            for m in [M1, M2] {
-                                if kfcs.get(m).await?.is_ready() {
-                                    ready += 1;
-                                }
-                            }
-                            Ok((ready == 2).then_some(()))
-                        }
-                    })
-                    .await?;
-                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(running)
-                };
-                match setup.await {
-                    Ok(running) => {
-                        let _ = tx.send(Ok(()));
-                        std::future::pending::<()>().await;
-                        drop(running);
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e.to_string()));
-                    }
-                }
-            });
-        });
-        rx.recv_timeout(Duration::from_secs(600))
-            .unwrap_or_else(|e| Err(format!("the controller did not start: {e}")))
-    });
-    started
-        .clone()
-        .map_err(|e| format!("controller setup failed: {e}").into())
+    shared_controller(setup, |host| async move {
+        let settings = kubefed_controller::Settings {
+            concurrency: 4,
+            member_timeout: Duration::from_secs(5),
+            deletion_timeout: Duration::from_secs(20),
+            identity: "diff-tests".into(),
+            ..Default::default()
+        };
+        let metrics = std::sync::Arc::new(kubefed_controller::Metrics::new());
+        Ok(kubefed_controller::start(host, settings, metrics))
+    })
+    .await
 }
 
 fn app(ns: &str) -> String {
@@ -231,7 +123,7 @@ async fn config_mode(member: &kube::Client, ns: &str) -> TestResult<Option<Strin
 
 #[tokio::test]
 async fn diff_predicts_create_update_and_delete() -> TestResult {
-    controller()?;
+    controller().await?;
     let tb = shared_testbed()?;
     let ns = tb.namespace_name("fed-diff");
     let input = app(&ns);
@@ -402,7 +294,7 @@ async fn diff_predicts_create_update_and_delete() -> TestResult {
 /// `status --watch` renders again when the federated object changes, and stops at --watch-timeout.
 #[tokio::test]
 async fn status_watch_rerenders_on_change_and_stops() -> TestResult {
-    controller()?;
+    controller().await?;
     let tb = shared_testbed()?;
     let ns = tb.namespace_name("fed-watch");
     let input = app(&ns);

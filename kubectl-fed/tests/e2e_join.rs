@@ -8,16 +8,18 @@
 //! outside it; a federated app propagates through that identity; `unjoin --cleanup` leaves no object of ours.
 //! At the end, a context without enough rights fails clearly and leaves nothing behind (rollback).
 
-use std::sync::OnceLock;
+mod common;
+
+use common::Run;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
+use kubefed_core::api::KubeFedCluster;
 use kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
-use kubefed_core::api::{KubeFedCluster, KubeFedConfig};
-use kubefed_tests::fixtures::install_kubefed;
+use kubefed_tests::controller::{ControllerSetup, shared_controller};
 use kubefed_tests::shared_testbed;
 use kubefed_tests::testbed::HOST;
 use kubefed_tests::wait_for;
@@ -28,102 +30,31 @@ type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 const M1: &str = "member-1";
 const M2: &str = "member-2";
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs kubectl-fed with the testbed kubeconfig (current context: host).
 async fn fed(args: &[&str]) -> TestResult<Run> {
-    let tb = shared_testbed()?;
-    let kubeconfig = tb.kubeconfig.clone();
-    let owned: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fed"))
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(&owned)
-            .env_remove("KUBECONFIG")
-            .env_remove("RUST_LOG")
-            .output()
-    })
-    .await??;
-    let run = Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    eprintln!("$ kubectl fed {}\n{}{}", args.join(" "), run.stdout, run.stderr);
-    Ok(run)
+    common::fed_at(None, args, "").await
 }
 
 /// Starts (once) kubefed on the host and the controller on a runtime of its own. Members are not joined:
-/// that is what these tests do.
-fn controller() -> TestResult {
-    static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
-    let started = STARTED.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
-        std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(format!("building the controller's runtime: {e}")));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let setup = async {
-                    let tb = shared_testbed()?;
-                    let host = install_kubefed(tb).await?;
-                    // Probe fast, so Ready shows within seconds of joining.
-                    let cfg: KubeFedConfig = serde_json::from_value(json!({
-                        "apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedConfig",
-                        "metadata": {"name": "kubefed", "namespace": DEFAULT_SYSTEM_NAMESPACE},
-                        "spec": {"clusterHealthCheck": {"period": "1s", "timeout": "2s",
-                                                        "failureThreshold": 2, "successThreshold": 1}}
-                    }))?;
-                    Api::<KubeFedConfig>::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE)
-                        .patch(
-                            "kubefed",
-                            &PatchParams::apply("join-tests").force(),
-                            &Patch::Apply(&cfg),
-                        )
-                        .await?;
-                    let settings = kubefed_controller::Settings {
-                        concurrency: 4,
-                        member_timeout: Duration::from_secs(5),
-                        deletion_timeout: Duration::from_secs(20),
-                        identity: "join-tests".into(),
-                        ..Default::default()
-                    };
-                    let metrics = std::sync::Arc::new(kubefed_controller::Metrics::new());
-                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(kubefed_controller::start(
-                        host, settings, metrics,
-                    ))
-                };
-                match setup.await {
-                    Ok(running) => {
-                        let _ = tx.send(Ok(()));
-                        std::future::pending::<()>().await;
-                        drop(running);
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e.to_string()));
-                    }
-                }
-            });
-        });
-        rx.recv_timeout(Duration::from_secs(600))
-            .unwrap_or_else(|e| Err(format!("the controller did not start: {e}")))
-    });
-    started
-        .clone()
-        .map_err(|e| format!("controller setup failed: {e}").into())
+/// that is what these tests do. Probe fast, so Ready shows within seconds of joining.
+async fn controller() -> TestResult {
+    let setup = ControllerSetup {
+        manager: "join-tests",
+        fast_health_check: true,
+        members: Vec::new(),
+    };
+    shared_controller(setup, |host| async move {
+        let settings = kubefed_controller::Settings {
+            concurrency: 4,
+            member_timeout: Duration::from_secs(5),
+            deletion_timeout: Duration::from_secs(20),
+            identity: "join-tests".into(),
+            ..Default::default()
+        };
+        let metrics = std::sync::Arc::new(kubefed_controller::Metrics::new());
+        Ok(kubefed_controller::start(host, settings, metrics))
+    })
+    .await
 }
 
 /// A client of `member` authenticated with the token of the identity join created there.
@@ -153,7 +84,7 @@ fn status_code(e: &kube::Error) -> Option<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_get_grant_propagate_unjoin() -> TestResult {
-    controller()?;
+    controller().await?;
     let tb = shared_testbed()?;
     let host = tb.client(HOST).await?;
     let member1 = tb.client(M1).await?;

@@ -297,26 +297,7 @@ async fn takeover_after_migrate_changes_no_member_object() -> TestResult {
 
     // What KubeFed left: a federated namespace and deployment, and the member's copy.
     let ns = tb.namespace("takeover", &[HOST, M1]).await?;
-    let fed = |kind: &str, plural: &str| {
-        kube::core::ApiResource::from_gvk_with_plural(
-            &kube::core::GroupVersionKind::gvk("types.kubefed.io", "v1beta1", kind),
-            plural,
-        )
-    };
-    Api::<kube::api::DynamicObject>::namespaced_with(
-        host.clone(),
-        &ns,
-        &fed("FederatedNamespace", "federatednamespaces"),
-    )
-    .create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({
-            "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
-            "metadata": {"name": ns, "namespace": ns},
-            "spec": {"placement": {"clusterSelector": {}}}
-        }))?,
-    )
-    .await?;
+    kubefed_tests::fixtures::federate_namespace(&host, &ns).await?;
     let pod_spec = json!({"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
                           "template": {"metadata": {"labels": {"app": "web"}},
                                        "spec": {"containers": [{"name": "web", "image": "nginx"}]}}});
@@ -338,7 +319,10 @@ async fn takeover_after_migrate_changes_no_member_object() -> TestResult {
     let fdeps: Api<kube::api::DynamicObject> = Api::namespaced_with(
         host.clone(),
         &ns,
-        &fed("FederatedDeployment", "federateddeployments"),
+        &kube::core::ApiResource::from_gvk_with_plural(
+            &kube::core::GroupVersionKind::gvk("types.kubefed.io", "v1beta1", "FederatedDeployment"),
+            "federateddeployments",
+        ),
     );
     fdeps
         .create(

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, ObjectMeta, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
 use kubefed_core::api::constants::{CLUSTER_SECRET_TOKEN_KEY, DEFAULT_SYSTEM_NAMESPACE};
 use kubefed_core::api::{FederatedTypeConfig, KubeFedCluster, KubeFedClusterSpec, LocalSecretReference};
 
@@ -107,4 +108,25 @@ pub async fn join_at(
         .patch(member, &pp, &Patch::Apply(&kfc))
         .await
         .map_err(kube_err(format!("applying KubeFedCluster {member}")))
+}
+
+/// Federates the host's namespace `ns` to every joined member: a FederatedNamespace `ns` with an empty
+/// cluster selector.
+pub async fn federate_namespace(host: &kube::Client, ns: &str) -> Result<()> {
+    let gvk = GroupVersionKind::gvk("types.kubefed.io", "v1beta1", "FederatedNamespace");
+    let fns: Api<DynamicObject> = Api::namespaced_with(
+        host.clone(),
+        ns,
+        &ApiResource::from_gvk_with_plural(&gvk, "federatednamespaces"),
+    );
+    let object: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
+        "metadata": {"name": ns, "namespace": ns},
+        "spec": {"placement": {"clusterSelector": {}}}
+    }))
+    .map_err(|e| Error::Other(format!("building FederatedNamespace {ns}: {e}")))?;
+    fns.create(&PostParams::default(), &object)
+        .await
+        .map_err(kube_err(format!("creating FederatedNamespace {ns}")))?;
+    Ok(())
 }

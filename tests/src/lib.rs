@@ -12,6 +12,7 @@
 
 pub mod bins;
 pub mod cluster;
+pub mod controller;
 pub mod fixtures;
 pub mod images;
 pub mod node;
@@ -19,9 +20,11 @@ pub mod process;
 pub mod requests;
 pub mod testbed;
 pub mod wait;
+pub mod webhook;
 
 pub use bins::Binaries;
 pub use cluster::{Cluster, ClusterOptions, User};
+pub use controller::{ControllerSetup, shared_controller};
 pub use node::Node;
 pub use testbed::{Testbed, TestbedOptions, shared_testbed};
 pub use wait::wait_for;

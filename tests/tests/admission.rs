@@ -23,6 +23,7 @@ use kubefed_core::api::{FederatedTypeConfig, FederationPolicy};
 use kubefed_tests::fixtures::{install_kubefed, join};
 use kubefed_tests::process::{Process, free_port};
 use kubefed_tests::testbed::{HOST, delete_namespace};
+use kubefed_tests::webhook;
 use kubefed_tests::{Testbed, shared_testbed};
 use serde_json::{Value, json};
 
@@ -123,39 +124,38 @@ async fn setup() -> TestResult<Webhook> {
     .await?;
 
     let port = free_port()?;
-    register(&host, port).await?;
-    let binary = webhook_binary()?;
+    let registration = webhook::Registration {
+        config_name: CONFIG_NAME,
+        manager: MANAGER,
+        rules: json!([
+            {"apiGroups": ["types.kubefed.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
+             "resources": ["*"], "scope": "*"},
+            {"apiGroups": ["core.kubefed.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
+             "resources": ["kubefedclusters", "federatedtypeconfigs", "kubefedconfigs"], "scope": "*"},
+            {"apiGroups": ["scheduling.kubefed.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
+             "resources": ["replicaschedulingpreferences"], "scope": "*"},
+            {"apiGroups": ["policy.kubefed.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
+             "resources": ["federationpolicies"], "scope": "*"}
+        ]),
+        excluded_namespace: Some(WEBHOOK_NAMESPACE),
+    };
+    webhook::register(&host, port, &registration).await?;
     let log = tb.dir.join("kubefed-webhook.log");
-    let args: Vec<String> = [
-        "--kubeconfig",
-        &tb.kubeconfig.display().to_string(),
-        "--context",
-        HOST,
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--extra-ip",
-        "127.0.0.1",
-        "--namespace",
-        WEBHOOK_NAMESPACE,
-        "--webhook-config-name",
-        CONFIG_NAME,
+    let extra = [
         "--audit-interval",
         "1s",
         "--rbac-allowed-ttl",
         "2s",
         "--rbac-denied-ttl",
         "1s",
-    ]
-    .iter()
-    .map(|s| (*s).to_string())
-    .collect();
-    let process = Process::spawn("kubefed-webhook", &binary, &args, &log)?;
+    ];
+    let process = webhook::spawn(tb, port, WEBHOOK_NAMESPACE, CONFIG_NAME, &extra, &log)?;
     let webhook = Webhook {
         port,
         log,
         _process: Mutex::new(process),
     };
-    wait_until_serving(&host, &webhook).await?;
+    webhook::wait_until_serving(&host, "kubefed-e2e-probe", M1, webhook.port, &webhook.log).await?;
     Ok(webhook)
 }
 
@@ -175,115 +175,6 @@ where
         object["kind"] = json!(K::kind(&Default::default()));
     }
     Ok(api.patch(&name, pp, &Patch::Apply(&object)).await?)
-}
-
-/// The Mutating- and ValidatingWebhookConfiguration, calling 127.0.0.1:`port` for kubefed's API groups, with
-/// `failurePolicy: Fail` and the webhook's own namespace excluded. The caBundle is left to the webhook.
-async fn register(host: &kube::Client, port: u16) -> TestResult {
-    let rules = json!([
-        {"apiGroups": ["types.kubefed.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
-         "resources": ["*"], "scope": "*"},
-        {"apiGroups": ["core.kubefed.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
-         "resources": ["kubefedclusters", "federatedtypeconfigs", "kubefedconfigs"], "scope": "*"},
-        {"apiGroups": ["scheduling.kubefed.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
-         "resources": ["replicaschedulingpreferences"], "scope": "*"},
-        {"apiGroups": ["policy.kubefed.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
-         "resources": ["federationpolicies"], "scope": "*"}
-    ]);
-    let webhook = |name: &str, path: &str| {
-        json!({
-            "name": name,
-            "clientConfig": {"url": format!("https://127.0.0.1:{port}{path}")},
-            "rules": rules,
-            "failurePolicy": "Fail",
-            "sideEffects": "NoneOnDryRun",
-            "admissionReviewVersions": ["v1"],
-            "timeoutSeconds": 10,
-            "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name",
-                                                         "operator": "NotIn", "values": [WEBHOOK_NAMESPACE]}]}
-        })
-    };
-    let pp = PatchParams::apply(MANAGER).force();
-    let mutating = dynamic_api(
-        host,
-        None,
-        (
-            "admissionregistration.k8s.io",
-            "v1",
-            "MutatingWebhookConfiguration",
-            "mutatingwebhookconfigurations",
-        ),
-    );
-    let mut m = webhook("mutate.kubefed.io", "/mutate");
-    m["reinvocationPolicy"] = json!("Never");
-    mutating
-        .patch(
-            CONFIG_NAME,
-            &pp,
-            &Patch::Apply(&json!({"apiVersion": "admissionregistration.k8s.io/v1",
-                "kind": "MutatingWebhookConfiguration", "metadata": {"name": CONFIG_NAME}, "webhooks": [m]})),
-        )
-        .await?;
-    let validating = dynamic_api(
-        host,
-        None,
-        (
-            "admissionregistration.k8s.io",
-            "v1",
-            "ValidatingWebhookConfiguration",
-            "validatingwebhookconfigurations",
-        ),
-    );
-    validating
-        .patch(
-            CONFIG_NAME,
-            &pp,
-            &Patch::Apply(&json!({"apiVersion": "admissionregistration.k8s.io/v1",
-                "kind": "ValidatingWebhookConfiguration", "metadata": {"name": CONFIG_NAME},
-                "webhooks": [webhook("validate.kubefed.io", "/validate")]})),
-        )
-        .await?;
-    Ok(())
-}
-
-/// `$KUBEFED_WEBHOOK_BIN`, or `kubefed-webhook` built with cargo into the target directory (and profile)
-/// this test binary was built in.
-fn webhook_binary() -> TestResult<PathBuf> {
-    if let Some(bin) = std::env::var_os("KUBEFED_WEBHOOK_BIN") {
-        return Ok(PathBuf::from(bin));
-    }
-    // <target>/<profile>/deps/admission-<hash>
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or("cannot find the target directory of this test binary")?;
-    let target_dir = profile_dir.parent().ok_or("cannot find the target directory")?;
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut cmd = std::process::Command::new(cargo);
-    cmd.current_dir(&workspace)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "kubefed-webhook",
-            "--bin",
-            "kubefed-webhook",
-        ])
-        .env("CARGO_TARGET_DIR", target_dir);
-    if release {
-        cmd.arg("--release");
-    }
-    let status = cmd.status()?;
-    if !status.success() {
-        return Err(format!(
-            "building kubefed-webhook failed ({status}); set KUBEFED_WEBHOOK_BIN to a built binary"
-        )
-        .into());
-    }
-    Ok(profile_dir.join("kubefed-webhook"))
 }
 
 fn dynamic_api(
@@ -317,40 +208,6 @@ fn probe() -> Value {
     json!({"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedClusterRole",
            "metadata": {"name": "kubefed-e2e-probe"},
            "spec": {"template": {"rules": []}, "placement": {"clusters": [{"name": M1}]}}})
-}
-
-async fn wait_until_serving(host: &kube::Client, webhook: &Webhook) -> TestResult {
-    let api = dynamic_api(
-        host,
-        None,
-        (
-            "types.kubefed.io",
-            "v1beta1",
-            "FederatedClusterRole",
-            "federatedclusterroles",
-        ),
-    );
-    let pp = PostParams {
-        dry_run: true,
-        ..PostParams::default()
-    };
-    let started = Instant::now();
-    let mut last = String::new();
-    while started.elapsed() < Duration::from_secs(120) {
-        match api.create(&pp, &object(probe())?).await {
-            Ok(_) => return Ok(()),
-            Err(e) => last = e.to_string(),
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    Err(format!(
-        "the API server did not admit a request through the webhook within 120s; last error: {last}; webhook log \
-         {} (port {}):\n{}",
-        webhook.log.display(),
-        webhook.port,
-        kubefed_tests::process::tail(&webhook.log, 30)
-    )
-    .into())
 }
 
 /// A fresh namespace where alice and bob may manage federated objects and, natively, what the built-in

@@ -11,7 +11,6 @@
 //! DNSEndpoint records on the host (the testbed has no cloud provider: the tests write the ingress).
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Service;
@@ -25,7 +24,8 @@ use kubefed_core::api::{FederatedTypeConfig, KubeFedCluster};
 use kubefed_core::mcs::{
     LABEL_SERVICE_NAME, LABEL_SOURCE_CLUSTER, ServiceExport, ServiceImport, ServiceImportType,
 };
-use kubefed_tests::fixtures::{install_kubefed, join};
+use kubefed_tests::controller::{ControllerSetup, shared_controller, wait_members_ready};
+use kubefed_tests::fixtures::join;
 use kubefed_tests::testbed::{HOST, delete_namespace, install_crds};
 use kubefed_tests::{shared_testbed, wait_for};
 use serde_json::{Value, json};
@@ -58,93 +58,40 @@ fn dns_endpoint_crd() -> TestResult<CustomResourceDefinition> {
 /// Starts (once) kubefed on the testbed and the controller on a runtime of its own; waits until both
 /// members are Ready.
 async fn controller() -> TestResult {
-    static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
-    let started = STARTED.get_or_init(|| {
-        if std::env::var_os("RUST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-                .try_init();
-        }
-        let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
-        std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(format!("building the controller's runtime: {e}")));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let setup = async {
-                    let tb = shared_testbed()?;
-                    let host = install_kubefed(tb).await?;
-                    install_crds(&host, &[dns_endpoint_crd()?]).await?;
-                    // ServiceExports federated like any other type (what `kubectl fed enable` does).
-                    let export_type = kubefed_core::mcs::service_export_type();
-                    install_crds(&host, &[kubefed_core::crds::federated_crd(&export_type)]).await?;
-                    let ftc = FederatedTypeConfig::for_target(&export_type, DEFAULT_SYSTEM_NAMESPACE);
-                    Api::<FederatedTypeConfig>::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE)
-                        .patch(
-                            &export_type.type_config_name(),
-                            &PatchParams::apply("mcs-tests").force(),
-                            &Patch::Apply(&ftc),
-                        )
-                        .await?;
-                    for m in [M1, M2] {
-                        join(tb, &host, m, BTreeMap::new()).await?;
-                    }
-                    let settings = kubefed_controller::Settings {
-                        member_timeout: Duration::from_secs(5),
-                        identity: "mcs-tests".into(),
-                        dns_domain: Some(DNS_DOMAIN.into()),
-                        ..Default::default()
-                    };
-                    assert!(settings.mcs, "MCS is on by default");
-                    let metrics = std::sync::Arc::new(kubefed_controller::Metrics::new());
-                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(kubefed_controller::start(
-                        host, settings, metrics,
-                    ))
-                };
-                match setup.await {
-                    Ok(running) => {
-                        let _ = tx.send(Ok(()));
-                        std::future::pending::<()>().await;
-                        drop(running);
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e.to_string()));
-                    }
-                }
-            });
-        });
-        rx.recv_timeout(Duration::from_secs(600))
-            .unwrap_or_else(|e| Err(format!("the controller did not start: {e}")))
-    });
-    started
-        .clone()
-        .map_err(|e| format!("controller setup failed: {e}"))?;
-    wait_ready(&[M1, M2]).await
+    let setup = ControllerSetup {
+        manager: "mcs-tests",
+        fast_health_check: false,
+        members: vec![(M1, BTreeMap::new()), (M2, BTreeMap::new())],
+    };
+    shared_controller(setup, |host| async move {
+        install_crds(&host, &[dns_endpoint_crd()?]).await?;
+        // ServiceExports federated like any other type (what `kubectl fed enable` does).
+        let export_type = kubefed_core::mcs::service_export_type();
+        install_crds(&host, &[kubefed_core::crds::federated_crd(&export_type)]).await?;
+        let ftc = FederatedTypeConfig::for_target(&export_type, DEFAULT_SYSTEM_NAMESPACE);
+        Api::<FederatedTypeConfig>::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE)
+            .patch(
+                &export_type.type_config_name(),
+                &PatchParams::apply("mcs-tests").force(),
+                &Patch::Apply(&ftc),
+            )
+            .await?;
+        let settings = kubefed_controller::Settings {
+            member_timeout: Duration::from_secs(5),
+            identity: "mcs-tests".into(),
+            dns_domain: Some(DNS_DOMAIN.into()),
+            ..Default::default()
+        };
+        assert!(settings.mcs, "MCS is on by default");
+        let metrics = std::sync::Arc::new(kubefed_controller::Metrics::new());
+        Ok(kubefed_controller::start(host, settings, metrics))
+    })
+    .await
 }
 
 async fn wait_ready(members: &[&str]) -> TestResult {
     let host = shared_testbed()?.client(HOST).await?;
-    let kfcs: Api<KubeFedCluster> = Api::namespaced(host, DEFAULT_SYSTEM_NAMESPACE);
-    for m in members {
-        wait_for(
-            &format!("KubeFedCluster {m} to be Ready"),
-            Duration::from_secs(60),
-            || {
-                let kfcs = kfcs.clone();
-                async move { Ok(kfcs.get_opt(m).await?.filter(|k| k.is_ready()).map(|_| ())) }
-            },
-        )
-        .await?;
-    }
-    Ok(())
+    wait_members_ready(&host, members).await
 }
 
 async fn client(cluster: &str) -> TestResult<kube::Client> {

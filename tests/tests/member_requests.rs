@@ -122,20 +122,7 @@ async fn one_member_write_per_change_and_none_after_a_restart() -> TestResult {
     // A federated namespace; wait until the members have it and its kube-root-ca.crt (a ConfigMap write
     // that is not ours), so the counts below are the controller's alone.
     let ns = tb.namespace("member-requests", &[HOST]).await?;
-    let fns: Api<DynamicObject> = Api::namespaced_with(
-        host.clone(),
-        &ns,
-        &fed_ar("FederatedNamespace", "federatednamespaces"),
-    );
-    fns.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({
-            "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
-            "metadata": {"name": ns, "namespace": ns},
-            "spec": {"placement": {"clusterSelector": {}}}
-        }))?,
-    )
-    .await?;
+    kubefed_tests::fixtures::federate_namespace(&host, &ns).await?;
     for m in &members {
         let nss: Api<Namespace> = Api::all(m.clone());
         let cms: Api<ConfigMap> = Api::namespaced(m.clone(), &ns);

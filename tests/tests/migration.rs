@@ -148,20 +148,7 @@ async fn kubefed_crds_get_kubefed_shaped_status_and_kubefed_semantics() -> TestR
     // The federated namespace and deployment, before the controller runs (as KubeFed left them).
     // The namespace exists in the member already, as KubeFed left it.
     let ns = tb.namespace("migrate", &[HOST, M1]).await?;
-    let fns: Api<DynamicObject> = Api::namespaced_with(
-        host.clone(),
-        &ns,
-        &fed_ar("FederatedNamespace", "federatednamespaces"),
-    );
-    fns.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({
-            "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
-            "metadata": {"name": ns, "namespace": ns},
-            "spec": {"placement": {"clusterSelector": {}}}
-        }))?,
-    )
-    .await?;
+    kubefed_tests::fixtures::federate_namespace(&host, &ns).await?;
     let fdeps: Api<DynamicObject> = Api::namespaced_with(
         host.clone(),
         &ns,

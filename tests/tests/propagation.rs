@@ -14,9 +14,9 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
+use kubefed_core::api::KubeFedCluster;
 use kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
-use kubefed_core::api::{KubeFedCluster, KubeFedConfig};
-use kubefed_tests::fixtures::{install_kubefed, join};
+use kubefed_tests::controller::{ControllerSetup, labels, shared_controller};
 use kubefed_tests::shared_testbed;
 use kubefed_tests::testbed::HOST;
 use kubefed_tests::wait_for;
@@ -36,109 +36,33 @@ static OUTAGE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 /// Where the test controller serves /metrics and /healthz.
 static METRICS_ADDR: OnceLock<std::net::SocketAddr> = OnceLock::new();
 
-/// Starts (once) kubefed on the testbed and the controller on a runtime of its own; waits until both
-/// members are Ready.
+/// Starts (once) kubefed on the testbed and the controller on a runtime of its own, probing members fast
+/// so outages and recoveries show within seconds; waits until both members are Ready.
 async fn controller() -> TestResult {
-    static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
-    let started = STARTED.get_or_init(|| {
-        // RUST_LOG=kubefed_controller=debug shows what the controller does.
-        if std::env::var_os("RUST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-                .try_init();
-        }
-        let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
-        std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(format!("building the controller's runtime: {e}")));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let setup = async {
-                    let tb = shared_testbed()?;
-                    let host = install_kubefed(tb).await?;
-                    // Probe fast, so outages and recoveries show within seconds.
-                    let kfconfig: Api<KubeFedConfig> =
-                        Api::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE);
-                    let cfg: KubeFedConfig = serde_json::from_value(json!({
-                        "apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedConfig",
-                        "metadata": {"name": "kubefed", "namespace": DEFAULT_SYSTEM_NAMESPACE},
-                        "spec": {"clusterHealthCheck": {"period": "1s", "timeout": "2s",
-                                                        "failureThreshold": 2, "successThreshold": 1}}
-                    }))?;
-                    kfconfig
-                        .patch(
-                            "kubefed",
-                            &PatchParams::apply("propagation-tests").force(),
-                            &Patch::Apply(&cfg),
-                        )
-                        .await?;
-                    join(
-                        tb,
-                        &host,
-                        M1,
-                        BTreeMap::from([("region".to_string(), "eu".to_string())]),
-                    )
-                    .await?;
-                    join(
-                        tb,
-                        &host,
-                        M2,
-                        BTreeMap::from([("region".to_string(), "us".to_string())]),
-                    )
-                    .await?;
-                    let settings = kubefed_controller::Settings {
-                        concurrency: 8,
-                        member_timeout: Duration::from_secs(5),
-                        deletion_timeout: Duration::from_secs(20),
-                        identity: "propagation-tests".into(),
-                        ..Default::default()
-                    };
-                    let metrics = std::sync::Arc::new(kubefed_controller::Metrics::new());
-                    let (addr, serve) =
-                        kubefed_controller::server::bind(([127, 0, 0, 1], 0).into(), metrics.clone()).await?;
-                    let _ = METRICS_ADDR.set(addr);
-                    tokio::spawn(serve);
-                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(kubefed_controller::start(
-                        host, settings, metrics,
-                    ))
-                };
-                match setup.await {
-                    Ok(running) => {
-                        let _ = tx.send(Ok(()));
-                        // Keep the controller for the rest of the process.
-                        std::future::pending::<()>().await;
-                        drop(running);
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e.to_string()));
-                    }
-                }
-            });
-        });
-        rx.recv_timeout(Duration::from_secs(600))
-            .unwrap_or_else(|e| Err(format!("the controller did not start: {e}")))
-    });
-    started
-        .clone()
-        .map_err(|e| format!("controller setup failed: {e}"))?;
-    let host = shared_testbed()?.client(HOST).await?;
-    let kfcs: Api<KubeFedCluster> = Api::namespaced(host, DEFAULT_SYSTEM_NAMESPACE);
-    for m in [M1, M2] {
-        wait_for(&format!("KubeFedCluster {m} to be Ready"), WAIT, || {
-            let kfcs = kfcs.clone();
-            async move { Ok(kfcs.get_opt(m).await?.filter(|k| k.is_ready()).map(|_| ())) }
-        })
-        .await?;
-    }
-    Ok(())
+    let setup = ControllerSetup {
+        manager: "propagation-tests",
+        fast_health_check: true,
+        members: vec![
+            (M1, labels(&[("region", "eu")])),
+            (M2, labels(&[("region", "us")])),
+        ],
+    };
+    shared_controller(setup, |host| async move {
+        let settings = kubefed_controller::Settings {
+            concurrency: 8,
+            member_timeout: Duration::from_secs(5),
+            deletion_timeout: Duration::from_secs(20),
+            identity: "propagation-tests".into(),
+            ..Default::default()
+        };
+        let metrics = std::sync::Arc::new(kubefed_controller::Metrics::new());
+        let (addr, serve) =
+            kubefed_controller::server::bind(([127, 0, 0, 1], 0).into(), metrics.clone()).await?;
+        let _ = METRICS_ADDR.set(addr);
+        tokio::spawn(serve);
+        Ok(kubefed_controller::start(host, settings, metrics))
+    })
+    .await
 }
 
 fn ar(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {

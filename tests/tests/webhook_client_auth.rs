@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::core::{ApiResource, GroupVersionKind};
 use kubefed_core::pki::CertificateAuthority;
 use kubefed_tests::fixtures::install_kubefed;
-use kubefed_tests::process::{Process, free_port, tail};
+use kubefed_tests::process::{free_port, tail};
 use kubefed_tests::testbed::HOST;
+use kubefed_tests::webhook;
 use kubefed_tests::{ClusterOptions, Testbed, TestbedOptions};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,40 +34,6 @@ type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 const WEBHOOK_NAMESPACE: &str = "kubefed-webhook-client-auth";
 const CONFIG_NAME: &str = "kubefed-client-auth-e2e";
 const DAY: Duration = Duration::from_secs(86_400);
-
-/// `$KUBEFED_WEBHOOK_BIN`, or `kubefed-webhook` built with cargo into this test binary's target directory.
-fn webhook_binary() -> TestResult<PathBuf> {
-    if let Some(bin) = std::env::var_os("KUBEFED_WEBHOOK_BIN") {
-        return Ok(PathBuf::from(bin));
-    }
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or("cannot find the target directory of this test binary")?;
-    let target_dir = profile_dir.parent().ok_or("cannot find the target directory")?;
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut cmd = std::process::Command::new(cargo);
-    cmd.current_dir(&workspace)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "kubefed-webhook",
-            "--bin",
-            "kubefed-webhook",
-        ])
-        .env("CARGO_TARGET_DIR", target_dir);
-    if release {
-        cmd.arg("--release");
-    }
-    if !cmd.status()?.success() {
-        return Err("building kubefed-webhook failed; set KUBEFED_WEBHOOK_BIN to a built binary".into());
-    }
-    Ok(profile_dir.join("kubefed-webhook"))
-}
 
 fn write(path: &Path, text: &str) -> TestResult {
     std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()).into())
@@ -134,52 +100,6 @@ async fn metric(probe_port: u16, prefix: &str) -> TestResult<f64> {
         .filter_map(|l| l.rsplit(' ').next())
         .filter_map(|v| v.parse::<f64>().ok())
         .sum())
-}
-
-fn config_api(host: &kube::Client, kind: &str, plural: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", kind);
-    Api::all_with(host.clone(), &ApiResource::from_gvk_with_plural(&gvk, plural))
-}
-
-/// Creates both webhook configurations (kubefed's groups, `failurePolicy: Fail`, no caBundle).
-async fn register(host: &kube::Client, port: u16) -> TestResult<[Api<DynamicObject>; 2]> {
-    let rules = json!([{"apiGroups": ["types.kubefed.io"], "apiVersions": ["*"],
-                        "operations": ["CREATE", "UPDATE"], "resources": ["*"], "scope": "*"}]);
-    let webhook = |name: &str, path: &str| {
-        json!({"name": name, "clientConfig": {"url": format!("https://127.0.0.1:{port}{path}")},
-               "rules": rules, "failurePolicy": "Fail", "sideEffects": "NoneOnDryRun",
-               "admissionReviewVersions": ["v1"], "timeoutSeconds": 10})
-    };
-    let pp = PatchParams::apply("client-auth-tests").force();
-    let mutating = config_api(
-        host,
-        "MutatingWebhookConfiguration",
-        "mutatingwebhookconfigurations",
-    );
-    mutating
-        .patch(
-            CONFIG_NAME,
-            &pp,
-            &Patch::Apply(&json!({
-            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-            "metadata": {"name": CONFIG_NAME}, "webhooks": [webhook("mutate.kubefed.io", "/mutate")]})),
-        )
-        .await?;
-    let validating = config_api(
-        host,
-        "ValidatingWebhookConfiguration",
-        "validatingwebhookconfigurations",
-    );
-    validating
-        .patch(
-            CONFIG_NAME,
-            &pp,
-            &Patch::Apply(&json!({
-            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-            "metadata": {"name": CONFIG_NAME}, "webhooks": [webhook("validate.kubefed.io", "/validate")]})),
-        )
-        .await?;
-    Ok([mutating, validating])
 }
 
 /// The caBundle of every webhook of the configuration, when all have one.
@@ -278,30 +198,16 @@ async fn only_the_api_server_is_heard_and_a_late_configuration_gets_its_ca_bundl
         .await?;
 
     let log = tb.dir.join("kubefed-webhook.log");
-    let args: Vec<String> = [
-        "--kubeconfig",
-        &tb.kubeconfig.display().to_string(),
-        "--context",
-        HOST,
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--extra-ip",
-        "127.0.0.1",
+    let (probe_listen, client_ca) = (format!("127.0.0.1:{probe_port}"), ca_file.display().to_string());
+    let extra = [
         "--probe-listen",
-        &format!("127.0.0.1:{probe_port}"),
+        &probe_listen,
         "--client-ca",
-        &ca_file.display().to_string(),
+        &client_ca,
         "--client-allowed-names",
         "kube-apiserver",
-        "--namespace",
-        WEBHOOK_NAMESPACE,
-        "--webhook-config-name",
-        CONFIG_NAME,
-    ]
-    .iter()
-    .map(|s| (*s).to_string())
-    .collect();
-    let _webhook = Process::spawn("kubefed-webhook", &webhook_binary()?, &args, &log)?;
+    ];
+    let _webhook = webhook::spawn(&tb, port, WEBHOOK_NAMESPACE, CONFIG_NAME, &extra, &log)?;
     let failed = |what: String| -> Box<dyn std::error::Error + Send + Sync> {
         format!("{what}; webhook log {}:\n{}", log.display(), tail(&log, 30)).into()
     };
@@ -329,7 +235,13 @@ async fn only_the_api_server_is_heard_and_a_late_configuration_gets_its_ca_bundl
 
     // 1. Configurations created after the webhook started get their caBundle within 10 s.
     let registered = Instant::now();
-    let configs = register(&host, port).await?;
+    let registration = webhook::Registration {
+        config_name: CONFIG_NAME,
+        manager: "client-auth-tests",
+        rules: webhook::federated_types_rules(),
+        excluded_namespace: None,
+    };
+    let configs = webhook::register(&host, port, &registration).await?;
     let mut bundle = None;
     while registered.elapsed() < Duration::from_secs(10) {
         let (m, v) = (ca_bundles(&configs[0]).await?, ca_bundles(&configs[1]).await?);

@@ -17,7 +17,7 @@
 //! same two cores, which measures them rather than us. Everything runs on 127.0.0.1, and every phase is
 //! bounded in time (`--timeout`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -25,9 +25,8 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::{WatchStreamExt, watcher};
-use kubefed_tests::fixtures::{install_kubefed, join};
+use kubefed_tests::fixtures::install_kubefed;
 use kubefed_tests::testbed::HOST;
 use kubefed_tests::{ClusterOptions, Testbed, TestbedOptions};
 use serde_json::json;
@@ -103,31 +102,8 @@ async fn main() -> anyhow::Result<()> {
     let tb = Testbed::start(opts).context("starting the testbed")?;
     eprintln!("testbed ready in {:.1}s", tb.boot_time().as_secs_f64());
     let host = install_kubefed(&tb).await?;
-    let names: Vec<String> = (1..=n).map(|i| format!("member-{i}")).collect();
-    let mut members = Vec::new();
-    for (i, m) in names.iter().enumerate() {
-        let region = if i % 2 == 0 { "eu" } else { "us" };
-        join(&tb, &host, m, BTreeMap::from([("region".into(), region.into())])).await?;
-        members.push((m.clone(), tb.client(m).await?));
-    }
-    let ns = tb.namespace("bench", &[HOST]).await?;
-    let fns: Api<DynamicObject> = Api::namespaced_with(
-        host.clone(),
-        &ns,
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("types.kubefed.io", "v1beta1", "FederatedNamespace"),
-            "federatednamespaces",
-        ),
-    );
-    fns.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({
-            "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
-            "metadata": {"name": ns, "namespace": ns},
-            "spec": {"placement": {"clusterSelector": {}}}
-        }))?,
-    )
-    .await?;
+    let (names, members) = join_members(&tb, &host, n).await?;
+    let ns = bench_namespace(&tb, &host).await?;
 
     // Store every object before the controller starts.
     let fed: Api<DynamicObject> = Api::namespaced_with(host.clone(), &ns, &fed_deployments());

@@ -18,7 +18,7 @@
 //! counts the Deployment requests the members' API servers served during the create phase, and reads the
 //! controller's peak RSS (`VmHWM`) and CPU time. Without a KubeFed binary it says so and measures ours only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::{WatchStreamExt, watcher};
 use kubefed_core::api::FederatedTypeConfig;
 use kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
-use kubefed_tests::fixtures::{install_kubefed, join};
+use kubefed_tests::fixtures::install_kubefed;
 use kubefed_tests::testbed::{HOST, install_crds};
 use kubefed_tests::{Testbed, TestbedOptions};
 use serde_json::{Value, json};
@@ -360,38 +360,8 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
         Contender::KubeFed { crds, .. } => install_kubefed_v010(&tb, crds).await?,
         Contender::Ours { .. } => install_kubefed(&tb).await?,
     };
-    let names: Vec<String> = (1..=n).map(|i| format!("member-{i}")).collect();
-    let mut members = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        let region = if i % 2 == 0 { "eu" } else { "us" };
-        join(
-            &tb,
-            &host,
-            name,
-            BTreeMap::from([("region".into(), region.into())]),
-        )
-        .await
-        .with_context(|| format!("joining {name}"))?;
-        members.push((name.clone(), tb.client(name).await?));
-    }
-    let ns = tb.namespace("bench", &[HOST]).await?;
-    let fns: Api<DynamicObject> = Api::namespaced_with(
-        host.clone(),
-        &ns,
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("types.kubefed.io", "v1beta1", "FederatedNamespace"),
-            "federatednamespaces",
-        ),
-    );
-    fns.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({
-            "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
-            "metadata": {"name": ns, "namespace": ns},
-            "spec": {"placement": {"clusterSelector": {}}}
-        }))?,
-    )
-    .await?;
+    let (names, members) = join_members(&tb, &host, n).await?;
+    let ns = bench_namespace(&tb, &host).await?;
 
     let log = tb.dir.join("controller-under-test.log");
     let mut child = spawn_controller(c, &tb, args.concurrency, &log)?;

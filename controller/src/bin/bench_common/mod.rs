@@ -176,3 +176,29 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
+
+/// Joins the testbed's `n` members (`member-1`…, regions eu, us, eu, …): their names and clients.
+pub async fn join_members(
+    tb: &kubefed_tests::Testbed,
+    host: &kube::Client,
+    n: usize,
+) -> anyhow::Result<(Vec<String>, Vec<(String, kube::Client)>)> {
+    let names: Vec<String> = (1..=n).map(|i| format!("member-{i}")).collect();
+    let mut members = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let region = if i % 2 == 0 { "eu" } else { "us" };
+        let labels = std::collections::BTreeMap::from([("region".into(), region.into())]);
+        kubefed_tests::fixtures::join(tb, host, name, labels)
+            .await
+            .with_context(|| format!("joining {name}"))?;
+        members.push((name.clone(), tb.client(name).await?));
+    }
+    Ok((names, members))
+}
+
+/// A fresh namespace on the host, federated to every member (a FederatedNamespace with an empty selector).
+pub async fn bench_namespace(tb: &kubefed_tests::Testbed, host: &kube::Client) -> anyhow::Result<String> {
+    let ns = tb.namespace("bench", &[kubefed_tests::testbed::HOST]).await?;
+    kubefed_tests::fixtures::federate_namespace(host, &ns).await?;
+    Ok(ns)
+}
