@@ -606,7 +606,7 @@ fn yaml_budget(limits: &ParseLimits) -> serde_saphyr::Budget {
 }
 
 pub(crate) fn plain_limits(limits: &ParseLimits) -> PlainLimits {
-    PlainLimits::new(&yaml_budget(limits))
+    PlainLimits::new(&yaml_options(limits))
 }
 
 pub(crate) fn yaml_options(limits: &ParseLimits) -> serde_saphyr::Options {
@@ -756,11 +756,12 @@ struct ReaderSplitter<'a> {
     /// 1-based number of the next line to read.
     line: usize,
     documents: usize,
-    /// The current document's bytes, and its text once complete.
+    /// The line being read, before it is checked to be UTF-8.
     buf: Vec<u8>,
+    /// The current document's text, each line appended once checked (so it is checked only once).
     text: String,
     /// A line read that starts the next document (a `---`).
-    carry: Vec<u8>,
+    carry: String,
     first: bool,
 }
 
@@ -774,18 +775,19 @@ impl<'a> ReaderSplitter<'a> {
             documents: 0,
             buf: Vec::with_capacity(4096),
             text: String::with_capacity(4096),
-            carry: Vec::new(),
+            carry: String::new(),
             first: true,
         }
     }
 
-    /// Appends the next line (with its newline) to `buf`; false at the end.
+    /// Appends the next line (with its newline) to `text`; false at the end.
     fn next_line(&mut self) -> Result<bool, ReadFailure> {
         if !self.carry.is_empty() {
-            self.buf.append(&mut self.carry);
+            self.text.push_str(&self.carry);
+            self.carry.clear();
             return Ok(true);
         }
-        let start = self.buf.len();
+        self.buf.clear();
         let n = self
             .reader
             .read_until(b'\n', &mut self.buf)
@@ -798,36 +800,39 @@ impl<'a> ReaderSplitter<'a> {
         if self.read > self.limit {
             return Err(ReadFailure::TooLarge(self.read, self.limit));
         }
-        if std::mem::take(&mut self.first) && self.buf[start..].starts_with("\u{feff}".as_bytes()) {
-            self.buf.drain(start..start + 3);
+        let mut line = self.buf.as_slice();
+        if std::mem::take(&mut self.first) {
+            line = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line);
         }
-        if let Err(e) = std::str::from_utf8(&self.buf[start..]) {
-            return Err(ReadFailure::NotUtf8(offset + e.valid_up_to()));
+        match std::str::from_utf8(line) {
+            Ok(line) => self.text.push_str(line),
+            Err(e) => return Err(ReadFailure::NotUtf8(offset + e.valid_up_to())),
         }
         Ok(true)
     }
 
     fn next_document(&mut self) -> Result<Option<Document<'_>>, ReadFailure> {
         loop {
-            self.buf.clear();
+            self.text.clear();
             let first_line = self.line;
             let mut explicit = false;
             let mut prefix_only = true;
             let mut content_line = None;
             let mut at_end = false;
             loop {
-                let start = self.buf.len();
+                let start = self.text.len();
                 if !self.next_line()? {
                     at_end = true;
                     break;
                 }
-                // Checked UTF-8 by `next_line`.
-                let raw = std::str::from_utf8(&self.buf[start..]).unwrap_or_default();
+                let raw = &self.text[start..];
                 let line = raw.strip_suffix('\n').unwrap_or(raw);
                 let line = line.strip_suffix('\r').unwrap_or(line);
                 if is_marker(line, "---") {
                     if explicit || !prefix_only {
-                        self.carry = self.buf.split_off(start);
+                        // `carry` is empty here (taken by `next_line`); keep both buffers' capacity.
+                        self.carry.push_str(&self.text[start..]);
+                        self.text.truncate(start);
                         break;
                     }
                     explicit = true;
@@ -837,7 +842,7 @@ impl<'a> ReaderSplitter<'a> {
                         prefix_only = false;
                     }
                 } else if is_marker(line, "...") {
-                    self.buf.truncate(start);
+                    self.text.truncate(start);
                     self.line += 1;
                     break;
                 } else {
@@ -853,9 +858,6 @@ impl<'a> ReaderSplitter<'a> {
                 self.documents += 1;
             }
             if let Some(line) = content_line {
-                self.text.clear();
-                self.text
-                    .push_str(std::str::from_utf8(&self.buf).unwrap_or_default());
                 return Ok(Some(Document {
                     text: &self.text,
                     first_line,

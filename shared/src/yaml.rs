@@ -5,8 +5,8 @@
 //! anchors, merge keys, tags, spans, serde's visitor calls). Manifests use little of that: plain and
 //! quoted scalars, block and flow collections, comments. [`read_plain`] builds the value straight from
 //! the events of the parser serde-saphyr itself uses (granit-parser, with the options serde-saphyr passes
-//! it, so exactly the same documents are accepted), resolving plain scalars with serde-saphyr's rules as
-//! [`crate::manifest`] configures them (YAML 1.1: `yes`/`on` are booleans, `0644` is octal).
+//! it — comments off, as [`crate::manifest`] asks — so exactly the same documents are accepted),
+//! resolving plain scalars with serde-saphyr's rules as [`crate::manifest`] configures them (YAML 1.1: `yes`/`on` are booleans, `0644` is octal).
 //!
 //! It answers only when the answer is certain to be serde-saphyr's; on anything else — an anchor, an
 //! alias, a tag, a `<<` merge key, a key that is not a plain string, a duplicate key, a float that is not
@@ -32,8 +32,14 @@ pub(crate) struct PlainLimits {
 }
 
 impl PlainLimits {
-    /// Limits matching the serde-saphyr `budget` the general reading uses.
-    pub(crate) fn new(budget: &serde_saphyr::Budget) -> Self {
+    /// Limits and parser options matching what serde-saphyr runs with `options` (its
+    /// `Options::parser_options`, which is crate-private): the budget's limits, then `emit_comments`,
+    /// `strict_indentation` and `bom_inside_document_as_content` from `options`. With comments off (as
+    /// [`crate::manifest`] reads) the parser skips `#` text instead of queueing comment events, exactly
+    /// as serde-saphyr's own parse does, so acceptance is the same and no comment budget applies.
+    pub(crate) fn new(options: &serde_saphyr::Options) -> Self {
+        let default_budget = serde_saphyr::Budget::default();
+        let budget = options.budget.as_ref().unwrap_or(&default_budget);
         let block_nesting_limit = granit_parser::Options::default()
             .block_nesting_limit
             .max(budget.max_depth.saturating_add(1));
@@ -41,8 +47,10 @@ impl PlainLimits {
         parser.simple_key_max_lookahead = budget.simple_key_max_lookahead;
         parser.flow_nesting_limit = budget.flow_nesting_limit;
         parser.block_nesting_limit = block_nesting_limit;
-        parser.emit_comments = true;
+        parser.emit_comments = options.emit_comments;
         parser.max_buffered_comment_events = budget.max_buffered_comment_events;
+        parser.strict_indentation = options.strict_indentation;
+        parser.bom_inside_document_as_content = options.bom_inside_document_as_content;
         Self {
             parser,
             // Strictly inside the budget: at the limit itself serde-saphyr decides.
@@ -376,6 +384,28 @@ mod tests {
         "---\n# comment only, explicit start\n",
         "---\n...\n",
         "a: 1 # trailing comment\n# full-line comment\nb: 2\n",
+        // Comments everywhere the parser may meet one (it reads them with comment events off, as
+        // serde-saphyr does here): between key and value, in flow collections, after block scalar
+        // headers and inside their indentation, unseparated `#` (not a comment), and many in a row.
+        "a: # c1\n  # c2\n  b # c3\n# c4\n",
+        "a: [1, # c\n  2, #c\n  {b: c} # d\n  ]\n",
+        "a: {x: 1, # c\n  y: 2}\n",
+        "lit: | # header comment\n  text # not a comment\n  # not a comment either\n# real comment\nnext: 1\n",
+        "fold: >- #c\n  a\n\n  b\n  # inside\n",
+        "a: b#c\nd: 'e'#f\n",
+        "a: \"x\"#y\n",
+        "a: [b]#c\n",
+        "- # c\n  a\n- #c\n- b # c\n",
+        "? # c\n  k\n: # c\n  v\n",
+        "#\n#\n#\na: 1\n#\n",
+        "a:\n  #c\n    b: 1\n",
+        "a: 1\n  # indented comment\nb: 2\n",
+        "a: |\n   x\n  # less indented\n",
+        "a: 1 #\tc\nb: 2\t# c\n",
+        "a: 1\t#c\n",
+        "--- # after start\na: 1\n... # after end\n",
+        "a: 'multi # not\n  comment'\n",
+        "a: multi\n  # comment ends plain scalar\n  b\n",
         "a: 1\r\nb: [x, y]\r\nc: |\r\n  z\r\n",
         "\u{feff}a: 1\n",
         "a: 1\n...\n",
@@ -426,6 +456,22 @@ mod tests {
         }
         // Most are exotic on purpose and left to serde-saphyr; the comparison must still cover plenty.
         assert!(fast_read >= 25, "only {fast_read} read by the fast path");
+    }
+
+    #[test]
+    fn many_comments_in_a_row_read_as_serde_saphyr_reads_them() {
+        // Past granit-parser's comment-event buffer (96 by default): with comment events on this was
+        // an error; serde-saphyr reads with them off, and so does the fast path.
+        for doc in [
+            format!("{}a: 1\n", "# c\n".repeat(300)),
+            format!("a:\n{}  b: 1\n", "  # c\n".repeat(300)),
+            format!("a: [\n{}  1]\n", "  # c\n".repeat(300)),
+        ] {
+            if let Err(e) = check_plain_reading(&doc, &ParseLimits::default()) {
+                panic!("{e}");
+            }
+            assert!(read_plain(&doc, &limits()).is_some(), "{doc:?}");
+        }
     }
 
     #[test]
