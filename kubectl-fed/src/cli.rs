@@ -332,7 +332,8 @@ pub struct PlacementArgs {
     /// A per-cluster override: CLUSTER:PATH=JSON replaces (JSON values; anything else is taken as a string),
     /// CLUSTER:PATH+=JSON adds, CLUSTER:PATH- removes. PATH is a JSON Pointer, e.g. eu-1:/spec/replicas=5.
     /// Prefix KIND/NAME: to apply it to one object only, e.g. deployment/web:eu-1:/spec/replicas=5.
-    /// Repeatable. A replace or remove of a field the object's template lacks is a warning.
+    /// Repeatable. A replace or remove of a field the object's template lacks is a warning, as is a KIND/NAME
+    /// that names no object of the input.
     #[arg(long = "override", value_name = "[KIND/NAME:]CLUSTER:PATH=JSON")]
     pub overrides: Vec<String>,
     /// A YAML or JSON file with overrides in the shape of spec.overrides:

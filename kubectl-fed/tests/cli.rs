@@ -1027,4 +1027,43 @@ fn overrides_scoped_by_kind_and_name_and_missing_paths_warned() {
         r.stderr
     );
     assert_eq!(r.stderr.matches("names a field").count(), 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("changed nothing"), "{}", r.stderr);
+
+    // A kind or name that names no object of the input is said, not silently ignored.
+    let r = run_in(
+        &testdata(""),
+        &[
+            "federate",
+            "--offline",
+            "-f",
+            "-",
+            "--override",
+            "deployment/wbe:member-2:/spec/replicas=3",
+            "--override",
+            "service/web:member-2:/spec/type=\"NodePort\"",
+        ],
+        input,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "--override deployment/wbe:…: no object in the input is a deployment named \"wbe\", so it changed \
+             nothing"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("no object in the input is a service named \"web\""),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        objects(&r.stdout)
+            .iter()
+            .all(|o| o["spec"].get("overrides").is_none()),
+        "{}",
+        r.stdout
+    );
 }

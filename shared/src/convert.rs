@@ -250,10 +250,9 @@ pub fn federate_all(
 ) -> Result<Batch, ConvertError> {
     let mut federator = Federator::new(resolver, opts)?;
     let items = objects.into_iter().map(|o| federator.federate(o)).collect();
-    Ok(Batch {
-        items,
-        warnings: federator.prepared.warnings,
-    })
+    let mut warnings = federator.unmatched_scoped_overrides();
+    warnings.splice(0..0, federator.prepared.warnings);
+    Ok(Batch { items, warnings })
 }
 
 /// Converts objects one at a time with the state a batch needs (options checked once, objects seen).
@@ -262,6 +261,8 @@ pub struct Federator<'r> {
     opts: &'r ConvertOptions,
     prepared: Prepared,
     seen: HashMap<(String, Option<String>, String), Source>,
+    /// For each scoped override (`--override KIND/NAME:…`), whether an object it names was seen.
+    scoped_matched: Vec<bool>,
 }
 
 impl<'r> Federator<'r> {
@@ -272,12 +273,32 @@ impl<'r> Federator<'r> {
             opts,
             prepared: Prepared::new(opts)?,
             seen: HashMap::new(),
+            scoped_matched: vec![false; opts.scoped_overrides.len()],
         })
     }
 
     /// Warnings about the options.
     pub fn warnings(&self) -> &[String] {
         &self.prepared.warnings
+    }
+
+    /// Warnings for the `--override KIND/NAME:…` that named no object of the batch (a typo in the kind or
+    /// name would otherwise change nothing, silently). Meaningful once every object went through
+    /// [`Federator::federate`].
+    pub fn unmatched_scoped_overrides(&self) -> Vec<String> {
+        self.prepared
+            .scoped
+            .iter()
+            .zip(&self.scoped_matched)
+            .filter(|(_, matched)| !**matched)
+            .map(|(s, _)| {
+                format!(
+                    "--override {}/{}:…: no object in the input is a {} named {:?}, so it changed nothing; check \
+                     the kind and name (kubectl's kind, plural or short name, and metadata.name)",
+                    s.kind, s.name, s.kind, s.name
+                )
+            })
+            .collect()
     }
 
     /// Converts the next object of the batch.
@@ -311,6 +332,14 @@ impl<'r> Federator<'r> {
             Some(ty)
         };
         let source_kind = kind.to_string();
+        if let Some(ty) = &target
+            && !self.prepared.scoped.is_empty()
+        {
+            let name = object.pointer("/metadata/name").and_then(Value::as_str);
+            for (s, matched) in self.prepared.scoped.iter().zip(self.scoped_matched.iter_mut()) {
+                *matched |= name == Some(s.name.as_str()) && ty.matches(&s.kind);
+            }
+        }
         let result = match &target {
             Some(ty) => match refused(&object, ty, self.opts) {
                 Some(e) => Err(e),

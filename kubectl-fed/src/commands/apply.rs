@@ -156,10 +156,9 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<()> {
         .into_iter()
         .filter_map(|item| item.or_else(|| deferred.next().map(|obj| federator.federate(obj))))
         .collect();
-    let batch = Batch {
-        items,
-        warnings: federator.warnings().to_vec(),
-    };
+    let mut warnings = federator.warnings().to_vec();
+    warnings.extend(federator.unmatched_scoped_overrides());
+    let batch = Batch { items, warnings };
 
     let total = batch.items.len();
     let mut invalid = 0;

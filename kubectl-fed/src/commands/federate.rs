@@ -106,6 +106,9 @@ pub async fn run(global: &GlobalArgs, args: &FederateArgs) -> anyhow::Result<()>
         }
     }
 
+    for w in federator.unmatched_scoped_overrides() {
+        output::warn(&w);
+    }
     if report.bad > 0 {
         let mut what = Vec::new();
         if report.unread > 0 {
