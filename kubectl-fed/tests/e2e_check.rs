@@ -40,18 +40,7 @@ struct Webhook {
 fn webhook() -> TestResult<&'static Webhook> {
     static WEBHOOK: OnceLock<Result<Webhook, String>> = OnceLock::new();
     WEBHOOK
-        .get_or_init(|| {
-            std::thread::spawn(|| {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| format!("building the setup runtime: {e}"))?;
-                rt.block_on(setup())
-                    .map_err(|e| format!("webhook setup failed: {e}"))
-            })
-            .join()
-            .unwrap_or_else(|_| Err("the setup thread panicked".into()))
-        })
+        .get_or_init(|| kubefed_tests::fixtures::set_up_once_on_own_thread("webhook setup", setup))
         .as_ref()
         .map_err(|e| e.clone().into())
 }

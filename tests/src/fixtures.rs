@@ -130,3 +130,29 @@ pub async fn federate_namespace(host: &kube::Client, ns: &str) -> Result<()> {
         .map_err(kube_err(format!("creating FederatedNamespace {ns}")))?;
     Ok(())
 }
+
+/// Runs a test binary's once-only async `setup` to completion on a thread of its own, with its own
+/// current-thread runtime (what it starts must outlive the runtime of the test that happened to ask first);
+/// any failure as text naming `what`, for a `OnceLock<Result<T, String>>`.
+pub fn set_up_once_on_own_thread<T, E, F>(
+    what: &str,
+    setup: impl FnOnce() -> F + Send + 'static,
+) -> Result<T, String>
+where
+    T: Send + 'static,
+    E: std::fmt::Display,
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    let joined = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("building the setup runtime: {e}"))?;
+        rt.block_on(setup()).map_err(|e| e.to_string())
+    })
+    .join();
+    match joined {
+        Ok(result) => result.map_err(|e| format!("{what} failed: {e}")),
+        Err(_) => Err(format!("{what}: the setup thread panicked")),
+    }
+}
