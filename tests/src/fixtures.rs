@@ -30,17 +30,7 @@ pub async fn install_kubefed(tb: &Testbed) -> Result<kube::Client> {
     crds.extend(kubefed_core::mcs::mcs_crds());
     install_crds(&client, &crds).await?;
     let pp = PatchParams::apply(MANAGER).force();
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(DEFAULT_SYSTEM_NAMESPACE.into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<Namespace>::all(client.clone())
-        .patch(DEFAULT_SYSTEM_NAMESPACE, &pp, &Patch::Apply(&ns))
-        .await
-        .map_err(kube_err(format!("creating namespace {DEFAULT_SYSTEM_NAMESPACE}")))?;
+    apply_namespace(&client, DEFAULT_SYSTEM_NAMESPACE).await?;
     let ftcs: Api<FederatedTypeConfig> = Api::namespaced(client.clone(), DEFAULT_SYSTEM_NAMESPACE);
     for target in kubefed_core::default_types() {
         let ftc = FederatedTypeConfig::for_target(&target, DEFAULT_SYSTEM_NAMESPACE);
@@ -50,6 +40,23 @@ pub async fn install_kubefed(tb: &Testbed) -> Result<kube::Client> {
             .map_err(kube_err(format!("applying FederatedTypeConfig {name}")))?;
     }
     Ok(client)
+}
+
+/// Creates namespace `name` by server-side apply: idempotent and safe when tests sharing an API server
+/// create it at the same time (a plain create or `kubectl apply` races into AlreadyExists).
+pub async fn apply_namespace(client: &kube::Client, name: &str) -> Result<()> {
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .patch(name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&ns))
+        .await
+        .map_err(kube_err(format!("creating namespace {name}")))?;
+    Ok(())
 }
 
 /// Joins `member` to the host: a Secret holding a token for the member's API server and a KubeFedCluster

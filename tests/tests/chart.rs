@@ -750,19 +750,7 @@ async fn host(namespace: &str) -> TestResult<&'static Testbed> {
     crds.extend(kubefed_core::crds::default_federated_crds());
     crds.extend(foreign_crds()?);
     install_crds(&client, &crds).await?;
-    let manifest =
-        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
-    let dir = tempfile::tempdir()?;
-    let file = dir.path().join("namespace.json");
-    std::fs::write(&file, serde_json::to_vec(&manifest)?)?;
-    let out = tb.kubectl(&["--context", HOST, "apply", "-f", &file.to_string_lossy()])?;
-    if !out.status.success() {
-        return Err(format!(
-            "creating namespace {NAMESPACE}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
+    kubefed_tests::fixtures::apply_namespace(&client, namespace).await?;
     Ok(tb)
 }
 
