@@ -55,16 +55,18 @@ pub async fn finalize(fed: &FederatedObject, tc: &TypeContext) -> Result<Outcome
     let removals: Vec<(String, Option<Removal>)> = futures::future::join_all(work).await;
 
     let mut outcomes = BTreeMap::new();
+    let mut actions = Vec::new();
     for (cluster, removal) in &removals {
         let Some(removal) = removal else { continue };
-        let (outcome, action) = removal.describe(cluster, &what);
+        let (outcome, action) = removal.describe(&what);
         if let Some((reason, note)) = action {
-            tc.event(&regarding, Some(cluster), EventType::Normal, reason, note);
+            actions.push((cluster.as_str(), reason, note));
         }
         if let Some(o) = outcome {
             outcomes.insert(cluster.clone(), o);
         }
     }
+    tc.publish_actions(&regarding, actions.iter().map(|(c, r, n)| (*c, *r, n.as_str())));
 
     if outcomes.is_empty() {
         remove_finalizer(fed, tc).await?;

@@ -38,6 +38,11 @@ const PARALLEL: usize = 8;
 /// Entries of the repeat-suppression memory before it is cleared.
 const MEMORY_LIMIT: usize = 50_000;
 
+/// Where a member action's note names its cluster(s), e.g. `"created Deployment ns/web in {clusters}"`.
+pub const CLUSTERS: &str = "{clusters}";
+/// Clusters named in one folded Event; the rest are counted.
+const LISTED_CLUSTERS: usize = 10;
+
 /// Identifies repeats of a Warning: the object's uid, the reason and the note.
 type RepeatKey = (String, String, String);
 
@@ -137,6 +142,41 @@ impl EventSink {
     }
 }
 
+/// Folds member actions `(cluster, reason, note)` with the same reason and note into one Event each:
+/// `(reason, note with [`CLUSTERS`] replaced by "cluster a" or "clusters a, b", the cluster when it is the
+/// only one)`, in the order first seen. A change placed in ten members is then one Event, not ten.
+pub fn fold_actions<'a>(
+    actions: impl IntoIterator<Item = (&'a str, &'static str, &'a str)>,
+) -> Vec<(&'static str, String, Option<&'a str>)> {
+    let mut groups: Vec<(&'static str, &'a str, Vec<&'a str>)> = Vec::new();
+    for (cluster, reason, note) in actions {
+        match groups.iter_mut().find(|(r, n, _)| *r == reason && *n == note) {
+            Some((_, _, clusters)) => clusters.push(cluster),
+            None => groups.push((reason, note, vec![cluster])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(reason, note, clusters)| {
+            let single = match clusters.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            };
+            let named = match single {
+                Some(one) => format!("cluster {one}"),
+                None => {
+                    let shown = clusters[..clusters.len().min(LISTED_CLUSTERS)].join(", ");
+                    match clusters.len().checked_sub(LISTED_CLUSTERS) {
+                        Some(more) if more > 0 => format!("clusters {shown} and {more} more"),
+                        _ => format!("clusters {shown}"),
+                    }
+                }
+            };
+            (reason, note.replace(CLUSTERS, &named), single)
+        })
+        .collect()
+}
+
 /// The Event for `e`, happening `now`: a unique name (the regarding object's name, the time and a
 /// sequence number), every timestamp kubectl may sort by, count 1.
 fn build_event(e: PendingEvent, reporter: &Reporter, now: Timestamp) -> Event {
@@ -199,6 +239,48 @@ fn truncate(mut s: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_action_in_several_clusters_is_one_event() {
+        let created = "created Deployment ns/web in {clusters}";
+        let updated = "updated Deployment ns/web in {clusters}";
+        let folded = fold_actions([
+            ("member-1", "CreateInCluster", created),
+            ("member-2", "UpdateInCluster", updated),
+            ("member-3", "CreateInCluster", created),
+        ]);
+        assert_eq!(
+            folded,
+            vec![
+                (
+                    "CreateInCluster",
+                    "created Deployment ns/web in clusters member-1, member-3".to_string(),
+                    None
+                ),
+                (
+                    "UpdateInCluster",
+                    "updated Deployment ns/web in cluster member-2".to_string(),
+                    Some("member-2")
+                ),
+            ]
+        );
+        assert!(fold_actions([]).is_empty());
+
+        let names: Vec<String> = (1..=12).map(|i| format!("m{i}")).collect();
+        let many = fold_actions(
+            names
+                .iter()
+                .map(|n| (n.as_str(), "DeleteInCluster", "deleted x from {clusters}")),
+        );
+        assert_eq!(
+            many,
+            vec![(
+                "DeleteInCluster",
+                "deleted x from clusters m1, m2, m3, m4, m5, m6, m7, m8, m9, m10 and 2 more".to_string(),
+                None
+            )]
+        );
+    }
 
     #[test]
     fn events_carry_the_timestamps_kubectl_sorts_by() {

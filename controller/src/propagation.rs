@@ -75,7 +75,7 @@ use crate::cached::{CachedFederated, expand};
 use crate::cluster::{ClusterSet, MemberCluster};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::events::PendingEvent;
+use crate::events::{CLUSTERS, PendingEvent, fold_actions};
 use crate::member::{MemberIndex, MemberKey, MemberWatch, desired_hash, member_key, target_api_resource};
 use crate::task::Task;
 
@@ -661,7 +661,9 @@ impl TypeContext {
         self.event(&regarding, None, EventType::Warning, "OutdatedCRD", note);
     }
 
-    /// Publishes one Event per cluster action and failure; whether any member was written.
+    /// Publishes the Events of a reconcile: one per kind of member action (the same action in several
+    /// clusters is one Event naming them all, so a change costs one Event whatever the number of members),
+    /// one per member failure and one for an object failure. Says whether any member was written.
     fn publish_events(
         &self,
         fed: &FederatedObject,
@@ -669,18 +671,13 @@ impl TypeContext {
         failure: Option<&ObjectFailure>,
     ) -> bool {
         let regarding = fed.object_ref(&self.fed_ar);
-        let mut wrote = false;
+        let actions = results.iter().filter_map(|r| {
+            r.action
+                .as_ref()
+                .map(|(reason, note)| (r.cluster.as_str(), *reason, note.as_str()))
+        });
+        let wrote = self.publish_actions(&regarding, actions);
         for r in results {
-            if let Some((reason, note)) = &r.action {
-                wrote = true;
-                self.event(
-                    &regarding,
-                    Some(&r.cluster),
-                    EventType::Normal,
-                    reason,
-                    note.clone(),
-                );
-            }
             if let Some(o) = &r.outcome
                 && !o.status.is_ok()
                 && o.status != PropagationStatus::ClusterNotReady
@@ -709,6 +706,20 @@ impl TypeContext {
             );
         }
         wrote
+    }
+
+    /// Queues Normal Events for member actions `(cluster, reason, note naming [`CLUSTERS`])`, folded by
+    /// [`fold_actions`]; says whether there was any.
+    pub fn publish_actions<'a>(
+        &self,
+        regarding: &ObjectReference,
+        actions: impl IntoIterator<Item = (&'a str, &'static str, &'a str)>,
+    ) -> bool {
+        let folded = fold_actions(actions);
+        for (reason, note, single) in &folded {
+            self.event(regarding, *single, EventType::Normal, reason, note.clone());
+        }
+        !folded.is_empty()
     }
 
     /// Queues one Event about `regarding`, related to `cluster`'s KubeFedCluster.
@@ -893,20 +904,11 @@ impl TypeContext {
                     self.index.record_applied(&cluster.name, key, &obj, hash, true);
                     let status = obj.data.get("status").cloned();
                     let action = if adopting {
-                        Some((
-                            "AdoptInCluster",
-                            format!("adopted existing {what} in cluster {}", cluster.name),
-                        ))
+                        Some(("AdoptInCluster", format!("adopted existing {what} in {CLUSTERS}")))
                     } else if !exists {
-                        Some((
-                            "CreateInCluster",
-                            format!("created {what} in cluster {}", cluster.name),
-                        ))
+                        Some(("CreateInCluster", format!("created {what} in {CLUSTERS}")))
                     } else if changed {
-                        Some((
-                            "UpdateInCluster",
-                            format!("updated {what} in cluster {}", cluster.name),
-                        ))
+                        Some(("UpdateInCluster", format!("updated {what} in {CLUSTERS}")))
                     } else {
                         None
                     };
@@ -1102,7 +1104,7 @@ impl Removal {
     }
 
     fn into_result(self, cluster: &str, what: &str) -> ClusterResult {
-        let (outcome, action) = self.describe(cluster, what);
+        let (outcome, action) = self.describe(what);
         ClusterResult {
             cluster: cluster.to_string(),
             outcome,
@@ -1111,25 +1113,19 @@ impl Removal {
         }
     }
 
-    /// The per-cluster outcome (none once removed) and the Event for the action taken.
-    pub fn describe(
-        &self,
-        cluster: &str,
-        what: &str,
-    ) -> (Option<ClusterOutcome>, Option<(&'static str, String)>) {
+    /// The per-cluster outcome (none once removed) and the Event for the action taken (its note names
+    /// the cluster as [`CLUSTERS`]).
+    pub fn describe(&self, what: &str) -> (Option<ClusterOutcome>, Option<(&'static str, String)>) {
         match self {
             Removal::Deleted => (
                 None,
-                Some((
-                    "DeleteInCluster",
-                    format!("deleted {what} from cluster {cluster}"),
-                )),
+                Some(("DeleteInCluster", format!("deleted {what} from {CLUSTERS}"))),
             ),
             Removal::Orphaned => (
                 None,
                 Some((
                     "OrphanInCluster",
-                    format!("left {what} in cluster {cluster} and removed its kubefed.io/managed label"),
+                    format!("left {what} in {CLUSTERS} and removed its kubefed.io/managed label"),
                 )),
             ),
             Removal::DeleteStarted => (
@@ -1137,10 +1133,7 @@ impl Removal {
                     PropagationStatus::WaitingForRemoval,
                     format!("{what} is being deleted"),
                 )),
-                Some((
-                    "DeleteInCluster",
-                    format!("deleting {what} from cluster {cluster}"),
-                )),
+                Some(("DeleteInCluster", format!("deleting {what} from {CLUSTERS}"))),
             ),
             Removal::Waiting => (
                 Some(ClusterOutcome::failed(
@@ -1238,11 +1231,18 @@ mod tests {
 
     #[test]
     fn removal_outcomes() {
-        let (o, a) = Removal::Deleted.describe("m1", "ConfigMap ns/a");
-        assert!(o.is_none() && a.is_some());
-        let (o, _) = Removal::DeleteStarted.describe("m1", "x");
+        let (o, a) = Removal::Deleted.describe("ConfigMap ns/a");
+        assert!(o.is_none());
+        assert_eq!(
+            a,
+            Some((
+                "DeleteInCluster",
+                "deleted ConfigMap ns/a from {clusters}".to_string()
+            ))
+        );
+        let (o, _) = Removal::DeleteStarted.describe("x");
         assert_eq!(o.map(|o| o.status), Some(PropagationStatus::WaitingForRemoval));
-        let (o, a) = Removal::NotReady.describe("m1", "x");
+        let (o, a) = Removal::NotReady.describe("x");
         assert_eq!(o.map(|o| o.status), Some(PropagationStatus::ClusterNotReady));
         assert!(a.is_none());
     }

@@ -10,6 +10,46 @@ use crate::{Error, Result};
 /// `<resource> <verb>` (e.g. `configmaps APPLY`). Verbs are the API server's: `GET`, `LIST`, `WATCH`,
 /// `POST`, `PUT`, `PATCH`, `APPLY`, `DELETE`.
 pub async fn served(client: &kube::Client, resources: &[&str]) -> Result<HashMap<String, u64>> {
+    served_matching(client, |resource, subresource| {
+        resources
+            .contains(&resource)
+            .then(|| resource.to_string())
+            .filter(|_| subresource.is_empty())
+    })
+    .await
+}
+
+/// Every request the API server served, keyed `"<resource>[/<subresource>] <VERB>"`.
+pub async fn served_all(client: &kube::Client) -> Result<HashMap<String, u64>> {
+    served_matching(client, |resource, subresource| {
+        Some(if subresource.is_empty() {
+            resource.to_string()
+        } else {
+            format!("{resource}/{subresource}")
+        })
+    })
+    .await
+}
+
+/// Write requests (as [`writes_reads`] counts them) in `counts` keyed as [`served_all`] keys them.
+pub fn writes(counts: &HashMap<String, u64>) -> u64 {
+    counts.iter().filter(|(k, _)| is_write(k)).map(|(_, n)| n).sum()
+}
+
+/// Whether a key of [`served_all`] counts writes.
+pub fn is_write(key: &str) -> bool {
+    key.rsplit(' ')
+        .next()
+        .is_some_and(|verb| WRITE_VERBS.contains(&verb))
+}
+
+const WRITE_VERBS: [&str; 5] = ["APPLY", "PATCH", "POST", "PUT", "DELETE"];
+
+/// `apiserver_request_total` summed by verb and the key `key(resource, subresource)` gives (none: skipped).
+async fn served_matching(
+    client: &kube::Client,
+    key: impl Fn(&str, &str) -> Option<String>,
+) -> Result<HashMap<String, u64>> {
     let req = http::Request::get("/metrics")
         .body(Vec::new())
         .map_err(|e| Error::Other(format!("building the /metrics request: {e}")))?;
@@ -30,12 +70,11 @@ pub async fn served(client: &kube::Client, resources: &[&str]) -> Result<HashMap
                 .unwrap_or_default()
                 .to_string()
         };
-        let resource = label("resource");
-        if !resources.contains(&resource.as_str()) || !label("subresource").is_empty() {
+        let Some(key) = key(&label("resource"), &label("subresource")) else {
             continue;
-        }
+        };
         let count: f64 = line.rsplit(' ').next().unwrap_or("0").parse().unwrap_or(0.0);
-        *counts.entry(format!("{resource} {}", label("verb"))).or_insert(0) += count as u64;
+        *counts.entry(format!("{key} {}", label("verb"))).or_insert(0) += count as u64;
     }
     Ok(counts)
 }
@@ -52,11 +91,5 @@ pub fn delta(now: &HashMap<String, u64>, before: &HashMap<String, u64>) -> HashM
 /// `counts` (as [`served`] or [`delta`] return them).
 pub fn writes_reads(counts: &HashMap<String, u64>, resource: &str) -> (u64, u64) {
     let n = |verb: &str| counts.get(&format!("{resource} {verb}")).copied().unwrap_or(0);
-    (
-        ["APPLY", "PATCH", "POST", "PUT", "DELETE"]
-            .iter()
-            .map(|v| n(v))
-            .sum(),
-        n("GET"),
-    )
+    (WRITE_VERBS.iter().map(|v| n(v)).sum(), n("GET"))
 }

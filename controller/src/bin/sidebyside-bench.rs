@@ -33,7 +33,7 @@ use kubefed_core::api::FederatedTypeConfig;
 use kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
 use kubefed_tests::fixtures::install_kubefed;
 use kubefed_tests::testbed::{HOST, install_crds};
-use kubefed_tests::{Testbed, TestbedOptions};
+use kubefed_tests::{ClusterOptions, Testbed, TestbedOptions};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -70,6 +70,11 @@ struct Args {
     /// Limit for each phase, in seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
+    /// Run kube-controller-manager in every cluster. Off by default, as in `kubefed-controller-bench`: neither
+    /// controller needs it, and on a small machine the members' Deployment → ReplicaSet → Pod work (which a
+    /// real member does on its own machines) competes for the CPU with the controller under test.
+    #[arg(long)]
+    controller_manager: bool,
 }
 
 #[derive(Clone)]
@@ -105,6 +110,10 @@ struct Figures {
     update_stored: Duration,
     writes: u64,
     reads: u64,
+    /// Writes the host's API server served during the create phase (the bench's own creates included),
+    /// and the busiest kinds of them.
+    host_writes: u64,
+    host_detail: String,
     copies: u64,
     peak_rss: u64,
     cpu: Duration,
@@ -353,6 +362,10 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
     eprintln!("== {label}: booting a fresh testbed (host + {n} members)…");
     let tb = Testbed::start(TestbedOptions {
         members: n,
+        cluster: ClusterOptions {
+            controller_manager: args.controller_manager,
+            ..ClusterOptions::default()
+        },
         ..Default::default()
     })
     .context("starting the testbed")?;
@@ -417,6 +430,7 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
     let fed: Api<DynamicObject> = Api::namespaced_with(host.clone(), &ns, &fed_deployments());
     let cpu_before = cpu_time(pid);
     let before = member_requests(&members).await?;
+    let host_before = kubefed_tests::requests::served_all(&host).await?;
     let mut seen = HashMap::new();
 
     // Create: every object stored on the host (32 at a time, as a client would) and in every member.
@@ -448,6 +462,20 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
         .context("the create task")?
         .context("creating the FederatedDeployments")?;
     let (writes, reads) = member_requests_since(&members, &before).await?;
+    let host_delta =
+        kubefed_tests::requests::delta(&kubefed_tests::requests::served_all(&host).await?, &host_before);
+    let host_writes = kubefed_tests::requests::writes(&host_delta);
+    let mut busiest: Vec<(&String, &u64)> = host_delta
+        .iter()
+        .filter(|(k, _)| kubefed_tests::requests::is_write(k))
+        .collect();
+    busiest.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let host_detail = busiest
+        .iter()
+        .take(5)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     eprintln!(
         "  created: {:.1}s (all stored on the host after {:.1}s)",
         create.as_secs_f64(),
@@ -509,6 +537,8 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
         update_stored,
         writes,
         reads,
+        host_writes,
+        host_detail,
         copies: (m * n) as u64,
         peak_rss,
         cpu,
@@ -577,17 +607,23 @@ async fn main() -> anyhow::Result<()> {
 
     println!(
         "kubefed-sidebyside-bench: {} FederatedDeployments with overrides × {} members, each contender on a \
-         fresh testbed",
-        args.objects, args.members
+         fresh testbed ({})",
+        args.objects,
+        args.members,
+        if args.controller_manager {
+            "kube-controller-manager in every cluster"
+        } else {
+            "no kube-controller-manager"
+        }
     );
     println!(
         "| | create → all members | update → all members | member requests per created object | peak RSS | \
-         CPU (create + update) | host stored all (create / update) |"
+         CPU (create + update) | host stored all (create / update) | host writes per created object |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for f in &results {
         println!(
-            "| {} | {:.1} s | {:.1} s | {:.3} ({} writes, {} GETs) | {:.0} MiB | {:.1} s | {:.1} s / {:.1} s |",
+            "| {} | {:.1} s | {:.1} s | {:.3} ({} writes, {} GETs) | {:.0} MiB | {:.1} s | {:.1} s / {:.1} s | {:.2} |",
             f.label,
             f.create.as_secs_f64(),
             f.update.as_secs_f64(),
@@ -597,13 +633,14 @@ async fn main() -> anyhow::Result<()> {
             mib(f.peak_rss),
             f.cpu.as_secs_f64(),
             f.create_stored.as_secs_f64(),
-            f.update_stored.as_secs_f64()
+            f.update_stored.as_secs_f64(),
+            f.host_writes as f64 / (f.copies / u64::from(args.members)).max(1) as f64
         );
     }
     if let Some(k) = results.first().filter(|_| contenders.len() == 3) {
         for f in &results[1..] {
             println!(
-                "| KubeFed ÷ {} | {} | {} | — | {} | {} | — |",
+                "| KubeFed ÷ {} | {} | {} | — | {} | {} | — | — |",
                 f.label,
                 ratio(k.create.as_secs_f64(), f.create.as_secs_f64()),
                 ratio(k.update.as_secs_f64(), f.update.as_secs_f64()),
@@ -611,6 +648,9 @@ async fn main() -> anyhow::Result<()> {
                 ratio(k.cpu.as_secs_f64(), f.cpu.as_secs_f64()),
             );
         }
+    }
+    for f in &results {
+        println!("host writes during create, {}: {}", f.label, f.host_detail);
     }
     Ok(())
 }
