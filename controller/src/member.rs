@@ -186,6 +186,10 @@ struct ClusterIndex {
     generation: u64,
     synced: bool,
     objects: HashMap<MemberKey, MemberState>,
+    /// Writes in flight: the desired hash each is writing. The watch may show a new object before the
+    /// write's response is recorded; an object that holds exactly what is being written is then our own
+    /// write's echo, not a change to reconcile (which would cost a second status write per new object).
+    expected: HashMap<MemberKey, u64>,
 }
 
 /// Our member objects of one type, per cluster.
@@ -223,6 +227,7 @@ impl MemberIndex {
         });
         let mut all = self.clusters.write().unwrap_or_else(|p| p.into_inner());
         let c = all.entry(cluster.to_string()).or_default();
+        c.expected.remove(&key);
         match c.objects.get_mut(&key) {
             // A newer version was already seen on the watch: keep its state, remember what we applied.
             Some(existing) if newer(&existing.resource_version, &state.resource_version) => {
@@ -239,6 +244,25 @@ impl MemberIndex {
         let mut all = self.clusters.write().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = all.get_mut(cluster) {
             c.objects.remove(key);
+            c.expected.remove(key);
+        }
+    }
+
+    /// Notes that a write of the desired object hashing to `desired` is about to be sent (see
+    /// `ClusterIndex::expected`); [`MemberIndex::record_applied`] or [`MemberIndex::settle`] ends it.
+    pub fn expect(&self, cluster: &str, key: &MemberKey, desired: u64) {
+        let mut all = self.clusters.write().unwrap_or_else(|p| p.into_inner());
+        all.entry(cluster.to_string())
+            .or_default()
+            .expected
+            .insert(key.clone(), desired);
+    }
+
+    /// Ends the expectation of a write that failed.
+    pub fn settle(&self, cluster: &str, key: &MemberKey) {
+        let mut all = self.clusters.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = all.get_mut(cluster) {
+            c.expected.remove(key);
         }
     }
 
@@ -276,7 +300,8 @@ impl MemberIndex {
         match event {
             Change::Upsert(key, state) => {
                 let trigger = match c.objects.get(&key) {
-                    None => true,
+                    // New to us: a change, unless it is the echo of our write in flight.
+                    None => c.expected.get(&key) != Some(&state.intent) || state.deleting,
                     Some(prev) => needs_reconcile(prev, &state),
                 };
                 let applied = c.objects.get(&key).and_then(|p| p.applied);
@@ -470,6 +495,50 @@ mod tests {
             namespace: Some("ns".into()),
             name: "a".into(),
         }
+    }
+
+    #[test]
+    fn the_echo_of_a_write_in_flight_does_not_trigger() {
+        let idx = MemberIndex::default();
+        idx.begin("c", 1);
+        idx.apply("c", 1, Change::Relisted(HashSet::new()));
+        let fields = serde_json::json!({"f:data": {"f:x": {}}});
+        let created = obj("5", fields.clone(), None);
+        let holds = owned_intent(&created);
+        assert_ne!(holds, 0, "the test object carries fields of ours");
+        // A create in flight: the watch shows the new object before the response is recorded.
+        idx.expect("c", &key(), holds);
+        let echo = idx.apply("c", 1, Change::Upsert(key(), MemberState::of(&created, false)));
+        assert!(echo.is_empty(), "our own write's echo triggered {echo:?}");
+        idx.record_applied("c", key(), &created, holds, false);
+        assert!(idx.get("c", &key()).is_some_and(|s| s.is_current(holds)));
+
+        // An object that holds something else than the write in flight is a change.
+        let other = MemberKey {
+            namespace: Some("ns".into()),
+            name: "b".into(),
+        };
+        idx.expect("c", &other, holds.wrapping_add(1));
+        assert_eq!(
+            idx.apply(
+                "c",
+                1,
+                Change::Upsert(other.clone(), MemberState::of(&created, false))
+            ),
+            vec![other.clone()]
+        );
+        // A failed write's expectation is gone: a new object then triggers as before.
+        idx.forget("c", &other);
+        idx.expect("c", &other, holds);
+        idx.settle("c", &other);
+        assert_eq!(
+            idx.apply(
+                "c",
+                1,
+                Change::Upsert(other.clone(), MemberState::of(&created, false))
+            ),
+            vec![other]
+        );
     }
 
     #[test]

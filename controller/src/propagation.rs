@@ -841,7 +841,11 @@ impl TypeContext {
                     "creating",
                 )
             };
+            self.index.expect(&cluster.name, &key, hash);
             let write = self.member_call(&cluster.name, call).await;
+            if !matches!(write, Ok(Ok(_))) {
+                self.index.settle(&cluster.name, &key);
+            }
             self.ctx.metrics.member_operation(
                 &cluster.name,
                 if exists { "update" } else { "create" },
