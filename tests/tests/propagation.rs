@@ -398,6 +398,24 @@ async fn deployment_with_overrides_is_created_updated_moved_and_deleted() -> Tes
             "no {want} Event in {reasons:?}"
         );
     }
+    // The creation in both members is told by Events that name the clusters (one Event for both when
+    // both were written in the same reconcile).
+    let created: Vec<String> = Api::<Event>::namespaced(host.clone(), &ns)
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("CreateInCluster"))
+        .filter_map(|e| e.note)
+        .collect();
+    for m in [M1, M2] {
+        assert!(
+            created.iter().any(
+                |msg| msg.starts_with(&format!("created Deployment {ns}/web in cluster")) && msg.contains(m)
+            ),
+            "no CreateInCluster Event names {m}: {created:?}"
+        );
+    }
 
     // Delete: the member copy goes, then the federated object.
     fdeploy.delete("web", &DeleteParams::default()).await?;
