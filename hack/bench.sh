@@ -15,11 +15,12 @@ for b in "${which[@]}"; do
       cargo bench --quiet -p kubefed-core --bench convert ;;
     cli)
       echo "== cli: kubectl-fed federate as a process on 10,000 objects, one core, against kubefedctl v0.10.0"
-      cargo build --quiet --release -p kubectl-fed
+      # The `dist` profile: what users install (docs/user-guide.md) and the krew archives hold.
+      cargo build --quiet --profile dist -p kubectl-fed
       # kubefedctl is built once from the Go module proxy and cached; without Go (or if the build fails) the
       # bench says so and prints our own figures only.
       kubefedctl=$(nice -n 10 bash hack/build-kubefed.sh kubefedctl | tail -n 1) || kubefedctl=""
-      python3 hack/bench-cli.py --kubectl-fed "$CARGO_TARGET_DIR/release/kubectl-fed" \
+      python3 hack/bench-cli.py --kubectl-fed "$CARGO_TARGET_DIR/dist/kubectl-fed" \
         ${kubefedctl:+--kubefedctl "$kubefedctl"} --runs "${BENCH_RUNS:-7}" ;;
     webhook)
       echo "== webhook: AdmissionReview round trips over TLS with keep-alive"
