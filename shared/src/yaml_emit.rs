@@ -381,8 +381,22 @@ fn plain_key_safe(k: &str) -> bool {
 fn is_indicator(b: u8) -> bool {
     matches!(
         b,
-        b',' | b':' | b'[' | b']' | b'{' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"' | b'%'
-            | b'@' | b'`'
+        b',' | b':'
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'#'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
     )
 }
 
@@ -515,7 +529,10 @@ mod quoting {
     }
 
     fn is_numeric(s: &str, yaml_12: bool) -> bool {
-        if !matches!(s.as_bytes().first(), Some(b'0'..=b'9' | b'+' | b'-' | b'.' | b'_')) {
+        if !matches!(
+            s.as_bytes().first(),
+            Some(b'0'..=b'9' | b'+' | b'-' | b'.' | b'_')
+        ) {
             return false;
         }
         let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
@@ -719,7 +736,9 @@ mod quoting {
             return false;
         }
         let bytes = s.as_bytes();
-        if bytes.first().is_some_and(u8::is_ascii_whitespace) || bytes.last().is_some_and(u8::is_ascii_whitespace) {
+        if bytes.first().is_some_and(u8::is_ascii_whitespace)
+            || bytes.last().is_some_and(u8::is_ascii_whitespace)
+        {
             return false;
         }
         match bytes[0] {
@@ -731,8 +750,8 @@ mod quoting {
                     return false;
                 }
             }
-            b',' | b':' | b'[' | b']' | b'{' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"'
-            | b'%' | b'@' | b'`' => return false,
+            b',' | b':' | b'[' | b']' | b'{' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
+            | b'"' | b'%' | b'@' | b'`' => return false,
             _ => {}
         }
         !contains_any_or_is_control(s, &[':']) && !has_comment_start(s)
@@ -746,15 +765,17 @@ mod quoting {
             return false;
         }
         let bytes = s.as_bytes();
-        if bytes.first().is_some_and(u8::is_ascii_whitespace) || bytes.last().is_some_and(u8::is_ascii_whitespace) {
+        if bytes.first().is_some_and(u8::is_ascii_whitespace)
+            || bytes.last().is_some_and(u8::is_ascii_whitespace)
+        {
             return false;
         }
         match bytes {
             [b'-' | b'?', b1, ..] if b1.is_ascii_whitespace() => return false,
             [b'-' | b'?']
             | [
-                b',' | b':' | b'[' | b']' | b'{' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"'
-                | b'%' | b'@' | b'`',
+                b',' | b':' | b'[' | b']' | b'{' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
+                | b'"' | b'%' | b'@' | b'`',
                 ..,
             ] => return false,
             _ => {}
@@ -780,9 +801,12 @@ mod quoting {
     }
 
     fn has_comment_start(string: &str) -> bool {
-        string
-            .match_indices('#')
-            .any(|(index, _)| string[..index].chars().next_back().is_some_and(char::is_whitespace))
+        string.match_indices('#').any(|(index, _)| {
+            string[..index]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_whitespace)
+        })
     }
 }
 
