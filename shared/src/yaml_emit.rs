@@ -178,7 +178,7 @@ fn inline_scalar(v: &Value, parent_col: usize, out: &mut String) {
 /// serde-saphyr's `serialize_str` with default options, outside flow collections.
 fn string(s: &str, parent_col: usize, out: &mut String) {
     let bytes = s.as_bytes();
-    if bytes.iter().any(|&b| b == b'\n') {
+    if bytes.contains(&b'\n') {
         // Multi-line: a literal block when every character can stand in one.
         if is_block_scalar_content_safe(s) {
             literal_block(s, parent_col, out);
@@ -190,7 +190,7 @@ fn string(s: &str, parent_col: usize, out: &mut String) {
         let probe = s.trim_end_matches(' ');
         if !probe.is_empty() && plain_value_safe(probe) && s.chars().count() > FOLD_WIDTH {
             if is_block_scalar_content_safe(s) {
-                out.push_str(">");
+                out.push('>');
                 if first_line_leading_spaces(s) > 0 {
                     out.push('2');
                 }
@@ -400,10 +400,21 @@ fn is_indicator(b: u8) -> bool {
     )
 }
 
-/// Whether a string of printable ASCII may read as something else than a string: every spelling
-/// serde-saphyr's `is_ambiguous` accepts is at most 5 bytes or starts with one of these bytes.
+/// Whether a non-empty string of printable ASCII without edge spaces may read as something else than
+/// a string: every spelling serde-saphyr's `is_ambiguous` accepts starts with a byte that starts a
+/// number (numbers, `.inf`, timestamps, base 60), or is at most 5 bytes and starts as one of `~`, `<<`,
+/// `=`, `null`, `nan`, `inf`, `true`, `false`, `yes`, `y`, `no`, `n`, `on`, `off` (in any case).
 fn maybe_ambiguous(b: &[u8]) -> bool {
-    b.len() <= 5 || matches!(b[0], b'0'..=b'9' | b'+' | b'-' | b'.' | b'_')
+    match b[0] {
+        b'0'..=b'9' | b'+' | b'-' | b'.' | b'_' => true,
+        first => {
+            b.len() <= 5
+                && matches!(
+                    first.to_ascii_lowercase(),
+                    b'~' | b'<' | b'=' | b'n' | b'i' | b't' | b'f' | b'y' | b'o'
+                )
+        }
+    }
 }
 
 /// [`plain_value_safe`] in one pass for printable ASCII (space to `~`); `None` for anything else.
