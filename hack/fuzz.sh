@@ -26,7 +26,7 @@ if ! [[ "$duration" =~ ^[0-9]+$ ]] || [ "$duration" -lt 1 ]; then
   echo "usage: hack/fuzz.sh [SECONDS] [TARGET...]  (SECONDS per target, a positive integer; got ${duration@Q})" >&2
   exit 2
 fi
-all_targets=(manifest_convert override_apply admission_review policy_eval yaml_differential)
+all_targets=(manifest_convert override_apply admission_review policy_eval yaml_differential yaml_emit_differential)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do

@@ -119,9 +119,12 @@ impl Rendered {
             // Every document starts with `---`; the very first one is dropped when writing.
             Format::Yaml => {
                 out.push_str("---\n");
-                // Rendered in place: no string per object to copy.
+                // Rendered in place: no string per object to copy. The fast writer writes exactly what
+                // serde-saphyr would, or declines and leaves it to serde-saphyr.
                 let start = out.len();
-                if let Err(e) = serde_saphyr::to_fmt_writer(out, value) {
+                if !kubefed_core::yaml_emit::to_yaml_into(value, out)
+                    && let Err(e) = serde_saphyr::to_fmt_writer(out, value)
+                {
                     out.truncate(start - 4);
                     anyhow::bail!("cannot render YAML: {e}");
                 }
@@ -212,7 +215,10 @@ impl Rendered {
 
 /// One object as a YAML document.
 pub fn to_yaml(value: &Value) -> anyhow::Result<String> {
-    let mut text = serde_saphyr::to_string(value).map_err(|e| anyhow::anyhow!("cannot render YAML: {e}"))?;
+    let mut text = String::new();
+    if !kubefed_core::yaml_emit::to_yaml_into(value, &mut text) {
+        text = serde_saphyr::to_string(value).map_err(|e| anyhow::anyhow!("cannot render YAML: {e}"))?;
+    }
     if !text.ends_with('\n') {
         text.push('\n');
     }
@@ -414,6 +420,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn yaml_is_serde_saphyrs_whether_the_fast_writer_takes_the_object_or_not() {
+        // The second object has a key too long for the fast writer: serde-saphyr writes it.
+        let long_key = "k".repeat(2000);
+        let objects = [
+            json!({"kind": "A", "data": {"on": "yes", "text": "a\nb\n", "n": [1, 2.5, null]}}),
+            json!({"kind": "B", "data": { long_key.as_str(): "x" }}),
+        ];
+        let mut want = String::new();
+        for (i, o) in objects.iter().enumerate() {
+            if i > 0 {
+                want.push_str("---\n");
+            }
+            want.push_str(&serde_saphyr::to_string(o).expect("renders"));
+            assert_eq!(
+                to_yaml(o).expect("renders"),
+                serde_saphyr::to_string(o).expect("renders")
+            );
+        }
+        assert_eq!(render(&objects, Format::Yaml).expect("renders"), want);
+        let mut r = Rendered::new(Format::Yaml);
+        for o in &objects {
+            r.push(o).expect("renders");
+        }
+        let mut out = Vec::new();
+        r.write_to(&mut out).expect("writes");
+        assert_eq!(String::from_utf8(out).expect("UTF-8"), want);
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub const TARGETS: &[&str] = &[
     "override_apply",
     "policy_eval",
     "yaml_differential",
+    "yaml_emit_differential",
 ];
 
 /// Runs the entry of fuzz target `name` (one of [`TARGETS`]) on `data`.
@@ -41,6 +42,7 @@ pub fn run(name: &str, data: &[u8]) -> Result<(), String> {
         "override_apply" => override_apply(data),
         "policy_eval" => policy_eval(data),
         "yaml_differential" => yaml_differential(data),
+        "yaml_emit_differential" => yaml_emit_differential(data),
         other => Err(format!("no fuzz target {other:?} in kubefed-core")),
     }
 }
@@ -114,6 +116,88 @@ pub fn yaml_differential(data: &[u8]) -> Result<(), String> {
     }
     let text = String::from_utf8_lossy(data);
     crate::manifest::check_plain_reading(&text, &ParseLimits::default())
+}
+
+/// `-o yaml`'s writing: a JSON value made from the bytes (the bytes as JSON when they are JSON, and always a
+/// value built from them byte by byte — strings of arbitrary characters in every position) through
+/// [`crate::yaml_emit::to_yaml_into`] and through serde-saphyr: the fast writer's bytes must be
+/// serde-saphyr's, and a value it declines must leave the output untouched.
+pub fn yaml_emit_differential(data: &[u8]) -> Result<(), String> {
+    if data.len() > MAX_INPUT_BYTES {
+        return Ok(());
+    }
+    let mut values = vec![built_value(data, &mut 0, 0)];
+    if let Ok(v) = serde_json::from_slice::<Value>(data) {
+        values.push(v);
+    }
+    for v in &values {
+        let mut fast = String::from("#");
+        let wrote = crate::yaml_emit::to_yaml_into(v, &mut fast);
+        if !wrote {
+            if fast != "#" {
+                return Err(format!("declined {v} but changed the output to {fast:?}"));
+            }
+            continue;
+        }
+        let want = serde_saphyr::to_string(v).map_err(|e| format!("serde-saphyr cannot write {v}: {e}"))?;
+        if fast[1..] != want {
+            return Err(format!(
+                "{v} written as\n{}\nbut serde-saphyr writes\n{want}",
+                &fast[1..]
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A JSON value read from `data` at `*at`: each byte picks a node, the following bytes fill it.
+fn built_value(data: &[u8], at: &mut usize, depth: usize) -> Value {
+    let mut next = || {
+        let b = data.get(*at).copied();
+        *at += 1;
+        b
+    };
+    let Some(op) = next() else { return Value::Null };
+    match op % 8 {
+        0 => Value::Null,
+        1 => Value::Bool(op & 8 != 0),
+        2 | 3 => {
+            let mut bytes = [0u8; 8];
+            for b in &mut bytes {
+                *b = next().unwrap_or(0);
+            }
+            match op % 4 {
+                2 => Value::from(i64::from_le_bytes(bytes)),
+                _ => serde_json::Number::from_f64(f64::from_le_bytes(bytes))
+                    .map_or(Value::from(u64::from_le_bytes(bytes)), Value::Number),
+            }
+        }
+        4 | 5 => Value::String(built_string(data, at)),
+        kind if depth < 40 => {
+            let n = usize::from(next().unwrap_or(0) % 6);
+            if kind == 6 {
+                let mut map = serde_json::Map::new();
+                for _ in 0..n {
+                    let key = built_string(data, at);
+                    map.insert(key, built_value(data, at, depth + 1));
+                }
+                Value::Object(map)
+            } else {
+                Value::Array((0..n).map(|_| built_value(data, at, depth + 1)).collect())
+            }
+        }
+        _ => Value::Null,
+    }
+}
+
+/// A string of the next `len` bytes (`len` from one byte; long strings exercise folding), lossy UTF-8.
+fn built_string(data: &[u8], at: &mut usize) -> String {
+    let len = data.get(*at).map_or(0, |&b| usize::from(b) % 160);
+    *at += 1;
+    let end = (*at + len).min(data.len());
+    let text = String::from_utf8_lossy(data.get(*at..end).unwrap_or_default()).into_owned();
+    *at = end;
+    text
 }
 
 /// The clusters the override and policy entries place objects on: two regions, one not ready.

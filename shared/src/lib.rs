@@ -29,6 +29,7 @@ pub mod selector;
 pub mod status;
 pub mod typeinfo;
 mod yaml;
+pub mod yaml_emit;
 
 pub use admission::{AdmissionInput, Decision, Denial, Mutation, Reason, Snapshot};
 pub use api::FederationPolicy;

@@ -73,6 +73,11 @@ fn yaml_differential() {
 }
 
 #[test]
+fn yaml_emit_differential() {
+    replay("yaml_emit_differential");
+}
+
+#[test]
 fn every_target_is_replayed() {
     // A target added to kubefed_core::fuzzing without a test here would never replay its regressions.
     assert_eq!(
@@ -81,7 +86,8 @@ fn every_target_is_replayed() {
             "manifest_convert",
             "override_apply",
             "policy_eval",
-            "yaml_differential"
+            "yaml_differential",
+            "yaml_emit_differential"
         ]
     );
 }
