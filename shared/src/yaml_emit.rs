@@ -752,7 +752,11 @@ mod quoting {
         {
             return false;
         }
-        match bytes[0] {
+        // An empty key is ambiguous (quoted) above; no indexing on input all the same.
+        let Some(&first) = bytes.first() else {
+            return false;
+        };
+        match first {
             b'-' | b'?' => {
                 if bytes.len() == 1 {
                     return false;
