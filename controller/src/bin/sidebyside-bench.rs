@@ -150,15 +150,7 @@ fn workload(ns: &str, i: usize, members: &[String]) -> Value {
                     "template": {
                         "metadata": {"labels": {"app": name, "tier": "frontend"},
                                      "annotations": {"team": "payments", "bench/rev": "r0"}},
-                        "spec": {"containers": [{
-                            "name": "web", "image": "nginx:1.27",
-                            "ports": [{"containerPort": 8080, "name": "http"}],
-                            "env": [{"name": "MODE", "value": "production"}, {"name": "INDEX", "value": i.to_string()}],
-                            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                          "limits": {"cpu": "500m", "memory": "256Mi"}},
-                            "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 5},
-                            "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
-                        }]}
+                        "spec": {"containers": [web_container(i)]}
                     }
                 }
             },

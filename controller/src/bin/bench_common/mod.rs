@@ -38,15 +38,7 @@ pub fn federated_deployment(ns: &str, i: usize, members: &[String]) -> Value {
                     "selector": {"matchLabels": {"app": name}},
                     "template": {
                         "metadata": {"labels": {"app": name, "tier": "frontend"}},
-                        "spec": {"containers": [{
-                            "name": "web", "image": "nginx:1.27",
-                            "ports": [{"containerPort": 8080, "name": "http"}],
-                            "env": [{"name": "MODE", "value": "production"}, {"name": "INDEX", "value": i.to_string()}],
-                            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                          "limits": {"cpu": "500m", "memory": "256Mi"}},
-                            "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 5},
-                            "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
-                        }]}
+                        "spec": {"containers": [web_container(i)]}
                     }
                 }
             },
@@ -201,4 +193,17 @@ pub async fn bench_namespace(tb: &kubefed_tests::Testbed, host: &kube::Client) -
     let ns = tb.namespace("bench", &[kubefed_tests::testbed::HOST]).await?;
     kubefed_tests::fixtures::federate_namespace(host, &ns).await?;
     Ok(ns)
+}
+
+/// The container of every bench Deployment (both benches' workloads: the same pod for KubeFed and ours).
+pub fn web_container(i: usize) -> serde_json::Value {
+    serde_json::json!({
+        "name": "web", "image": "nginx:1.27",
+        "ports": [{"containerPort": 8080, "name": "http"}],
+        "env": [{"name": "MODE", "value": "production"}, {"name": "INDEX", "value": i.to_string()}],
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                      "limits": {"cpu": "500m", "memory": "256Mi"}},
+        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 5},
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
+    })
 }
