@@ -2,8 +2,9 @@
 # The benchmarks (README: `make bench`). Each prints its figures; docs/benchmarks.md records them with the
 # command that produced them. Release builds; loopback only; every run is bounded in time and count.
 # Usage: hack/bench.sh [convert|cli|webhook|controller|sidebyside|scale]...   (default: convert cli webhook
-# controller; `sidebyside` — ours against KubeFed v0.10.0's controller-manager, three fresh testbeds — takes
-# about 10 minutes; `scale` — 10 members × 10,000 objects — about 10 minutes and ~8 GiB of API servers: run it alone)
+# controller; `sidebyside` — ours against KubeFed v0.10.0's controller-manager, plus the floor (no controller at
+# all), four fresh testbeds — takes about 10 minutes; `scale` — 10 members × 10,000 objects — about 10 minutes
+# and ~8 GiB of API servers: run it alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/env.sh
@@ -51,7 +52,8 @@ for b in "${which[@]}"; do
         crds="$(go env GOMODCACHE)/sigs.k8s.io/kubefed@v${KUBEFED_VERSION:-0.10.0}/charts/kubefed/charts/controllermanager/crds/crds.yaml"
         kubefed=(--kubefed-controller-manager "$cm" --kubefed-crds "$crds")
       fi
-      "$CARGO_TARGET_DIR/release/kubefed-sidebyside-bench" --objects "${BENCH_OBJECTS:-1000}" "${kubefed[@]}" ;;
+      "$CARGO_TARGET_DIR/release/kubefed-sidebyside-bench" --objects "${BENCH_OBJECTS:-1000}" "${kubefed[@]}" \
+        --contenders kubefed,defaults,budget,floor ;;
     scale)
       echo "== controller at scale: 10 members × 10,000 FederatedDeployments (testbed, no kube-controller-manager)"
       KUBEFED_TESTBED_BIN=$(bash tests/testbed/build-bins.sh all | tail -n 1); export KUBEFED_TESTBED_BIN

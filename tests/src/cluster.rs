@@ -211,7 +211,8 @@ impl Cluster {
             // Saves CPU on a 2-core machine; fairness between tenants is not what these tests are about.
             "--enable-priority-and-fairness=false".into(),
             "--endpoint-reconciler-type=none".into(),
-            "--profiling=false".into(),
+            // `KUBEFED_TESTBED_PROFILING=1` serves /debug/pprof, to see where an API server's CPU goes.
+            format!("--profiling={}", std::env::var_os("KUBEFED_TESTBED_PROFILING").is_some_and(|v| v == "1")),
             "--v=1".into(),
         ];
         args.extend(self.opts.extra_apiserver_args.iter().cloned());

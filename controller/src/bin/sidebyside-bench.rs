@@ -18,7 +18,7 @@
 //! counts the Deployment requests the members' API servers served during the create phase, and reads the
 //! controller's peak RSS (`VmHWM`) and CPU time. Without a KubeFed binary it says so and measures ours only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -26,11 +26,19 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::{WatchStreamExt, watcher};
-use kubefed_core::api::FederatedTypeConfig;
-use kubefed_core::api::constants::DEFAULT_SYSTEM_NAMESPACE;
+use kubefed_core::TargetType;
+use kubefed_core::api::constants::{
+    CONTROLLER_FIELD_MANAGER, DEFAULT_SYSTEM_NAMESPACE, SYNC_CONTROLLER_FINALIZER,
+};
+use kubefed_core::api::{FederatedObject, FederatedTypeConfig};
+use kubefed_core::placement::ClusterInfo;
+use kubefed_core::propagation::{MemberOptions, desired_member_object_with};
+use kubefed_core::status::{ClusterOutcome, compute_status};
 use kubefed_tests::fixtures::install_kubefed;
 use kubefed_tests::testbed::{HOST, install_crds};
 use kubefed_tests::{ClusterOptions, Testbed, TestbedOptions};
@@ -70,6 +78,16 @@ struct Args {
     /// Limit for each phase, in seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
+    /// Which to measure, in order: `kubefed` (needs the two flags above), `defaults` (ours), `budget` (ours at
+    /// KubeFed's 20 qps / 30 burst), `floor` (no controller at all: the bench itself makes, right after
+    /// storing each object, the requests any KubeFed-compatible controller must make for it — the finalizer
+    /// patch, one apply per member, the status apply — with no watch, queue or Events in between; what the
+    /// machine allows).
+    #[arg(long, value_delimiter = ',', default_values_t = ["kubefed".to_string(), "defaults".into(), "budget".into()])]
+    contenders: Vec<String>,
+    /// Requests in flight from the bench's own client (creates, updates, and the floor's pipelines).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    in_flight: u16,
     /// Run kube-controller-manager in every cluster. Off by default, as in `kubefed-controller-bench`: neither
     /// controller needs it, and on a small machine the members' Deployment → ReplicaSet → Pod work (which a
     /// real member does on its own machines) competes for the CPU with the controller under test.
@@ -87,6 +105,7 @@ enum Contender {
         bin: PathBuf,
         budget: Option<(f64, u32)>,
     },
+    Floor,
 }
 
 impl Contender {
@@ -97,6 +116,7 @@ impl Contender {
             Contender::Ours {
                 budget: Some((q, b)), ..
             } => format!("kubefed-controller, --member-qps {q} --member-burst {b}"),
+            Contender::Floor => "floor: the requests alone (no controller, no Events)".into(),
         }
     }
 }
@@ -115,8 +135,75 @@ struct Figures {
     host_writes: u64,
     host_detail: String,
     copies: u64,
-    peak_rss: u64,
-    cpu: Duration,
+    /// The testbed's API servers' and etcds' CPU during create / update.
+    clusters_cpu: (Duration, Duration),
+    /// The controller's; none for the floor.
+    peak_rss: Option<u64>,
+    cpu: Option<Duration>,
+}
+
+/// The floor's requests for one stored object (see `Args::floor`): what our controller sends, built with the
+/// same library code, made at once.
+struct Floor {
+    fed: Api<DynamicObject>,
+    members: Vec<(String, Api<DynamicObject>)>,
+    target: TargetType,
+}
+
+impl Floor {
+    async fn sync(&self, stored: DynamicObject, first: bool) -> anyhow::Result<()> {
+        let name = stored
+            .metadata
+            .name
+            .clone()
+            .context("a stored object has a name")?;
+        if first {
+            let patch: json_patch::Patch = serde_json::from_value(json!([
+                {"op": "test", "path": "/metadata/finalizers", "value": null},
+                {"op": "add", "path": "/metadata/finalizers", "value": [SYNC_CONTROLLER_FINALIZER]},
+            ]))?;
+            self.fed
+                .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
+                .await?;
+        }
+        let fed: FederatedObject = serde_json::from_value(serde_json::to_value(&stored)?)?;
+        let writes = self.members.iter().map(|(cluster, api)| {
+            let info = ClusterInfo::new(cluster.clone(), Default::default(), true);
+            let desired =
+                desired_member_object_with(&fed, &self.target, &info, !first, MemberOptions::default());
+            let name = name.clone();
+            async move {
+                // As the controller: unforced for a new object (it has not looked), forced once it is ours.
+                let mut pp = PatchParams::apply(CONTROLLER_FIELD_MANAGER);
+                if !first {
+                    pp = pp.force();
+                }
+                api.patch(&name, &pp, &Patch::Apply(&desired?)).await?;
+                anyhow::Ok(())
+            }
+        });
+        futures::future::try_join_all(writes).await?;
+        let outcomes: BTreeMap<String, ClusterOutcome> = self
+            .members
+            .iter()
+            .map(|(c, _)| (c.clone(), ClusterOutcome::ok(None)))
+            .collect();
+        let now = Time(Timestamp::now());
+        let status = compute_status(stored.metadata.generation, &outcomes, None, None, &now);
+        let body = json!({
+            "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
+            "metadata": {"name": name, "namespace": stored.metadata.namespace},
+            "status": status,
+        });
+        self.fed
+            .patch_status(
+                &name,
+                &PatchParams::apply(CONTROLLER_FIELD_MANAGER).force(),
+                &Patch::Apply(&body),
+            )
+            .await?;
+        Ok(())
+    }
 }
 
 /// The workload: `kubefed-controller-bench`'s FederatedDeployment reduced to what KubeFed v0.10.0 supports, so
@@ -272,6 +359,7 @@ fn spawn_controller(
                 .arg(format!("--healthz-addr=127.0.0.1:{}", free_port()?));
             cmd
         }
+        Contender::Floor => bail!("the floor runs no controller"),
         Contender::Ours { bin, budget } => {
             let mut cmd = tokio::process::Command::new(bin);
             cmd.arg("--kubeconfig")
@@ -295,6 +383,7 @@ fn spawn_controller(
     };
     let bin = match c {
         Contender::KubeFed { bin, .. } | Contender::Ours { bin, .. } => bin,
+        Contender::Floor => bail!("the floor runs no controller"),
     };
     cmd.stdout(log_file.try_clone()?)
         .stderr(log_file)
@@ -310,7 +399,7 @@ async fn wait_all(
     seen: &mut HashMap<(usize, String), String>,
     rev: &str,
     want: usize,
-    child: &mut tokio::process::Child,
+    mut child: Option<&mut tokio::process::Child>,
     deadline: Instant,
     log: &Path,
 ) -> anyhow::Result<()> {
@@ -323,7 +412,7 @@ async fn wait_all(
                 log.display()
             );
         }
-        if let Some(status) = child.try_wait()? {
+        if let Some(status) = child.as_mut().map(|c| c.try_wait()).transpose()?.flatten() {
             bail!("the controller exited ({status}); see {}", log.display());
         }
         match tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
@@ -349,7 +438,6 @@ async fn wait_all(
 async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
     let label = c.label();
     let n = usize::from(args.members);
-    let m = args.objects as usize;
     let limit = Duration::from_secs(args.timeout);
     eprintln!("== {label}: booting a fresh testbed (host + {n} members)…");
     let tb = Testbed::start(TestbedOptions {
@@ -363,12 +451,47 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
     .context("starting the testbed")?;
     let host = match c {
         Contender::KubeFed { crds, .. } => install_kubefed_v010(&tb, crds).await?,
-        Contender::Ours { .. } => install_kubefed(&tb).await?,
+        Contender::Ours { .. } | Contender::Floor => install_kubefed(&tb).await?,
     };
     let (names, members) = join_members(&tb, &host, n).await?;
+    let log = tb.dir.join("controller-under-test.log");
+    let floor = matches!(c, Contender::Floor);
+    if floor {
+        let mut everywhere = vec![HOST];
+        everywhere.extend(names.iter().map(String::as_str));
+        let ns = tb.namespace("bench", &everywhere).await?;
+        let floor = Floor {
+            fed: Api::namespaced_with(host.clone(), &ns, &fed_deployments()),
+            members: members
+                .iter()
+                .map(|(name, client)| {
+                    (
+                        name.clone(),
+                        Api::namespaced_with(client.clone(), &ns, &deployments()),
+                    )
+                })
+                .collect(),
+            target: kubefed_core::kinds::builtin_types()
+                .into_iter()
+                .find(|t| t.group == "apps" && t.kind == "Deployment")
+                .context("Deployment is a built-in type")?,
+        };
+        return measure(
+            c,
+            args,
+            &host,
+            &members,
+            &names,
+            &ns,
+            None,
+            Some(floor),
+            &log,
+            &tb.dir,
+        )
+        .await;
+    }
     let ns = bench_namespace(&tb, &host).await?;
 
-    let log = tb.dir.join("controller-under-test.log");
     let mut child = spawn_controller(c, &tb, args.concurrency, &log)?;
     let pid = child.id().context("the controller exited at once")?;
     eprintln!("  controller started (pid {pid}, log {})", log.display());
@@ -398,11 +521,48 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
         "  ready: namespace propagated after {:.1}s",
         started.elapsed().as_secs_f64()
     );
+    measure(
+        c,
+        args,
+        &host,
+        &members,
+        &names,
+        &ns,
+        Some(child),
+        None,
+        &log,
+        &tb.dir,
+    )
+    .await
+}
+
+/// Creates and updates the objects, timing both until every member shows them; `child` is the controller
+/// under test, `floor` the bench's own requests when there is none.
+#[allow(clippy::too_many_arguments)]
+async fn measure(
+    c: &Contender,
+    args: &Args,
+    host: &kube::Client,
+    members: &[(String, kube::Client)],
+    names: &[String],
+    ns: &str,
+    mut child: Option<tokio::process::Child>,
+    floor: Option<Floor>,
+    log: &Path,
+    testbed_dir: &Path,
+) -> anyhow::Result<Figures> {
+    let label = c.label();
+    let n = usize::from(args.members);
+    let m = args.objects as usize;
+    let limit = Duration::from_secs(args.timeout);
+    let pid = child.as_ref().and_then(|c| c.id());
+    let in_flight = usize::from(args.in_flight);
+    let floor = floor.map(std::sync::Arc::new);
 
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, String, String)>();
     let mut watches = Vec::new();
     for (idx, (_, client)) in members.iter().enumerate() {
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &deployments());
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &deployments());
         let tx = tx.clone();
         watches.push(tokio::spawn(async move {
             let mut s = watcher(api, watcher::Config::default())
@@ -419,43 +579,49 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
             }
         }));
     }
-    let fed: Api<DynamicObject> = Api::namespaced_with(host.clone(), &ns, &fed_deployments());
-    let cpu_before = cpu_time(pid);
-    let before = member_requests(&members).await?;
-    let host_before = kubefed_tests::requests::served_all(&host).await?;
+    let fed: Api<DynamicObject> = Api::namespaced_with(host.clone(), ns, &fed_deployments());
+    let cpu_before = pid.map(cpu_time);
+    let before = member_requests(members).await?;
+    let host_before = kubefed_tests::requests::served_all(host).await?;
     let mut seen = HashMap::new();
+    let clusters_before = control_plane_cpu(testbed_dir);
 
     // Create: every object stored on the host (32 at a time, as a client would) and in every member.
     let t0 = Instant::now();
     let creating = tokio::spawn({
         let fed = fed.clone();
-        let ns = ns.clone();
-        let names = names.clone();
+        let ns = ns.to_string();
+        let names = names.to_vec();
+        let floor = floor.clone();
         async move {
             let stored = futures::stream::iter(0..m)
                 .map(|i| {
                     let fed = fed.clone();
                     let obj = serde_json::from_value::<DynamicObject>(workload(&ns, i, &names));
+                    let floor = floor.clone();
                     async move {
-                        fed.create(&PostParams::default(), &obj?).await?;
+                        let stored = fed.create(&PostParams::default(), &obj?).await?;
+                        if let Some(floor) = floor {
+                            floor.sync(stored, true).await?;
+                        }
                         anyhow::Ok(())
                     }
                 })
-                .buffer_unordered(32)
+                .buffer_unordered(in_flight)
                 .try_collect::<Vec<()>>()
                 .await;
             stored.map(|_| t0.elapsed())
         }
     });
-    wait_all(&mut rx, &mut seen, "r0", m * n, &mut child, t0 + limit, &log).await?;
+    wait_all(&mut rx, &mut seen, "r0", m * n, child.as_mut(), t0 + limit, log).await?;
     let create = t0.elapsed();
     let create_stored = creating
         .await
         .context("the create task")?
         .context("creating the FederatedDeployments")?;
-    let (writes, reads) = member_requests_since(&members, &before).await?;
+    let (writes, reads) = member_requests_since(members, &before).await?;
     let host_delta =
-        kubefed_tests::requests::delta(&kubefed_tests::requests::served_all(&host).await?, &host_before);
+        kubefed_tests::requests::delta(&kubefed_tests::requests::served_all(host).await?, &host_before);
     let host_writes = kubefed_tests::requests::writes(&host_delta);
     let mut busiest: Vec<(&String, &u64)> = host_delta
         .iter()
@@ -468,6 +634,7 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
         .map(|(k, n)| format!("{k} {n}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let clusters_created = control_plane_cpu(testbed_dir);
     eprintln!(
         "  created: {:.1}s (all stored on the host after {:.1}s)",
         create.as_secs_f64(),
@@ -478,6 +645,7 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
     let t1 = Instant::now();
     let updating = tokio::spawn({
         let fed = fed.clone();
+        let floor = floor.clone();
         async move {
             let patch = json!({"spec": {"template": {"spec": {"template": {"metadata": {"annotations": {
                 "bench/rev": "u1"
@@ -486,24 +654,30 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
                 .map(|i| {
                     let fed = fed.clone();
                     let patch = patch.clone();
+                    let floor = floor.clone();
                     async move {
-                        fed.patch(
-                            &format!("web-{i}"),
-                            &PatchParams::default(),
-                            &Patch::Merge(&patch),
-                        )
-                        .await?;
+                        let stored = fed
+                            .patch(
+                                &format!("web-{i}"),
+                                &PatchParams::default(),
+                                &Patch::Merge(&patch),
+                            )
+                            .await?;
+                        if let Some(floor) = floor {
+                            floor.sync(stored, false).await?;
+                        }
                         anyhow::Ok(())
                     }
                 })
-                .buffer_unordered(32)
+                .buffer_unordered(in_flight)
                 .try_collect::<Vec<()>>()
                 .await;
             stored.map(|_| t1.elapsed())
         }
     });
-    wait_all(&mut rx, &mut seen, "u1", m * n, &mut child, t1 + limit, &log).await?;
+    wait_all(&mut rx, &mut seen, "u1", m * n, child.as_mut(), t1 + limit, log).await?;
     let update = t1.elapsed();
+    let clusters_updated = control_plane_cpu(testbed_dir);
     let update_stored = updating
         .await
         .context("the update task")?
@@ -514,13 +688,14 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
         update_stored.as_secs_f64()
     );
 
-    let (peak_rss, _) = memory(pid);
-    let cpu = cpu_time(pid).saturating_sub(cpu_before);
-    let _ = child.kill().await;
+    let peak_rss = pid.map(|p| memory(p).0);
+    let cpu = pid.zip(cpu_before).map(|(p, b)| cpu_time(p).saturating_sub(b));
+    if let Some(mut child) = child {
+        let _ = child.kill().await;
+    }
     for w in watches {
         w.abort();
     }
-    drop(tb);
     Ok(Figures {
         label,
         create,
@@ -532,6 +707,10 @@ async fn run(c: &Contender, args: &Args) -> anyhow::Result<Figures> {
         host_writes,
         host_detail,
         copies: (m * n) as u64,
+        clusters_cpu: (
+            clusters_created.saturating_sub(clusters_before),
+            clusters_updated.saturating_sub(clusters_created),
+        ),
         peak_rss,
         cpu,
     })
@@ -561,9 +740,8 @@ async fn main() -> anyhow::Result<()> {
             ours.display()
         );
     }
-    let mut contenders = Vec::new();
-    match (&args.kubefed_controller_manager, &args.kubefed_crds) {
-        (Some(bin), Some(crds)) if bin.is_file() && crds.is_file() => contenders.push(Contender::KubeFed {
+    let kubefed = match (&args.kubefed_controller_manager, &args.kubefed_crds) {
+        (Some(bin), Some(crds)) if bin.is_file() && crds.is_file() => Some(Contender::KubeFed {
             bin: bin.clone(),
             crds: crds.clone(),
         }),
@@ -575,20 +753,34 @@ async fn main() -> anyhow::Result<()> {
         (Some(_), None) | (None, Some(_)) => {
             bail!("--kubefed-controller-manager and --kubefed-crds go together")
         }
-        (None, None) => println!(
-            "KubeFed v0.10.0: not measured (no --kubefed-controller-manager: Go missing or \
-             `hack/build-kubefed.sh controller-manager` failed); measuring ours only"
-        ),
+        (None, None) => None,
+    };
+    let mut contenders = Vec::new();
+    for name in &args.contenders {
+        match name.as_str() {
+            "kubefed" => match &kubefed {
+                Some(k) => contenders.push(k.clone()),
+                None => println!(
+                    "KubeFed v0.10.0: not measured (no --kubefed-controller-manager: Go missing or \
+                     `hack/build-kubefed.sh controller-manager` failed); measuring ours only"
+                ),
+            },
+            "defaults" => contenders.push(Contender::Ours {
+                bin: ours.clone(),
+                budget: None,
+            }),
+            "budget" => contenders.push(Contender::Ours {
+                bin: ours.clone(),
+                budget: Some((KUBEFED_QPS, KUBEFED_BURST)),
+            }),
+            "floor" => contenders.push(Contender::Floor),
+            other => {
+                bail!("unknown contender {other:?}: use kubefed, defaults, budget or floor (comma-separated)")
+            }
+        }
     }
-    contenders.push(Contender::Ours {
-        bin: ours.clone(),
-        budget: None,
-    });
-    contenders.push(Contender::Ours {
-        bin: ours,
-        budget: Some((KUBEFED_QPS, KUBEFED_BURST)),
-    });
 
+    let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
     let mut results = Vec::new();
     for c in &contenders {
         let f = run(c, &args)
@@ -610,34 +802,44 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "| | create → all members | update → all members | member requests per created object | peak RSS | \
-         CPU (create + update) | host stored all (create / update) | host writes per created object |"
+         CPU (create + update) | host stored all (create / update) | host writes per created object | API servers + \
+         etcd CPU, create / update (÷ {cores} cores) |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for f in &results {
         println!(
-            "| {} | {:.1} s | {:.1} s | {:.3} ({} writes, {} GETs) | {:.0} MiB | {:.1} s | {:.1} s / {:.1} s | {:.2} |",
+            "| {} | {:.1} s | {:.1} s | {:.3} ({} writes, {} GETs) | {} | {} | {:.1} s / {:.1} s | {:.2} | {:.1} s / \
+             {:.1} s ({:.1} s / {:.1} s) |",
             f.label,
             f.create.as_secs_f64(),
             f.update.as_secs_f64(),
             (f.writes + f.reads) as f64 / f.copies.max(1) as f64,
             f.writes,
             f.reads,
-            mib(f.peak_rss),
-            f.cpu.as_secs_f64(),
+            f.peak_rss.map_or("—".into(), |r| format!("{:.0} MiB", mib(r))),
+            f.cpu.map_or("—".into(), |c| format!("{:.1} s", c.as_secs_f64())),
             f.create_stored.as_secs_f64(),
             f.update_stored.as_secs_f64(),
-            f.host_writes as f64 / (f.copies / u64::from(args.members)).max(1) as f64
+            f.host_writes as f64 / (f.copies / u64::from(args.members)).max(1) as f64,
+            f.clusters_cpu.0.as_secs_f64(),
+            f.clusters_cpu.1.as_secs_f64(),
+            f.clusters_cpu.0.as_secs_f64() / cores,
+            f.clusters_cpu.1.as_secs_f64() / cores,
         );
     }
-    if let Some(k) = results.first().filter(|_| contenders.len() == 3) {
+    if let Some(k) = results
+        .first()
+        .filter(|_| matches!(contenders.first(), Some(Contender::KubeFed { .. })))
+    {
+        let opt_ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map_or("—".into(), |(a, b)| ratio(a, b));
         for f in &results[1..] {
             println!(
                 "| KubeFed ÷ {} | {} | {} | — | {} | {} | — | — |",
                 f.label,
                 ratio(k.create.as_secs_f64(), f.create.as_secs_f64()),
                 ratio(k.update.as_secs_f64(), f.update.as_secs_f64()),
-                ratio(k.peak_rss as f64, f.peak_rss as f64),
-                ratio(k.cpu.as_secs_f64(), f.cpu.as_secs_f64()),
+                opt_ratio(k.peak_rss.map(|r| r as f64), f.peak_rss.map(|r| r as f64)),
+                opt_ratio(k.cpu.map(|c| c.as_secs_f64()), f.cpu.map(|c| c.as_secs_f64())),
             );
         }
     }

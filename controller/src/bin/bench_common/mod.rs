@@ -107,6 +107,23 @@ pub fn cpu_time(pid: u32) -> Duration {
     Duration::from_secs_f64((field(14) + field(15)) / ticks)
 }
 
+/// CPU time used so far by the testbed's API servers and etcds (their watchdogs write each one's pid next to
+/// its log, `<dir>/<cluster>/{kube-apiserver,etcd}.log.pid`): what the requests cost the clusters, whoever
+/// sent them.
+#[allow(dead_code)] // used by one of the two benches
+pub fn control_plane_cpu(testbed_dir: &std::path::Path) -> Duration {
+    let Ok(clusters) = std::fs::read_dir(testbed_dir) else {
+        return Duration::ZERO;
+    };
+    clusters
+        .flatten()
+        .flat_map(|c| ["kube-apiserver.log.pid", "etcd.log.pid"].map(|f| c.path().join(f)))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|pid| pid.trim().parse::<u32>().ok())
+        .map(cpu_time)
+        .sum()
+}
+
 /// A loopback port nobody listens on right now (for the controller's /metrics).
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
