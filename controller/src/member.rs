@@ -40,6 +40,8 @@ use kube::api::{Api, DynamicObject};
 use kube::core::ApiResource;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
+#[cfg(test)]
+use kubefed_core::api::constants::RETAINED_REPLICAS_FIELD_MANAGER;
 use kubefed_core::api::constants::{CONTROLLER_FIELD_MANAGER, MANAGED_LABEL, MANAGED_LABEL_VALUE};
 use kubefed_core::intent::{intent_hash, owned_projection};
 use kubefed_core::{Scope, TargetType};
@@ -84,6 +86,8 @@ pub struct MemberState {
     pub status: Option<Box<str>>,
     /// What we last applied, if we did since this process started.
     pub applied: Option<Applied>,
+    /// `spec.replicas` when our apply is its only owner (see [`sole_replicas_owner`]).
+    pub sole_replicas: Option<i64>,
 }
 
 impl MemberState {
@@ -101,6 +105,7 @@ impl MemberState {
                 None
             },
             applied: None,
+            sole_replicas: sole_replicas_owner(obj),
         }
     }
 
@@ -128,6 +133,25 @@ pub fn owned_fingerprint(obj: &DynamicObject) -> u64 {
         .unwrap_or_default()
         .hash(&mut h);
     h.finish()
+}
+
+/// `spec.replicas` of `obj` when our apply entry owns it and no other entry does: an apply of ours that
+/// omits it (`retainReplicas`) would then remove it, so the controller pins it first
+/// (`kubefed_core::propagation::replicas_pin`).
+pub fn sole_replicas_owner(obj: &DynamicObject) -> Option<i64> {
+    let owns = |entry: &ManagedFieldsEntry| {
+        entry
+            .fields_v1
+            .as_ref()
+            .and_then(|f| f.0.get("f:spec"))
+            .is_some_and(|spec| spec.get("f:replicas").is_some())
+    };
+    let entries = obj.metadata.managed_fields.as_deref().unwrap_or_default();
+    let ours = our_entry(obj)?;
+    if !owns(ours) || entries.iter().any(|e| !std::ptr::eq(e, ours) && owns(e)) {
+        return None;
+    }
+    obj.data.get("spec")?.get("replicas")?.as_i64()
 }
 
 /// Our server-side-apply entry in `managedFields`.
@@ -495,6 +519,54 @@ mod tests {
             namespace: Some("ns".into()),
             name: "a".into(),
         }
+    }
+
+    #[test]
+    fn replicas_need_a_pin_only_while_our_apply_alone_owns_them() {
+        let with = |entries: Value| -> DynamicObject {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "a", "namespace": "ns", "managedFields": entries},
+                "spec": {"replicas": 4}
+            }))
+            .expect("valid object")
+        };
+        let entry = |manager: &str, operation: &str, fields: Value| {
+            serde_json::json!({"manager": manager, "operation": operation, "apiVersion": "apps/v1",
+                               "fieldsType": "FieldsV1", "fieldsV1": fields})
+        };
+        let replicas = serde_json::json!({"f:spec": {"f:replicas": {}, "f:paused": {}}});
+        let other = serde_json::json!({"f:spec": {"f:paused": {}}});
+        let ours = entry(CONTROLLER_FIELD_MANAGER, "Apply", replicas.clone());
+
+        assert_eq!(
+            sole_replicas_owner(&with(serde_json::json!([ours.clone()]))),
+            Some(4)
+        );
+        let unrelated = entry("someone", "Update", other.clone());
+        assert_eq!(
+            sole_replicas_owner(&with(serde_json::json!([ours.clone(), unrelated]))),
+            Some(4),
+            "another manager owning other fields does not keep replicas"
+        );
+        for co_owner in [
+            entry(RETAINED_REPLICAS_FIELD_MANAGER, "Apply", replicas.clone()),
+            entry("kube-controller-manager", "Update", replicas.clone()),
+            // Our own Update entry (a member created by a plain create) keeps them too.
+            entry(CONTROLLER_FIELD_MANAGER, "Update", replicas.clone()),
+        ] {
+            assert_eq!(
+                sole_replicas_owner(&with(serde_json::json!([ours.clone(), co_owner.clone()]))),
+                None,
+                "{co_owner}"
+            );
+        }
+        let ours_without = entry(CONTROLLER_FIELD_MANAGER, "Apply", other);
+        assert_eq!(
+            sole_replicas_owner(&with(serde_json::json!([ours_without]))),
+            None
+        );
+        assert_eq!(sole_replicas_owner(&with(serde_json::json!([]))), None);
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //!
 //! One request per change: a member object that is not in the index of a cluster whose watch has listed
 //! is almost surely absent (the index holds every object labelled as ours), so it is written at once —
-//! with an *unforced* apply, or a plain create (below) — and read only when that finds an object (409: a
+//! with an *unforced* apply — and read only when that finds an object (409: a
 //! field conflict, or AlreadyExists). The read decides as before: labelled `kubefed.io/managed: "false"`
 //! the object is never touched; unlabelled it is adopted or reported `AlreadyExists`, per the
 //! KubeFedConfig's `adoptResources`. An unforced apply does take over an unlabelled object whose fields do
@@ -29,8 +29,8 @@
 //! while a cluster's index is still listing, an unknown object is read first (two requests). The first
 //! write is an apply and not a create because fields set by a create belong to an `Update` entry, which
 //! a later apply never removes (measured: create `{a, b}`, then apply `{a}`, leaves `b`). With
-//! `retainReplicas`, a member is created with a plain create so its `spec.replicas`
-//! survives later applies that omit it (see `kubefed_core::propagation`).
+//! `retainReplicas`, a new member object costs a second write: the pin that keeps its `spec.replicas` once
+//! our applies omit it (see `kubefed_core::propagation`).
 //!
 //! Clusters are handled concurrently and every member call has a timeout (`--member-timeout`), so a slow
 //! or unreachable member never stalls the others; a cluster that is not ready is not called at all and is
@@ -46,9 +46,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{DeleteOptions, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{
-    Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
-};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
 use kube::core::ApiResource;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::EventType;
@@ -56,12 +54,14 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::utils::PredicateConfig;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
-use kubefed_core::api::constants::{CONTROLLER_FIELD_MANAGER, CORE_API_VERSION, SYNC_CONTROLLER_FINALIZER};
+use kubefed_core::api::constants::{
+    CONTROLLER_FIELD_MANAGER, CORE_API_VERSION, RETAINED_REPLICAS_FIELD_MANAGER, SYNC_CONTROLLER_FINALIZER,
+};
 use kubefed_core::api::{FederatedObject, FederatedStatus, FederatedTypeConfig, PropagationStatus};
 use kubefed_core::placement::{ClusterInfo, PlacementDecision, place};
 use kubefed_core::propagation::{
     Managed, MemberOptions, delete_options, desired_member_object_with, is_managed, orphan_patch,
-    orphan_requested,
+    orphan_requested, replicas_pin,
 };
 use kubefed_core::status::{
     ClusterOutcome, ObjectFailure, compute_status, is_permanent_write_failure, is_undeclared_field_error,
@@ -775,12 +775,10 @@ impl TypeContext {
         // almost surely absent — write at once and look only when the write finds one (a new object costs
         // one request). Not in an index still listing: look first.
         // Only where an object found that way may be written: with `adoptResources` (an unforced apply
-        // takes over an unlabelled object whose fields do not conflict) or a plain create (which fails on
-        // any existing object).
-        let create_new_plain = fed.spec.retain_replicas == Some(true);
-        let mut optimistic = entry.is_none()
-            && self.index.synced(&cluster.name)
-            && (create_new_plain || self.ctx.config.borrow().adopt_resources);
+        // takes over an unlabelled object whose fields do not conflict).
+        let retain_replicas = fed.spec.retain_replicas == Some(true);
+        let mut optimistic =
+            entry.is_none() && self.index.synced(&cluster.name) && self.ctx.config.borrow().adopt_resources;
         if entry.is_none() && !optimistic {
             match self.probe(&cluster.name, &api, &key.name, &what).await {
                 Err(outcome) => return result(outcome, None),
@@ -807,26 +805,15 @@ impl TypeContext {
                 return result(ClusterOutcome::ok(e.status_value()), None);
             }
 
-            let create_plain = !exists && create_new_plain;
             let call = async {
-                if create_plain {
-                    let obj: DynamicObject =
-                        serde_json::from_value(desired.clone()).map_err(kube::Error::SerdeError)?;
-                    let pp = PostParams {
-                        dry_run: false,
-                        field_manager: Some(CONTROLLER_FIELD_MANAGER.to_string()),
-                    };
-                    api.create(&pp, &obj).await
-                } else {
-                    // Unforced while we have not looked: an object someone else made conflicts (409) on
-                    // any field it holds differently — our managed label at least when it is labelled
-                    // `kubefed.io/managed: "false"` — instead of being taken over.
-                    let mut pp = PatchParams::apply(CONTROLLER_FIELD_MANAGER);
-                    if !optimistic {
-                        pp = pp.force();
-                    }
-                    api.patch(&key.name, &pp, &Patch::Apply(&desired)).await
+                // Unforced while we have not looked: an object someone else made conflicts (409) on any field
+                // it holds differently — our managed label at least when it is labelled
+                // `kubefed.io/managed: "false"` — instead of being taken over.
+                let mut pp = PatchParams::apply(CONTROLLER_FIELD_MANAGER);
+                if !optimistic {
+                    pp = pp.force();
                 }
+                api.patch(&key.name, &pp, &Patch::Apply(&desired)).await
             };
             let (failed, timed_out, verb) = if exists {
                 (
@@ -841,6 +828,16 @@ impl TypeContext {
                     "creating",
                 )
             };
+            // This apply omits `spec.replicas`: if only our apply owns it, the member would lose it.
+            if retain_replicas
+                && exists
+                && let Some(n) = entry.as_ref().and_then(|e| e.sole_replicas)
+                && let Err((unanswered, message)) =
+                    self.pin_replicas(&cluster.name, &api, &desired, n, &what).await
+            {
+                let status = if unanswered { timed_out } else { failed };
+                return result(ClusterOutcome::failed(status, message), None);
+            }
             self.index.expect(&cluster.name, &key, hash);
             let write = self.member_call(&cluster.name, call).await;
             if !matches!(write, Ok(Ok(_))) {
@@ -897,7 +894,22 @@ impl TypeContext {
                     ClusterOutcome::failed(failed, format!("{verb} {what}: {}", api_message(&e))),
                     None,
                 ),
-                Ok(Ok(obj)) => {
+                Ok(Ok(mut obj)) => {
+                    // Just created with `spec.replicas`: give it its second owner before any apply omits it.
+                    if retain_replicas
+                        && !exists
+                        && let Some(n) = desired.pointer("/spec/replicas").and_then(Value::as_i64)
+                    {
+                        match self.pin_replicas(&cluster.name, &api, &desired, n, &what).await {
+                            Ok(Some(pinned)) => obj = pinned,
+                            Ok(None) => {}
+                            Err((unanswered, message)) => {
+                                self.index.record_applied(&cluster.name, key, &obj, hash, true);
+                                let status = if unanswered { timed_out } else { failed };
+                                return result(ClusterOutcome::failed(status, message), None);
+                            }
+                        }
+                    }
                     let changed = entry
                         .as_ref()
                         .is_none_or(|e| Some(&e.resource_version) != obj.metadata.resource_version.as_ref());
@@ -919,6 +931,42 @@ impl TypeContext {
                     result(ClusterOutcome::ok(status), action)
                 }
             };
+        }
+    }
+
+    /// Applies [`replicas_pin`] (`spec.replicas` = `replicas`) to the member object `desired` under
+    /// [`RETAINED_REPLICAS_FIELD_MANAGER`], so our applies may omit `spec.replicas` without removing it
+    /// (`retainReplicas`, see `kubefed_core::propagation`). `Ok(Some(object))` pinned, `Ok(None)` nothing to
+    /// pin or someone else (an HPA) owns the field now; `Err((unanswered, message))` otherwise.
+    async fn pin_replicas(
+        &self,
+        cluster: &str,
+        api: &Api<DynamicObject>,
+        desired: &Value,
+        replicas: i64,
+        what: &str,
+    ) -> std::result::Result<Option<DynamicObject>, (bool, String)> {
+        let Some((name, body)) = desired
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .zip(replicas_pin(desired, replicas))
+        else {
+            return Ok(None);
+        };
+        // Unforced: a conflict means another manager holds a different value, so it owns the field already.
+        let pp = PatchParams::apply(RETAINED_REPLICAS_FIELD_MANAGER);
+        let write = self
+            .member_call(cluster, api.patch(name, &pp, &Patch::Apply(&body)))
+            .await;
+        self.ctx
+            .metrics
+            .member_operation(cluster, "update", matches!(write, Ok(Ok(_))));
+        let doing = format!("pinning spec.replicas of {what} (retainReplicas)");
+        match write {
+            Ok(Ok(obj)) => Ok(Some(obj)),
+            Ok(Err(kube::Error::Api(s))) if s.code == 409 => Ok(None),
+            Ok(Err(e)) => Err((false, format!("{doing}: {}", api_message(&e)))),
+            Err(u) => Err((true, u.describe(&doing))),
         }
     }
 

@@ -22,11 +22,16 @@
 //!
 //! One server-side-apply subtlety the controller must know, for `retainReplicas`: a field that our field
 //! manager applied once and later omits is *removed* by the API server unless another manager also owns it.
-//! So the member must not get `spec.replicas` from an **apply** of ours if later applies will omit it. The
-//! body is built with `spec.replicas` only when the member does not exist yet (`member_exists == false`);
-//! the controller should create that member with a plain create (POST, same field manager), whose fields are
-//! recorded under an `Update` entry that our later applies never remove. After that, applies omit
-//! `spec.replicas` and whoever scales the member (an HPA, a user) owns it.
+//! So `spec.replicas` must have a second owner before our applies start omitting it. The body is built with
+//! `spec.replicas` only when the member does not exist yet (`member_exists == false`); right after creating
+//! it, the controller applies [`replicas_pin`] under
+//! [`RETAINED_REPLICAS_FIELD_MANAGER`](crate::api::constants::RETAINED_REPLICAS_FIELD_MANAGER), which co-owns the
+//! field and never applies again. Our later applies omit `spec.replicas`, the pin keeps it, and whoever
+//! scales the member (an HPA, a user) takes it over. A member whose replicas only our apply owns (the pin
+//! failed, or `retainReplicas` was switched on later) is pinned at its current value before the next apply
+//! (see `sole_replicas_owner` in the controller). A plain create would also keep `spec.replicas`, but it
+//! records *every* field under an `Update` entry that no apply of ours ever removes, so fields later dropped
+//! from the template would stay on the member.
 
 use serde_json::{Map, Value};
 
@@ -398,6 +403,25 @@ fn build_member_on<O: std::borrow::Borrow<[ResolvedOverride]>>(
     Ok(body)
 }
 
+/// The apply body that pins `spec.replicas` of the member object `desired` (its identity) at `replicas`,
+/// to be applied under [`RETAINED_REPLICAS_FIELD_MANAGER`](crate::api::constants::RETAINED_REPLICAS_FIELD_MANAGER)
+/// (see the module docs). `None` when `desired` is
+/// not an object with a name.
+pub fn replicas_pin(desired: &Value, replicas: i64) -> Option<Value> {
+    let meta = desired.get("metadata")?;
+    let mut identity = Map::new();
+    identity.insert("name".into(), meta.get("name")?.clone());
+    if let Some(ns) = meta.get("namespace") {
+        identity.insert("namespace".into(), ns.clone());
+    }
+    Some(serde_json::json!({
+        "apiVersion": desired.get("apiVersion")?,
+        "kind": desired.get("kind")?,
+        "metadata": identity,
+        "spec": {"replicas": replicas},
+    }))
+}
+
 /// The object at `obj[key]`, created when absent or null; `Err` with the kind of what is there otherwise.
 fn object_field<'a>(
     obj: &'a mut Map<String, Value>,
@@ -554,6 +578,24 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn replicas_pin_names_the_object_and_only_its_replicas() {
+        let desired = serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+            "spec": {"replicas": 3, "template": {}}
+        });
+        assert_eq!(
+            replicas_pin(&desired, 5),
+            Some(serde_json::json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "shop"},
+                "spec": {"replicas": 5}
+            }))
+        );
+        assert_eq!(replicas_pin(&serde_json::json!({"kind": "Deployment"}), 1), None);
+    }
     use crate::api::{FederatedSpec, federated_api_resource};
     use crate::typeinfo::find_default_type;
 

@@ -212,7 +212,10 @@ impl Cluster {
             "--enable-priority-and-fairness=false".into(),
             "--endpoint-reconciler-type=none".into(),
             // `KUBEFED_TESTBED_PROFILING=1` serves /debug/pprof, to see where an API server's CPU goes.
-            format!("--profiling={}", std::env::var_os("KUBEFED_TESTBED_PROFILING").is_some_and(|v| v == "1")),
+            format!(
+                "--profiling={}",
+                std::env::var_os("KUBEFED_TESTBED_PROFILING").is_some_and(|v| v == "1")
+            ),
             "--v=1".into(),
         ];
         args.extend(self.opts.extra_apiserver_args.iter().cloned());

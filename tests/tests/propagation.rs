@@ -703,6 +703,124 @@ async fn every_default_type_propagates() -> TestResult {
     Ok(())
 }
 
+/// `retainReplicas`: the member keeps the scale someone else gave it (as an HPA would) across template
+/// changes, and a field removed from the template is removed from the member too (a plain create used to leave
+/// it behind, owned by an `Update` entry no apply removes). Switching `retainReplicas` on for an object whose
+/// replicas only our apply owned keeps them too, instead of the member falling back to 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retain_replicas_keeps_member_scale_and_drops_removed_fields() -> TestResult {
+    let _serial = OUTAGE.read().await;
+    controller().await?;
+    let (host, ns) = federated_namespace("prop-retain").await?;
+    let fdeploy: Api<DynamicObject> = Api::namespaced_with(
+        host.clone(),
+        &ns,
+        &fed_ar("FederatedDeployment", "federateddeployments"),
+    );
+    let deploy = deployments();
+    let env = |o: &DynamicObject| -> Vec<String> {
+        o.data["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["name"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let fed = |name: &str, retain: bool, image: &str, envs: Value| -> TestResult<DynamicObject> {
+        let mut template = deployment_template(image);
+        template["spec"]["template"]["spec"]["containers"][0]["env"] = envs;
+        obj(json!({
+            "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"template": template, "placement": {"clusters": [{"name": M1}]}, "retainReplicas": retain}
+        }))
+    };
+    let m1: Api<DynamicObject> = Api::namespaced_with(shared_testbed()?.client(M1).await?, &ns, &deploy);
+    let two_envs = json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]);
+    let apply = PatchParams::apply("retain-test").force();
+
+    // Created with the template's 3 replicas and both variables; then scaled on the member to 5 by another
+    // manager, as an HPA does.
+    fdeploy
+        .patch(
+            "kept",
+            &apply,
+            &Patch::Apply(fed("kept", true, "nginx:1.27", two_envs.clone())?),
+        )
+        .await?;
+    member_obj(M1, &deploy, &ns, "kept", "3 replicas, env A and B", |o| {
+        replicas(o) == Some(3) && env(o) == ["A", "B"]
+    })
+    .await?;
+    m1.patch(
+        "kept",
+        &PatchParams {
+            field_manager: Some("hpa-stand-in".into()),
+            ..Default::default()
+        },
+        &Patch::Merge(json!({"spec": {"replicas": 5}})),
+    )
+    .await?;
+
+    // The template changes: a new image, variable A removed.
+    fdeploy
+        .patch(
+            "kept",
+            &apply,
+            &Patch::Apply(fed(
+                "kept",
+                true,
+                "nginx:1.28",
+                json!([{"name": "B", "value": "2"}]),
+            )?),
+        )
+        .await?;
+    let d = member_obj(M1, &deploy, &ns, "kept", "the new image", |o| {
+        image(o) == Some("nginx:1.28")
+    })
+    .await?;
+    assert_eq!(
+        env(&d),
+        ["B"],
+        "a variable removed from the template must leave the member"
+    );
+    assert_eq!(replicas(&d), Some(5), "the member's own scale is kept");
+    fed_status(&fdeploy, "kept", "True", |_| true).await?;
+
+    // Without retainReplicas first: our apply alone owns spec.replicas (3). Switching retainReplicas on, with
+    // a template change, must keep 3 rather than let the member default to 1.
+    fdeploy
+        .patch(
+            "switched",
+            &apply,
+            &Patch::Apply(fed("switched", false, "nginx:1.27", two_envs.clone())?),
+        )
+        .await?;
+    member_obj(M1, &deploy, &ns, "switched", "3 replicas", |o| {
+        replicas(o) == Some(3)
+    })
+    .await?;
+    fdeploy
+        .patch(
+            "switched",
+            &apply,
+            &Patch::Apply(fed("switched", true, "nginx:1.28", two_envs)?),
+        )
+        .await?;
+    let d = member_obj(M1, &deploy, &ns, "switched", "the new image", |o| {
+        image(o) == Some("nginx:1.28")
+    })
+    .await?;
+    assert_eq!(
+        replicas(&d),
+        Some(3),
+        "switching retainReplicas on keeps the replicas"
+    );
+    Ok(())
+}
+
 fn rsp_resource() -> ApiResource {
     ar(
         "scheduling.kubefed.io",

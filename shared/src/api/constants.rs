@@ -43,6 +43,9 @@ pub const DELETE_OPTION_ANNOTATION: &str = "kubefed.io/deleteoption";
 
 /// Field manager of the controller's server-side applies (member objects and status).
 pub const CONTROLLER_FIELD_MANAGER: &str = "kubefed-controller";
+/// Field manager that co-owns `spec.replicas` of a `retainReplicas` member object, so the controller's later
+/// applies, which omit it, leave it in place (see `kubefed_core::propagation`, "Retention").
+pub const RETAINED_REPLICAS_FIELD_MANAGER: &str = "kubefed-controller-replicas";
 /// Field manager of `kubectl fed`'s server-side applies.
 pub const KUBECTL_FED_FIELD_MANAGER: &str = "kubectl-fed";
 
