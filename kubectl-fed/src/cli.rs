@@ -447,7 +447,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub from_host: bool,
     /// The requesting user, as the webhook sees it (named in denials). With --from-host, the webhook's RBAC
-    /// checks run for this user (SubjectAccessReviews; you need the right to create them).
+    /// checks run for this user (SubjectAccessReviews; you need the right to create them). Without it,
+    /// --from-host checks your own rights (SelfSubjectAccessReviews, which anyone may ask).
     #[arg(long = "as", value_name = "USER")]
     pub user: Option<String>,
     /// A group of the requesting user (repeatable), for the RBAC checks of --from-host --as.

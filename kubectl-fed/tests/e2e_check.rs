@@ -345,6 +345,7 @@ async fn check_as_a_user_runs_the_webhooks_rbac_checks() -> TestResult {
         ("by label", &["--cluster-selector", "region=eu"]),
     ];
     let mut denied = 0;
+    let mut answers = Vec::new();
     for (i, (name, flags)) in cases.iter().enumerate() {
         let mut args = vec!["federate", "-f", "-", "--offline"];
         args.extend(flags.iter());
@@ -365,8 +366,54 @@ async fn check_as_a_user_runs_the_webhooks_rbac_checks() -> TestResult {
             "case {name}: check (left) and the webhook (right) disagree"
         );
         denied += usize::from(!check.0);
+        answers.push(webhook);
     }
     assert_eq!(denied, 3, "only member-1 alone is within bob's rights");
+
+    // Without --as, run as bob himself (who may read what check lists from the host): his own rights,
+    // asked with SelfSubjectAccessReviews, give the webhook's answers.
+    apply(
+        rbac("ClusterRole", "clusterroles", None),
+        json!({"apiVersion": rbac_v1, "kind": "ClusterRole",
+        "metadata": {"name": "check-e2e-reader"},
+        "rules": [
+            {"apiGroups": ["core.kubefed.io"], "resources": ["kubefedclusters", "federatedtypeconfigs"],
+             "verbs": ["get", "list"]},
+            {"apiGroups": ["types.kubefed.io"], "resources": ["federatednamespaces"], "verbs": ["get", "list"]},
+            {"apiGroups": ["policy.kubefed.io"], "resources": ["federationpolicies"], "verbs": ["get", "list"]},
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list"]}]}),
+    )
+    .await?;
+    apply(rbac("ClusterRoleBinding", "clusterrolebindings", None), json!({"apiVersion": rbac_v1,
+        "kind": "ClusterRoleBinding", "metadata": {"name": "check-e2e-reader-bob"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "check-e2e-reader"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]})).await?;
+    for ((name, flags), webhook) in cases.iter().zip(&answers) {
+        let mut args = vec!["check", "-f", "-", "--from-host"];
+        args.extend(flags.iter());
+        let started = Instant::now();
+        let run = loop {
+            let run = common::fed_blocking(Some(&bob), &args, &app)?;
+            // The reader binding reaches the authorizer within moments.
+            if !run.stderr.contains("forbidden") || started.elapsed() > Duration::from_secs(30) {
+                break run;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        };
+        eprintln!("case {name} as bob:\n{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout
+                .contains("RBAC checked with SelfSubjectAccessReviews on the host for you (user \"bob\""),
+            "case {name} as bob: {}{}",
+            run.stdout,
+            run.stderr
+        );
+        assert_eq!(
+            &through_check(&run.stdout, run.ok()),
+            webhook,
+            "case {name} as bob: check (left) and the webhook (right) disagree"
+        );
+    }
     let _ = papi.delete(&policy, &Default::default()).await;
     kubefed_tests::testbed::delete_namespace(&host, &ns).await;
     Ok(())

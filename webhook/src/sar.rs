@@ -15,7 +15,7 @@
 //! expired entries are dropped, and if that is not enough the cache (or that identity's part) starts over.
 //!
 //! The question is behind [`AccessReviewer`] so the decisions can be tested and benchmarked without an API
-//! server; [`KubeReviewer`] is the real one.
+//! server; [`KubeReviewer`] is the real one ([`SelfReviewer`] asks about the caller, for `kubectl fed check`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -23,9 +23,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::authentication::v1::UserInfo;
+use k8s_openapi::api::authentication::v1::{SelfSubjectReview, UserInfo};
 use k8s_openapi::api::authorization::v1::{
-    NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+    NonResourceAttributes, ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    SubjectAccessReview, SubjectAccessReviewSpec,
 };
 use kube::api::{Api, PostParams};
 pub use kubefed_core::admission::Access;
@@ -276,7 +277,20 @@ impl KubeReviewer {
 
 /// What a SubjectAccessReview asks: may `subject` do `access`?
 pub fn review_spec(subject: &Subject, access: &Access) -> SubjectAccessReviewSpec {
-    let (resource_attributes, non_resource_attributes) = match access {
+    let (resource_attributes, non_resource_attributes) = attributes(access);
+    SubjectAccessReviewSpec {
+        user: Some(subject.user.clone()),
+        uid: subject.uid.clone(),
+        groups: Some(subject.groups.clone()),
+        extra: (!subject.extra.is_empty()).then(|| subject.extra.clone()),
+        resource_attributes,
+        non_resource_attributes,
+    }
+}
+
+/// `access` as the attributes of an access review.
+fn attributes(access: &Access) -> (Option<ResourceAttributes>, Option<NonResourceAttributes>) {
+    match access {
         Access::Resource {
             verb,
             group,
@@ -303,14 +317,6 @@ pub fn review_spec(subject: &Subject, access: &Access) -> SubjectAccessReviewSpe
                 verb: Some(verb.clone()),
             }),
         ),
-    };
-    SubjectAccessReviewSpec {
-        user: Some(subject.user.clone()),
-        uid: subject.uid.clone(),
-        groups: Some(subject.groups.clone()),
-        extra: (!subject.extra.is_empty()).then(|| subject.extra.clone()),
-        resource_attributes,
-        non_resource_attributes,
     }
 }
 
@@ -338,6 +344,63 @@ impl AccessReviewer for KubeReviewer {
             Ok(status.allowed)
         })
     }
+}
+
+/// Asks the API server about the caller itself with a SelfSubjectAccessReview (`kubectl fed check` without
+/// `--as`): any authenticated user may, unlike a SubjectAccessReview. The `subject` it is given is not sent;
+/// the answer is for whoever `client` authenticates as (see [`whoami`]).
+#[derive(Clone)]
+pub struct SelfReviewer {
+    client: kube::Client,
+    timeout: Duration,
+}
+
+impl SelfReviewer {
+    /// A reviewer asking through `client`; each review gives up after `timeout`.
+    pub fn new(client: kube::Client, timeout: Duration) -> Self {
+        Self { client, timeout }
+    }
+}
+
+impl AccessReviewer for SelfReviewer {
+    fn review<'a>(&'a self, _subject: &'a Subject, access: &'a Access) -> ReviewFuture<'a> {
+        Box::pin(async move {
+            let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
+            let (resource_attributes, non_resource_attributes) = attributes(access);
+            let review = SelfSubjectAccessReview {
+                metadata: Default::default(),
+                spec: SelfSubjectAccessReviewSpec {
+                    resource_attributes,
+                    non_resource_attributes,
+                },
+                status: None,
+            };
+            let answer = tokio::time::timeout(self.timeout, api.create(&PostParams::default(), &review))
+                .await
+                .map_err(|_| format!("SelfSubjectAccessReview timed out after {:?}", self.timeout))?
+                .map_err(|e| format!("SelfSubjectAccessReview failed: {e}"))?;
+            let status = answer
+                .status
+                .ok_or_else(|| "SelfSubjectAccessReview came back without a status".to_string())?;
+            Ok(status.allowed)
+        })
+    }
+}
+
+/// Who `client` authenticates as, from a SelfSubjectReview (authentication.k8s.io/v1).
+pub async fn whoami(client: &kube::Client, timeout: Duration) -> Result<Subject, String> {
+    let api: Api<SelfSubjectReview> = Api::all(client.clone());
+    let review = SelfSubjectReview::default();
+    let answer = tokio::time::timeout(timeout, api.create(&PostParams::default(), &review))
+        .await
+        .map_err(|_| format!("SelfSubjectReview timed out after {timeout:?}"))?
+        .map_err(|e| format!("SelfSubjectReview failed: {e}"))?;
+    answer
+        .status
+        .and_then(|s| s.user_info)
+        .map(|info| Subject::from_user_info(&info))
+        .filter(|s| !s.user.is_empty())
+        .ok_or_else(|| "SelfSubjectReview came back without a user".to_string())
 }
 
 /// A reviewer with a fixed answer (tests, benchmarks).

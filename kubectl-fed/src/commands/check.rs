@@ -9,9 +9,10 @@
 //! of FederationPolicies, which replace the host's, plus optionally KubeFedClusters, FederatedNamespaces,
 //! Namespaces and FederatedTypeConfigs describing the host offline; the default types when none).
 //!
-//! The webhook's RBAC step (SubjectAccessReviews for `propagate` on clusters and the user's rights on the
-//! target kind) runs only with `--from-host --as USER`, with the webhook's own code; otherwise it is listed
-//! as not evaluated. The type check of override values against the host's schema is never run here (listed).
+//! The webhook's RBAC step (`propagate` on clusters and the user's rights on the target kind) runs with
+//! `--from-host`, with the webhook's own code: for `--as USER` with SubjectAccessReviews (which need the right
+//! to create them), otherwise for the caller — who the kubeconfig authenticates as, from a SelfSubjectReview —
+//! with SelfSubjectAccessReviews, which anyone may ask. Offline it is listed as not evaluated. The type check of override values against the host's schema is never run here (listed).
 //! Exit code 1 when any object is denied.
 
 use std::collections::BTreeMap;
@@ -30,7 +31,9 @@ use kubefed_core::manifest::ManifestObject;
 use kubefed_core::placement::ClusterInfo;
 use kubefed_core::typeinfo::Scope;
 use kubefed_webhook::decisions::check_rights;
-use kubefed_webhook::sar::{CacheTtl, KubeReviewer, PropagateAuthorizer, Subject};
+use kubefed_webhook::sar::{
+    AccessReviewer, CacheTtl, KubeReviewer, PropagateAuthorizer, SelfReviewer, Subject, whoami,
+};
 use serde_json::Value;
 
 use crate::cli::{CheckArgs, GlobalArgs};
@@ -46,6 +49,22 @@ struct HostFiles {
     federated_namespaces: Vec<FederatedObject>,
     namespaces: Vec<Namespace>,
     type_configs: Vec<FederatedTypeConfig>,
+}
+
+/// Whose rights the RBAC step checks.
+enum Asker {
+    /// `--as USER [--as-group G]…`: SubjectAccessReviews.
+    Named(Subject),
+    /// The caller, as the host authenticates it: SelfSubjectAccessReviews.
+    Caller(Subject),
+}
+
+impl Asker {
+    fn subject(&self) -> &Subject {
+        match self {
+            Asker::Named(s) | Asker::Caller(s) => s,
+        }
+    }
 }
 
 /// The verdict on one object.
@@ -102,6 +121,25 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<bool> 
         None => files_snapshot(files, settings),
     };
 
+    // Who the webhook would see: --as USER, else (with the host) the caller.
+    let timeout = global.request_timeout.max(Duration::from_secs(1));
+    let mut unknown_caller = None;
+    let asker = match (&host, &args.user) {
+        (_, Some(user)) => Some(Asker::Named(Subject {
+            user: user.clone(),
+            groups: args.groups.clone(),
+            ..Subject::default()
+        })),
+        (Some(host), None) => match whoami(&host.client, timeout).await {
+            Ok(me) => Some(Asker::Caller(me)),
+            Err(e) => {
+                unknown_caller = Some(e);
+                None
+            }
+        },
+        (None, None) => None,
+    };
+
     let mut table = TypeTable::default();
     snapshot.types.iter().for_each(|t| table.insert(t.target.clone()));
     let mut verdicts = judge(
@@ -110,22 +148,18 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<bool> 
         &opts,
         Some(default_namespace.as_str()),
         &snapshot,
-        args.user.as_deref(),
+        asker.as_ref().map(|a| a.subject().user.as_str()),
     )?;
 
-    // With the host and a user, the webhook's RBAC step runs too: SubjectAccessReviews for that user.
-    let rbac_checked = match (&host, &args.user) {
-        (Some(host), Some(user)) => {
-            let subject = Subject {
-                user: user.clone(),
-                groups: args.groups.clone(),
-                ..Subject::default()
+    // With the host, the webhook's RBAC step runs too, for that user.
+    let rbac_checked = match (&host, &asker) {
+        (Some(host), Some(asker)) => {
+            let subject = asker.subject();
+            let reviewer: Arc<dyn AccessReviewer> = match asker {
+                Asker::Named(_) => Arc::new(KubeReviewer::new(host.client.clone(), timeout)),
+                Asker::Caller(_) => Arc::new(SelfReviewer::new(host.client.clone(), timeout)),
             };
-            let reviewer = KubeReviewer::new(
-                host.client.clone(),
-                global.request_timeout.max(Duration::from_secs(1)),
-            );
-            let authorizer = PropagateAuthorizer::new(Arc::new(reviewer), CacheTtl::default());
+            let authorizer = PropagateAuthorizer::new(reviewer, CacheTtl::default());
             for v in &mut verdicts {
                 let d = &mut v.decision;
                 let (propagate, access) = (d.propagate.clone(), d.access.clone());
@@ -185,12 +219,19 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<bool> 
             ));
         }
     }
-    if rbac_checked {
-        out.push_str(&format!(
+    match (&asker, rbac_checked) {
+        (Some(Asker::Named(s)), true) => out.push_str(&format!(
             "RBAC checked with SubjectAccessReviews on the host for user {:?}\n",
-            args.user.as_deref().unwrap_or_default()
-        ));
-    } else if rbac_skipped {
+            s.user
+        )),
+        (Some(Asker::Caller(s)), true) => out.push_str(&format!(
+            "RBAC checked with SelfSubjectAccessReviews on the host for you (user {:?}; --as USER checks \
+             another user)\n",
+            s.user
+        )),
+        _ => {}
+    }
+    if !rbac_checked && rbac_skipped {
         out.push_str(&format!(
             "RBAC checks (SubjectAccessReviews{}) were skipped{}; the webhook also denies what the user \
              may not do\n",
@@ -199,10 +240,10 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<bool> 
                 (Some(u), false) => format!(" for user {u:?} in groups {}", args.groups.join(",")),
                 (None, _) => String::new(),
             },
-            if args.from_host {
-                " (pass --as USER to run them)"
-            } else {
-                " offline"
+            match (&unknown_caller, args.from_host) {
+                (Some(e), _) => format!(" (who you are could not be read: {e}; pass --as USER)"),
+                (None, true) => " (pass --as USER to run them)".into(),
+                (None, false) => " offline".into(),
             }
         ));
     }
