@@ -1164,11 +1164,14 @@ fn every_value_is_documented_in_the_readme() -> TestResult {
 }
 
 /// The chart's webhook entries (rules, namespaceSelector, matchConditions) registered for real, but pointing
-/// at a loopback port nobody listens on: the webhook is down. Creating and changing `spec` is refused (fail
-/// closed); a label edit, a delete and the removal of a finalizer still go through, because the API server
-/// never calls the webhook for them — what lets the controller finish deletions during an outage.
+/// at a loopback port nobody listens on: the webhook is down. Creating, changing `spec` and changing labels
+/// (policies select by them) is refused (fail closed); an annotation edit, a delete and the removal of a
+/// finalizer still go through, because the API server never calls the webhook for them — what lets the
+/// controller finish deletions during an outage. In the release namespace federated objects are refused too,
+/// while the chart's own objects there (FederatedTypeConfigs, KubeFedConfig) are accepted: that entry fails
+/// open, so installing the chart never waits for its webhook.
 #[tokio::test]
-async fn with_the_webhook_down_only_spec_changes_are_refused() -> TestResult {
+async fn with_the_webhook_down_only_spec_and_label_changes_are_refused() -> TestResult {
     use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
     use kube::core::{ApiResource, GroupVersionKind};
 
@@ -1196,7 +1199,18 @@ async fn with_the_webhook_down_only_spec_changes_are_refused() -> TestResult {
     drop(listener);
     let yaml = template_as("down", NS, &[])?;
     let pp = PatchParams::apply("chart-test").force();
-    for m in parse_manifests("helm template", &yaml, &ParseLimits::default())? {
+    let manifests = parse_manifests("helm template", &yaml, &ParseLimits::default())?;
+    // The chart's objects in the release namespace, applied below once the webhook is "down".
+    let system_objects: Vec<Value> = manifests
+        .iter()
+        .filter(|m| matches!(m.kind(), "FederatedTypeConfig" | "KubeFedConfig"))
+        .map(|m| m.object.clone())
+        .collect();
+    assert!(
+        system_objects.len() > 1,
+        "the chart renders FederatedTypeConfigs and a KubeFedConfig"
+    );
+    for m in manifests {
         let kind = m.kind().to_string();
         if !kind.ends_with("WebhookConfiguration") {
             continue;
@@ -1248,13 +1262,25 @@ async fn with_the_webhook_down_only_spec_changes_are_refused() -> TestResult {
         spec_change.as_ref().is_err_and(refused),
         "a spec change must be refused while the webhook is down: {spec_change:?}"
     );
+    let label_edit = cms
+        .patch(
+            "existing",
+            &PatchParams::default(),
+            &merge(serde_json::json!({"metadata": {"labels": {"tier": "critical"}}})),
+        )
+        .await;
+    assert!(
+        label_edit.as_ref().is_err_and(refused),
+        "a label edit may bring the object under a policy, so it must be refused while the webhook is down: \
+         {label_edit:?}"
+    );
     cms.patch(
         "existing",
         &PatchParams::default(),
-        &merge(serde_json::json!({"metadata": {"labels": {"team": "shop"}}})),
+        &merge(serde_json::json!({"metadata": {"annotations": {"note": "x"}}})),
     )
     .await
-    .map_err(|e| format!("a label edit is refused while the webhook is down: {e}"))?;
+    .map_err(|e| format!("an annotation edit is refused while the webhook is down: {e}"))?;
     cms.delete("existing", &DeleteParams::default())
         .await
         .map_err(|e| format!("a delete is refused while the webhook is down: {e}"))?;
@@ -1275,19 +1301,30 @@ async fn with_the_webhook_down_only_spec_changes_are_refused() -> TestResult {
         "deleted once the finalizer is gone"
     );
 
-    // Objects in the release namespace are not sent to the webhook (the chart creates some before it runs).
+    // In the release namespace a federated object is checked like anywhere else (it would propagate)...
     let in_release_ns: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ar);
-    in_release_ns
+    let created = in_release_ns
         .create(&PostParams::default(), &cm("in-release-namespace")?)
-        .await
-        .map_err(|e| format!("the release namespace must be excluded: {e}"))?;
-    in_release_ns
-        .patch(
-            "in-release-namespace",
-            &PatchParams::default(),
-            &merge(serde_json::json!({"metadata": {"finalizers": null}})),
-        )
-        .await?;
+        .await;
+    assert!(
+        created.as_ref().is_err_and(refused),
+        "a federated object in the release namespace must not bypass the webhook: {created:?}"
+    );
+    // ...while kubefed's own kinds there fail open: the chart's FederatedTypeConfigs and KubeFedConfig are
+    // created before its webhook runs.
+    for object in &system_objects {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("core.kubefed.io", "v1beta1", kind),
+            &format!("{}s", kind.to_lowercase()),
+        );
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ar);
+        api.patch(name, &pp, &Patch::Apply(object))
+            .await
+            .map_err(|e| format!("the chart's {kind} {name} is refused while the webhook is down: {e}"))?;
+        api.delete(name, &DeleteParams::default()).await?;
+    }
 
     // Remove the configurations, so nothing else in this process is blocked.
     for (kind, plural) in [
