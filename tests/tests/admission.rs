@@ -1077,6 +1077,23 @@ async fn object_selector_selects_by_the_objects_labels() -> TestResult {
         "an object without tier=db is not selected: {}",
         out.stderr
     );
+    // Labelling it afterwards brings it under the policy: refused like a create with the label.
+    let label = |args: &[&str]| {
+        let mut all = vec!["-n", ns.as_str(), "label", "federatedconfigmap", "web"];
+        all.extend_from_slice(args);
+        kubectl_as(tb, "alice", &all)
+    };
+    let out = label(&["tier=db"])?;
+    assert!(
+        !out.ok
+            && out.stderr.contains(&format!(
+                "policy \"{p}\": spec.placement.clusters names cluster \"member-2\""
+            )),
+        "a label edit must not dodge the policy: {}",
+        out.stderr
+    );
+    let out = label(&["tier=web"])?;
+    assert!(out.ok, "a label the policy does not select: {}", out.stderr);
     delete_policies(&host, &[p]).await;
     delete_namespace(&host, &ns).await;
     Ok(())

@@ -247,6 +247,15 @@ fn renders_consistent_names_flags_and_webhook_configurations() -> TestResult {
             matches!(mode, "selfManaged" | "everything optional on"),
             "{mode}: {args:?}"
         );
+        // The webhook's own deadline is below the API server's (timeoutSeconds 5).
+        assert!(
+            seconds(flag(&args, "--request-timeout")) < 5.0,
+            "{mode}: {args:?}"
+        );
+        assert!(
+            seconds(flag(&args, "--rbac-timeout")) < seconds(flag(&args, "--request-timeout")),
+            "{mode}: {args:?}"
+        );
         for kind in ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"] {
             let config = one(&objects, kind, "kubefed-webhook");
             assert_eq!(
@@ -255,94 +264,125 @@ fn renders_consistent_names_flags_and_webhook_configurations() -> TestResult {
                 "{mode}"
             );
             let hooks = config["webhooks"].as_array().ok_or("webhooks is a list")?;
-            assert_eq!(hooks.len(), 1, "{mode} {kind}");
-            let hook = &hooks[0];
-            let svc = &hook["clientConfig"]["service"];
-            assert_eq!(
-                (
-                    svc["name"].as_str(),
-                    svc["namespace"].as_str(),
-                    svc["port"].as_i64()
-                ),
-                (Some(name_of(service)), Some(NAMESPACE), Some(443)),
-                "{mode} {kind}"
-            );
-            let path = if kind.starts_with("Mutating") {
-                "/mutate"
+            let verb = if kind.starts_with("Mutating") {
+                "mutate"
             } else {
-                "/validate"
+                "validate"
             };
-            assert_eq!(svc["path"], path, "{mode} {kind}");
-            assert_eq!(hook["failurePolicy"], "Fail", "{mode} {kind}");
-            assert_eq!(hook["sideEffects"], "NoneOnDryRun", "{mode} {kind}");
-            assert_eq!(hook["timeoutSeconds"], 5, "{mode} {kind}");
+            let names: Vec<&str> = hooks.iter().filter_map(|h| h["name"].as_str()).collect();
             assert_eq!(
-                hook["admissionReviewVersions"],
-                serde_json::json!(["v1"]),
+                names,
+                [
+                    format!("{verb}.kubefed.io"),
+                    format!("{verb}-control.kubefed.io"),
+                    format!("{verb}-system.kubefed.io")
+                ],
                 "{mode} {kind}"
             );
-            // The webhook's own deadline is below the API server's.
-            assert!(
-                seconds(flag(&args, "--request-timeout")) < 5.0,
-                "{mode}: {args:?}"
-            );
-            assert!(
-                seconds(flag(&args, "--rbac-timeout")) < seconds(flag(&args, "--request-timeout")),
-                "{mode}: {args:?}"
-            );
-            for rule in hook["rules"].as_array().ok_or("rules is a list")? {
+            let control = ["core.kubefed.io", "scheduling.kubefed.io", "policy.kubefed.io"];
+            // (groups, failurePolicy, namespaceSelector operator and values) of each entry: federated objects
+            // everywhere but kube-system, the release namespace included; kubefed's kinds outside it fail
+            // closed, inside it fail open (the chart creates some there before the webhook runs).
+            let expected = [
+                (
+                    &["types.kubefed.io"][..],
+                    "Fail",
+                    "NotIn",
+                    serde_json::json!(["kube-system"]),
+                ),
+                (
+                    &control[..],
+                    "Fail",
+                    "NotIn",
+                    serde_json::json!([NAMESPACE, "kube-system"]),
+                ),
+                (&control[..], "Ignore", "In", serde_json::json!([NAMESPACE])),
+            ];
+            for (hook, (groups, failure, operator, namespaces)) in hooks.iter().zip(expected) {
+                let name = hook["name"].as_str().unwrap_or_default();
+                let svc = &hook["clientConfig"]["service"];
                 assert_eq!(
-                    rule["operations"],
-                    serde_json::json!(["CREATE", "UPDATE"]),
+                    (
+                        svc["name"].as_str(),
+                        svc["namespace"].as_str(),
+                        svc["port"].as_i64()
+                    ),
+                    (Some(name_of(service)), Some(NAMESPACE), Some(443)),
                     "{mode} {kind}"
                 );
-            }
-            let groups: Vec<&str> = hook["rules"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|r| r["apiGroups"].as_array().into_iter().flatten())
-                .filter_map(Value::as_str)
-                .collect();
-            assert_eq!(
-                groups,
-                [
-                    "types.kubefed.io",
-                    "core.kubefed.io",
-                    "scheduling.kubefed.io",
-                    "policy.kubefed.io"
-                ]
-            );
-            let excluded = &hook["namespaceSelector"]["matchExpressions"][0];
-            assert_eq!(excluded["key"], "kubernetes.io/metadata.name");
-            assert_eq!(excluded["operator"], "NotIn");
-            assert_eq!(excluded["values"], serde_json::json!([NAMESPACE, "kube-system"]));
-            let conditions = hook["matchConditions"].as_array().ok_or("matchConditions")?;
-            assert_eq!(conditions.len(), 2, "{mode} {kind}");
-            let ca_bundle = hook["clientConfig"].get("caBundle");
-            let inject = config["metadata"]["annotations"].get("cert-manager.io/inject-ca-from");
-            match mode {
-                "selfManaged" | "everything optional on" => {
-                    assert!(
-                        ca_bundle.is_none(),
-                        "{mode}: the webhook fills the caBundle, never the chart"
-                    );
-                    assert!(inject.is_none(), "{mode}");
-                }
-                "existingSecret" => {
-                    assert!(
-                        ca_bundle.and_then(Value::as_str).is_some_and(|b| b.len() > 100),
-                        "{mode}"
-                    );
-                }
-                _ => {
-                    assert!(ca_bundle.is_none(), "{mode}");
+                assert_eq!(svc["path"], format!("/{verb}"), "{mode} {name}");
+                assert_eq!(hook["failurePolicy"], failure, "{mode} {name}");
+                assert_eq!(hook["sideEffects"], "NoneOnDryRun", "{mode} {name}");
+                assert_eq!(hook["timeoutSeconds"], 5, "{mode} {name}");
+                assert_eq!(
+                    hook["admissionReviewVersions"],
+                    serde_json::json!(["v1"]),
+                    "{mode} {name}"
+                );
+                for rule in hook["rules"].as_array().ok_or("rules is a list")? {
                     assert_eq!(
-                        inject.and_then(Value::as_str),
-                        Some("kube-federation-system/kubefed-webhook"),
-                        "{mode}"
+                        rule["operations"],
+                        serde_json::json!(["CREATE", "UPDATE"]),
+                        "{mode} {name}"
                     );
-                    one(&objects, "Certificate", "kubefed-webhook");
+                    // The fail-open entry sees only namespaced objects: cluster-scoped ones ignore the
+                    // namespaceSelector and already go to a fail-closed entry.
+                    let scope = if failure == "Ignore" { "Namespaced" } else { "*" };
+                    assert_eq!(rule["scope"], scope, "{mode} {name}");
+                }
+                let hook_groups: Vec<&str> = hook["rules"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|r| r["apiGroups"].as_array().into_iter().flatten())
+                    .filter_map(Value::as_str)
+                    .collect();
+                assert_eq!(hook_groups, groups, "{mode} {name}");
+                let selector = &hook["namespaceSelector"]["matchExpressions"][0];
+                assert_eq!(selector["key"], "kubernetes.io/metadata.name", "{mode} {name}");
+                assert_eq!(selector["operator"], operator, "{mode} {name}");
+                assert_eq!(selector["values"], namespaces, "{mode} {name}");
+                let conditions: Vec<&str> = hook["matchConditions"]
+                    .as_array()
+                    .ok_or("matchConditions")?
+                    .iter()
+                    .filter_map(|c| c["name"].as_str())
+                    .collect();
+                assert_eq!(
+                    conditions,
+                    ["create-or-spec-or-labels-changed", "not-being-deleted"],
+                    "{mode} {name}"
+                );
+                assert_eq!(
+                    hook.get("reinvocationPolicy").and_then(Value::as_str),
+                    (verb == "mutate").then_some("Never"),
+                    "{mode} {name}"
+                );
+                let ca_bundle = hook["clientConfig"].get("caBundle");
+                let inject = config["metadata"]["annotations"].get("cert-manager.io/inject-ca-from");
+                match mode {
+                    "selfManaged" | "everything optional on" => {
+                        assert!(
+                            ca_bundle.is_none(),
+                            "{mode}: the webhook fills the caBundle, never the chart"
+                        );
+                        assert!(inject.is_none(), "{mode}");
+                    }
+                    "existingSecret" => {
+                        assert!(
+                            ca_bundle.and_then(Value::as_str).is_some_and(|b| b.len() > 100),
+                            "{mode}"
+                        );
+                    }
+                    _ => {
+                        assert!(ca_bundle.is_none(), "{mode}");
+                        assert_eq!(
+                            inject.and_then(Value::as_str),
+                            Some("kube-federation-system/kubefed-webhook"),
+                            "{mode}"
+                        );
+                        one(&objects, "Certificate", "kubefed-webhook");
+                    }
                 }
             }
         }
@@ -398,6 +438,47 @@ fn renders_consistent_names_flags_and_webhook_configurations() -> TestResult {
             "{mode}"
         );
     }
+    Ok(())
+}
+
+/// `webhook.excludedNamespaces` holds for every entry: listing the release namespace drops the fail-open entry
+/// (nothing there goes to the webhook), and no exclusions at all is the empty selector (NotIn needs a value).
+#[test]
+fn excluded_namespaces_apply_to_every_webhook_entry() -> TestResult {
+    let entries = |values: &[String]| -> TestResult<Vec<(String, Value)>> {
+        let objects = render(values)?;
+        let config = one(&objects, "ValidatingWebhookConfiguration", "kubefed-webhook");
+        Ok(config["webhooks"]
+            .as_array()
+            .ok_or("webhooks is a list")?
+            .iter()
+            .map(|h| {
+                let name = h["name"].as_str().unwrap_or_default().to_string();
+                (name, h["namespaceSelector"].clone())
+            })
+            .collect())
+    };
+    let not_in = |v: Value| {
+        serde_json::json!({"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": v}]})
+    };
+    assert_eq!(
+        entries(&[format!("webhook.excludedNamespaces={{{NAMESPACE},tenants}}")])?,
+        [
+            (
+                "validate.kubefed.io".to_string(),
+                not_in(serde_json::json!([NAMESPACE, "tenants"]))
+            ),
+            (
+                "validate-control.kubefed.io".to_string(),
+                not_in(serde_json::json!([NAMESPACE, "tenants"]))
+            ),
+        ]
+    );
+    let none = entries(&["webhook.excludedNamespaces=null".to_string()])?;
+    assert_eq!(none.len(), 3, "{none:?}");
+    assert_eq!(none[0].1, serde_json::json!({}), "{none:?}");
+    assert_eq!(none[1].1, not_in(serde_json::json!([NAMESPACE])), "{none:?}");
     Ok(())
 }
 
@@ -1083,11 +1164,14 @@ fn every_value_is_documented_in_the_readme() -> TestResult {
 }
 
 /// The chart's webhook entries (rules, namespaceSelector, matchConditions) registered for real, but pointing
-/// at a loopback port nobody listens on: the webhook is down. Creating and changing `spec` is refused (fail
-/// closed); a label edit, a delete and the removal of a finalizer still go through, because the API server
-/// never calls the webhook for them — what lets the controller finish deletions during an outage.
+/// at a loopback port nobody listens on: the webhook is down. Creating, changing `spec` and changing labels
+/// (policies select by them) is refused (fail closed); an annotation edit, a delete and the removal of a
+/// finalizer still go through, because the API server never calls the webhook for them — what lets the
+/// controller finish deletions during an outage. In the release namespace federated objects are refused too,
+/// while the chart's own objects there (FederatedTypeConfigs, KubeFedConfig) are accepted: that entry fails
+/// open, so installing the chart never waits for its webhook.
 #[tokio::test]
-async fn with_the_webhook_down_only_spec_changes_are_refused() -> TestResult {
+async fn with_the_webhook_down_only_spec_and_label_changes_are_refused() -> TestResult {
     use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
     use kube::core::{ApiResource, GroupVersionKind};
 
@@ -1115,7 +1199,18 @@ async fn with_the_webhook_down_only_spec_changes_are_refused() -> TestResult {
     drop(listener);
     let yaml = template_as("down", NS, &[])?;
     let pp = PatchParams::apply("chart-test").force();
-    for m in parse_manifests("helm template", &yaml, &ParseLimits::default())? {
+    let manifests = parse_manifests("helm template", &yaml, &ParseLimits::default())?;
+    // The chart's objects in the release namespace, applied below once the webhook is "down".
+    let system_objects: Vec<Value> = manifests
+        .iter()
+        .filter(|m| matches!(m.kind(), "FederatedTypeConfig" | "KubeFedConfig"))
+        .map(|m| m.object.clone())
+        .collect();
+    assert!(
+        system_objects.len() > 1,
+        "the chart renders FederatedTypeConfigs and a KubeFedConfig"
+    );
+    for m in manifests {
         let kind = m.kind().to_string();
         if !kind.ends_with("WebhookConfiguration") {
             continue;
@@ -1167,13 +1262,25 @@ async fn with_the_webhook_down_only_spec_changes_are_refused() -> TestResult {
         spec_change.as_ref().is_err_and(refused),
         "a spec change must be refused while the webhook is down: {spec_change:?}"
     );
+    let label_edit = cms
+        .patch(
+            "existing",
+            &PatchParams::default(),
+            &merge(serde_json::json!({"metadata": {"labels": {"tier": "critical"}}})),
+        )
+        .await;
+    assert!(
+        label_edit.as_ref().is_err_and(refused),
+        "a label edit may bring the object under a policy, so it must be refused while the webhook is down: \
+         {label_edit:?}"
+    );
     cms.patch(
         "existing",
         &PatchParams::default(),
-        &merge(serde_json::json!({"metadata": {"labels": {"team": "shop"}}})),
+        &merge(serde_json::json!({"metadata": {"annotations": {"note": "x"}}})),
     )
     .await
-    .map_err(|e| format!("a label edit is refused while the webhook is down: {e}"))?;
+    .map_err(|e| format!("an annotation edit is refused while the webhook is down: {e}"))?;
     cms.delete("existing", &DeleteParams::default())
         .await
         .map_err(|e| format!("a delete is refused while the webhook is down: {e}"))?;
@@ -1194,19 +1301,30 @@ async fn with_the_webhook_down_only_spec_changes_are_refused() -> TestResult {
         "deleted once the finalizer is gone"
     );
 
-    // Objects in the release namespace are not sent to the webhook (the chart creates some before it runs).
+    // In the release namespace a federated object is checked like anywhere else (it would propagate)...
     let in_release_ns: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ar);
-    in_release_ns
+    let created = in_release_ns
         .create(&PostParams::default(), &cm("in-release-namespace")?)
-        .await
-        .map_err(|e| format!("the release namespace must be excluded: {e}"))?;
-    in_release_ns
-        .patch(
-            "in-release-namespace",
-            &PatchParams::default(),
-            &merge(serde_json::json!({"metadata": {"finalizers": null}})),
-        )
-        .await?;
+        .await;
+    assert!(
+        created.as_ref().is_err_and(refused),
+        "a federated object in the release namespace must not bypass the webhook: {created:?}"
+    );
+    // ...while kubefed's own kinds there fail open: the chart's FederatedTypeConfigs and KubeFedConfig are
+    // created before its webhook runs.
+    for object in &system_objects {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("core.kubefed.io", "v1beta1", kind),
+            &format!("{}s", kind.to_lowercase()),
+        );
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ar);
+        api.patch(name, &pp, &Patch::Apply(object))
+            .await
+            .map_err(|e| format!("the chart's {kind} {name} is refused while the webhook is down: {e}"))?;
+        api.delete(name, &DeleteParams::default()).await?;
+    }
 
     // Remove the configurations, so nothing else in this process is blocked.
     for (kind, plural) in [

@@ -3,8 +3,9 @@
 //! with the same values changes nothing, the caBundle the webhook writes survives upgrades (even one that
 //! changes the webhook entries), and uninstalling leaves no webhook configuration behind.
 //!
-//! A test binary of its own: nothing in this process creates federated objects outside the release
-//! namespace, so the API server never tries to call the (absent) webhook.
+//! A test binary of its own: nothing in this process creates federated objects, so no write needs the
+//! (absent) webhook; the chart's FederatedTypeConfigs and KubeFedConfig go to the entry that fails open, so
+//! installing never waits for the webhook.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -89,15 +90,14 @@ fn release_state(tb: &Testbed) -> TestResult<BTreeMap<String, String>> {
     Ok(state)
 }
 
+/// The caBundle of every webhook entry of both configurations.
 fn ca_bundles(tb: &Testbed) -> TestResult<Vec<Option<String>>> {
     let mut out = Vec::new();
     for kind in ["mutatingwebhookconfiguration", "validatingwebhookconfiguration"] {
         let config = kubectl_json(tb, &["get", kind, CONFIG])?;
-        out.push(
-            config["webhooks"][0]["clientConfig"]["caBundle"]
-                .as_str()
-                .map(str::to_string),
-        );
+        for hook in config["webhooks"].as_array().ok_or("webhooks is a list")? {
+            out.push(hook["clientConfig"]["caBundle"].as_str().map(str::to_string));
+        }
     }
     Ok(out)
 }
@@ -124,17 +124,24 @@ async fn install_upgrade_uninstall() -> TestResult {
             && installed.contains_key(&format!("KubeFedConfig/{NAMESPACE}/kubefed")),
         "{installed:#?}"
     );
+    let entries = ca_bundles(&tb)?.len();
     assert_eq!(
         ca_bundles(&tb)?,
-        [None, None],
+        vec![None; entries],
         "the chart sets no caBundle in selfManaged mode"
     );
+    assert_eq!(entries, 6, "three entries per configuration");
 
-    // What the webhook does at start-up in selfManaged mode: write its CA into both configurations.
+    // What the webhook does at start-up in selfManaged mode: write its CA into every entry of both
+    // configurations.
     let bundle = "Y2EgYnVuZGxl"; // any base64
     for kind in ["mutatingwebhookconfiguration", "validatingwebhookconfiguration"] {
-        let patch =
-            format!(r#"[{{"op":"add","path":"/webhooks/0/clientConfig/caBundle","value":"{bundle}"}}]"#);
+        let ops: Vec<String> = (0..entries / 2)
+            .map(|i| {
+                format!(r#"{{"op":"add","path":"/webhooks/{i}/clientConfig/caBundle","value":"{bundle}"}}"#)
+            })
+            .collect();
+        let patch = format!("[{}]", ops.join(","));
         let out = tb.kubectl(&[
             "--context",
             HOST,
@@ -162,10 +169,7 @@ async fn install_upgrade_uninstall() -> TestResult {
         changed.join("\n  ")
     );
     assert_eq!(before.len(), after.len());
-    assert_eq!(
-        ca_bundles(&tb)?,
-        [Some(bundle.to_string()), Some(bundle.to_string())]
-    );
+    assert_eq!(ca_bundles(&tb)?, vec![Some(bundle.to_string()); entries]);
 
     // An upgrade that changes the webhook entries still keeps the caBundle (webhooks merge by name).
     helm(
@@ -174,10 +178,7 @@ async fn install_upgrade_uninstall() -> TestResult {
     )?;
     let config = kubectl_json(&tb, &["get", "validatingwebhookconfiguration", CONFIG])?;
     assert_eq!(config["webhooks"][0]["timeoutSeconds"], 7);
-    assert_eq!(
-        ca_bundles(&tb)?,
-        [Some(bundle.to_string()), Some(bundle.to_string())]
-    );
+    assert_eq!(ca_bundles(&tb)?, vec![Some(bundle.to_string()); entries]);
 
     helm(&tb, &["uninstall", RELEASE])?;
     for kind in ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"] {

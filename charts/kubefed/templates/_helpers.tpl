@@ -125,36 +125,66 @@ podAntiAffinity:
 {{- end }}
 
 {{/*
-The webhook rules: every kind the webhook validates, CREATE and UPDATE only. Never DELETE: a delete must
-work while the webhook is down (and the webhook allows every delete anyway). `resources: ["*"]` in
-types.kubefed.io because federated types are user-extensible (`kubectl fed enable`); "*" does not match
-subresources, so status writes never reach the webhook.
+The webhook rules: CREATE and UPDATE only. Never DELETE: a delete must work while the webhook is down (and the
+webhook allows every delete anyway). (dict "part" "federated"): every federated type — `resources: ["*"]`
+because they are user-extensible (`kubectl fed enable`); "*" does not match subresources, so status writes
+never reach the webhook. (dict "part" "control" "scope" S): kubefed's own kinds.
 */}}
 {{- define "kubefed.webhook.rules" -}}
+{{- if eq .part "federated" }}
 - apiGroups: ["types.kubefed.io"]
   apiVersions: ["*"]
   operations: ["CREATE", "UPDATE"]
   resources: ["*"]
   scope: "*"
+{{- else }}
 - apiGroups: ["core.kubefed.io"]
   apiVersions: ["*"]
   operations: ["CREATE", "UPDATE"]
   resources: ["kubefedclusters", "federatedtypeconfigs", "kubefedconfigs"]
-  scope: "*"
+  scope: {{ .scope | quote }}
 - apiGroups: ["scheduling.kubefed.io"]
   apiVersions: ["*"]
   operations: ["CREATE", "UPDATE"]
   resources: ["replicaschedulingpreferences"]
-  scope: "*"
+  scope: {{ .scope | quote }}
 - apiGroups: ["policy.kubefed.io"]
   apiVersions: ["*"]
   operations: ["CREATE", "UPDATE"]
   resources: ["federationpolicies"]
-  scope: "*"
+  scope: {{ .scope | quote }}
+{{- end }}
 {{- end }}
 
 {{/*
-Everything a webhook entry shares between the two configurations: (dict "ctx" $ "path" "/validate").
+The webhook entries of one configuration: (dict "ctx" $ "verb" "validate"), each with a unique name.
+- <verb>.kubefed.io: federated objects everywhere but webhook.excludedNamespaces — also in the release
+  namespace, else objects placed there would propagate unchecked.
+- <verb>-control.kubefed.io: kubefed's own kinds outside the release namespace, failurePolicy from values.
+- <verb>-system.kubefed.io: kubefed's own kinds in the release namespace, failurePolicy Ignore: the chart
+  creates FederatedTypeConfigs and the KubeFedConfig there before any webhook pod is ready, so Fail would
+  block the install; KubeFedClusters are still checked whenever the webhook is up. Namespaced only, so a
+  cluster-scoped kind (FederationPolicy) is not sent twice.
+*/}}
+{{- define "kubefed.webhook.entries" -}}
+{{- $ctx := .ctx -}}
+{{- $w := $ctx.Values.webhook -}}
+{{- $ns := $ctx.Release.Namespace -}}
+{{- $excluded := $w.excludedNamespaces | default list -}}
+{{- $common := dict "ctx" $ctx "path" (printf "/%s" .verb) -}}
+- name: {{ printf "%s.kubefed.io" .verb }}
+  {{- include "kubefed.webhook.common" (merge (dict "part" "federated" "scope" "*" "failurePolicy" $w.failurePolicy "excluded" $excluded) $common) | nindent 2 }}
+- name: {{ printf "%s-control.kubefed.io" .verb }}
+  {{- include "kubefed.webhook.common" (merge (dict "part" "control" "scope" "*" "failurePolicy" $w.failurePolicy "excluded" (prepend $excluded $ns | uniq)) $common) | nindent 2 }}
+{{- if not (has $ns $excluded) }}
+- name: {{ printf "%s-system.kubefed.io" .verb }}
+  {{- include "kubefed.webhook.common" (merge (dict "part" "control" "scope" "Namespaced" "failurePolicy" "Ignore" "only" $ns) $common) | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+Everything one webhook entry holds but its name: (dict "ctx" $ "path" "/validate" "part" … "scope" …
+"failurePolicy" … and "excluded" (namespaces to skip) or "only" (the one namespace to cover)).
 */}}
 {{- define "kubefed.webhook.common" -}}
 {{- $ctx := .ctx -}}
@@ -175,8 +205,8 @@ clientConfig:
   cainjector fills it from the annotation.
   */}}
 rules:
-  {{- include "kubefed.webhook.rules" $ctx | nindent 2 }}
-failurePolicy: {{ $ctx.Values.webhook.failurePolicy }}
+  {{- include "kubefed.webhook.rules" . | trim | nindent 2 }}
+failurePolicy: {{ .failurePolicy }}
 matchPolicy: Equivalent
 {{- /*
 NoneOnDryRun, not None: for a FederationPolicy with `enforcement: Audit` the webhook records violations in
@@ -184,26 +214,43 @@ the policy's status (a side effect), but never for a dry-run request.
 */}}
 sideEffects: NoneOnDryRun
 timeoutSeconds: {{ $ctx.Values.webhook.timeoutSeconds }}
+{{- if .only }}
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: In
+      values: [{{ .only | quote }}]
+{{- else if .excluded }}
 namespaceSelector:
   matchExpressions:
     - key: kubernetes.io/metadata.name
       operator: NotIn
       values:
-        {{- toYaml (prepend $ctx.Values.webhook.excludedNamespaces $ctx.Release.Namespace | uniq) | nindent 8 }}
+        {{- toYaml .excluded | nindent 8 }}
+{{- else }}
+{{- /* NotIn needs at least one value: no exclusions is the empty selector (every namespace). */}}
+namespaceSelector: {}
+{{- end }}
 {{- /*
 matchConditions run in the API server, before the call. They skip the calls the webhook would allow
-without looking (admission/mod.rs): an UPDATE that leaves `spec` unchanged (finalizers, labels,
-annotations) and any UPDATE of an object being deleted. So removing a finalizer and finishing a delete work
-even while every webhook pod is down. Written defensively: `has()` before reading, and CEL's `||` is true
-when either side is true even if the other errs (oldObject is null on CREATE); an object without spec on
-both sides counts as unchanged.
+without looking (admission/mod.rs): an UPDATE that changes neither `spec` nor `metadata.labels`
+(finalizers, annotations) and any UPDATE of an object being deleted. So removing a finalizer and finishing
+a delete work even while every webhook pod is down. Labels are not skipped: FederationPolicies select
+objects by them. Written defensively: `has()` before reading, and CEL's `||` is true when either side is
+true even if the other errs (oldObject is null on CREATE); a field absent on both sides counts as unchanged.
 */}}
+{{- if eq .path "/mutate" }}
+{{- /* Defaults (placement from policy, KubeFedConfig defaults) do not depend on other webhooks' changes. */}}
+reinvocationPolicy: Never
+{{- end }}
 matchConditions:
-  - name: create-or-spec-changed
+  - name: create-or-spec-or-labels-changed
     expression: >-
       request.operation != 'UPDATE' ||
       has(object.spec) != has(oldObject.spec) ||
-      (has(object.spec) && object.spec != oldObject.spec)
+      (has(object.spec) && object.spec != oldObject.spec) ||
+      has(object.metadata.labels) != has(oldObject.metadata.labels) ||
+      (has(object.metadata.labels) && object.metadata.labels != oldObject.metadata.labels)
   - name: not-being-deleted
     expression: >-
       request.operation != 'UPDATE' ||

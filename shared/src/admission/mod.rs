@@ -20,9 +20,10 @@
 //!   [`crate::scheduling::Preferences::validate`], and `propagate` on the clusters it names.
 //! - `policy.kubefed.io` FederationPolicy: [`crate::policy::validate_policy`].
 //!
-//! Deletes and connects are always allowed. An update that leaves `spec` unchanged (labels, annotations,
+//! Deletes and connects are always allowed. An update that leaves `spec` and labels unchanged (annotations,
 //! finalizers) and any change to an object being deleted is allowed without checks, so the controller can
-//! always manage finalizers even on an object that a newer policy would refuse.
+//! always manage finalizers even on an object that a newer policy would refuse. A label edit is checked in
+//! full, as policies select objects by their labels.
 
 pub mod access;
 pub mod core;
@@ -345,8 +346,14 @@ pub fn propagate_check_failed(reason: &str) -> Denial {
     }
 }
 
-/// An update that leaves `spec` as it was, or any change to an object that is being deleted.
+/// An update that leaves `spec` and `metadata.labels` as they were, or any change to an object that is being
+/// deleted. Labels count because FederationPolicies select objects by them: a label edit may bring an object
+/// under a policy it would not pass.
 fn unchanged_or_deleting(input: &AdmissionInput<'_>) -> bool {
+    // No labels and an empty map are the same to a selector.
+    fn labels(o: &DynamicObject) -> Option<&std::collections::BTreeMap<String, String>> {
+        o.metadata.labels.as_ref().filter(|l| !l.is_empty())
+    }
     let Some(object) = input.object else {
         return false;
     };
@@ -354,9 +361,9 @@ fn unchanged_or_deleting(input: &AdmissionInput<'_>) -> bool {
         return true;
     }
     input.operation == Operation::Update
-        && input
-            .old_object
-            .is_some_and(|old| old.data.get("spec") == object.data.get("spec"))
+        && input.old_object.is_some_and(|old| {
+            old.data.get("spec") == object.data.get("spec") && labels(old) == labels(object)
+        })
 }
 
 /// Decodes an object's `spec` as `T`; the error names the field.

@@ -935,7 +935,7 @@ fn propagated(d: &Decision) -> Option<Vec<&str>> {
 }
 
 #[test]
-fn updates_that_leave_spec_alone_and_deleting_objects_are_not_checked() {
+fn updates_that_leave_spec_and_labels_alone_and_deleting_objects_are_not_checked() {
     // A newer Deny policy would refuse the object; the controller must still manage its finalizers.
     let snap = snapshot(vec![policy("none", json!({"maxClusters": 0}))]);
     let old = fed(
@@ -946,6 +946,7 @@ fn updates_that_leave_spec_alone_and_deleting_objects_are_not_checked() {
     );
     let mut new = old.clone();
     new.metadata.finalizers = Some(vec!["kubefed.io/sync-controller".into()]);
+    new.metadata.annotations = Some(labels(&[("note", "finalizer added")]));
     let d = validate(&input(Operation::Update, &new, Some(&old)), &snap);
     assert_eq!(d, Decision::default());
 
@@ -961,6 +962,51 @@ fn updates_that_leave_spec_alone_and_deleting_objects_are_not_checked() {
     let d = validate(&input(Operation::Update, &changed, Some(&old)), &snap);
     let reasons: Vec<Reason> = d.denials.iter().map(|x| x.reason).collect();
     assert_eq!(reasons, [Reason::TooManyClusters, Reason::NamespaceNotFederated]);
+}
+
+#[test]
+fn label_edits_are_checked_against_the_policies_they_bring_in() {
+    // Objects labelled tier=critical need 2 clusters: creating without the label and adding it later must
+    // not dodge that.
+    let snap = snapshot(vec![policy(
+        "critical-ha",
+        json!({"match": {"objectSelector": {"matchLabels": {"tier": "critical"}}}, "minClusters": 2}),
+    )]);
+    let old = fed(
+        "FederatedDeployment",
+        Some("all"),
+        "web",
+        deployment(on(&["eu-1"])),
+    );
+    assert!(validate(&input(Operation::Create, &old, None), &snap).allowed());
+
+    let mut critical = old.clone();
+    critical.metadata.labels = Some(labels(&[("tier", "critical")]));
+    let d = validate(&input(Operation::Update, &critical, Some(&old)), &snap);
+    assert_eq!(d.reason(), Some(Reason::TooFewClusters), "{:?}", d.denials);
+    assert!(d.message().contains("critical-ha"), "{}", d.message());
+    assert_eq!(d.propagate, None, "a label edit places nothing");
+
+    // A label edit that brings in no violated policy is allowed, with no RBAC question.
+    let mut other = old.clone();
+    other.metadata.labels = Some(labels(&[("tier", "batch")]));
+    let d = validate(&input(Operation::Update, &other, Some(&old)), &snap);
+    assert!(d.allowed(), "{:?}", d.denials);
+    assert_eq!((d.propagate, d.access), (None, Vec::new()));
+
+    // Removing the label, or turning no labels into an empty map, is not refused.
+    let d = validate(&input(Operation::Update, &old, Some(&critical)), &snap);
+    assert!(d.allowed(), "{:?}", d.denials);
+    let mut empty = old.clone();
+    empty.metadata.labels = Some(BTreeMap::new());
+    let d = validate(&input(Operation::Update, &empty, Some(&old)), &snap);
+    assert_eq!(d, Decision::default(), "no labels and {{}} are the same");
+
+    // An object being deleted stays exempt, whatever its labels.
+    let mut deleting = critical.clone();
+    deleting.metadata.deletion_timestamp = serde_json::from_value(json!("2025-01-01T00:00:00Z")).ok();
+    let d = validate(&input(Operation::Update, &deleting, Some(&old)), &snap);
+    assert_eq!(d, Decision::default());
 }
 
 fn apply(obj: &DynamicObject, patch: &[json_patch::PatchOperation]) -> DynamicObject {
