@@ -11,11 +11,23 @@ pub enum Probe {
     Healthy,
     /// The API server answered, but not `ok`.
     Unhealthy(String),
+    /// The API server refused the controller's credentials (401 or 403): the cluster may be fine, the
+    /// KubeFedCluster's token is not. Needs a person, not a retry.
+    CredentialsRejected(String),
     /// The API server could not be reached (connection refused, TLS failure, timeout).
     Unreachable(String),
 }
 
 impl Probe {
+    /// The `Ready` condition's reason when the cluster is not ready after this probe.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Probe::Unreachable(_) => "ClusterNotReachable",
+            Probe::CredentialsRejected(_) => "ClusterCredentialsRejected",
+            Probe::Unhealthy(_) | Probe::Healthy => "ClusterNotReady",
+        }
+    }
+
     /// Whether `/healthz` answered `ok`.
     pub fn is_healthy(&self) -> bool {
         matches!(self, Probe::Healthy)
@@ -101,11 +113,11 @@ pub fn conditions(
                 msg.clone(),
             ),
         ],
-        Probe::Unhealthy(msg) => vec![
+        Probe::Unhealthy(msg) | Probe::CredentialsRejected(msg) => vec![
             (
                 ClusterConditionType::Ready,
                 ConditionStatus::False,
-                "ClusterNotReady",
+                last.reason(),
                 msg.clone(),
             ),
             (
@@ -216,5 +228,22 @@ mod tests {
         );
         let unhealthy = conditions(false, &Probe::Unhealthy("etcd failed".into()));
         assert_eq!(unhealthy[0].2, "ClusterNotReady");
+        let rejected = conditions(false, &Probe::CredentialsRejected("401 Unauthorized".into()));
+        assert_eq!(
+            rejected.iter().map(|c| (c.0, c.1, c.2)).collect::<Vec<_>>(),
+            vec![
+                (
+                    ClusterConditionType::Ready,
+                    ConditionStatus::False,
+                    "ClusterCredentialsRejected"
+                ),
+                (
+                    ClusterConditionType::Offline,
+                    ConditionStatus::False,
+                    "ClusterReachable"
+                )
+            ],
+            "rejected credentials: reachable, not ready, and a reason of its own"
+        );
     }
 }

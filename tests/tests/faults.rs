@@ -764,21 +764,28 @@ async fn member_credentials_revoked_are_reported_and_recovered() -> TestResult {
         );
         // Read as core/v1, the view `kubectl get events --sort-by=.lastTimestamp` sorts.
         let events: Api<Event> = Api::namespaced(host.clone(), DEFAULT_SYSTEM_NAMESPACE);
-        wait_for("a ClusterNotReady Event naming the rejected credentials", || {
-            let events = events.clone();
-            async move {
-                let list = events.list(&ListParams::default()).await?.items;
-                Ok(list
-                    .iter()
-                    .any(|e| {
-                        e.reason.as_deref() == Some("ClusterNotReady")
-                            && e.involved_object.name.as_deref() == Some(M2)
-                            && e.message.as_deref().is_some_and(|n| n.contains("credentials"))
-                            && e.last_timestamp.is_some()
-                    })
-                    .then_some(()))
-            }
-        })
+        assert!(
+            status.contains("ClusterCredentialsRejected"),
+            "the Ready condition's reason says the credentials were rejected: {status}"
+        );
+        wait_for(
+            "a ClusterCredentialsRejected Event naming the rejected credentials",
+            || {
+                let events = events.clone();
+                async move {
+                    let list = events.list(&ListParams::default()).await?.items;
+                    Ok(list
+                        .iter()
+                        .any(|e| {
+                            e.reason.as_deref() == Some("ClusterCredentialsRejected")
+                                && e.involved_object.name.as_deref() == Some(M2)
+                                && e.message.as_deref().is_some_and(|n| n.contains("credentials"))
+                                && e.last_timestamp.is_some()
+                        })
+                        .then_some(()))
+                }
+            },
+        )
         .await?;
         // member-1 carries on; member-2 keeps what it has.
         create_configmaps(&host, &ns, std::iter::once("meanwhile".to_string())).await?;

@@ -41,7 +41,7 @@ pub async fn probe(client: &kube::Client, timeout: Duration) -> Probe {
         Ok(Ok(body)) if body.trim() == "ok" => Probe::Healthy,
         Ok(Ok(body)) => Probe::Unhealthy(format!("/healthz responded without ok: {}", body.trim())),
         Ok(Err(kube::Error::Api(status))) if status.code == 401 || status.code == 403 => {
-            Probe::Unhealthy(format!(
+            Probe::CredentialsRejected(format!(
                 "/healthz responded with {} {}: the cluster rejected the controller's credentials (the \
                  token in the KubeFedCluster's Secret); give it a valid token, e.g. join the cluster again",
                 status.code, status.message
@@ -170,11 +170,13 @@ impl Prober {
         // The one log line per change of state (kube-client's own per-request error lines are filtered,
         // see `DEFAULT_LOG_FILTER`).
         match probe {
-            Probe::Unreachable(m) | Probe::Unhealthy(m) if !ready => tracing::warn!(
-                cluster = self.cluster,
-                reason = m.as_str(),
-                "cluster is not ready: its member objects are kept as they are, and reported ClusterNotReady until it answers"
-            ),
+            Probe::Unreachable(m) | Probe::Unhealthy(m) | Probe::CredentialsRejected(m) if !ready => {
+                tracing::warn!(
+                    cluster = self.cluster,
+                    reason = m.as_str(),
+                    "cluster is not ready: its member objects are kept as they are, and reported ClusterNotReady until it answers"
+                )
+            }
             _ if ready => tracing::info!(cluster = self.cluster, "cluster is ready"),
             _ => {}
         }
@@ -183,6 +185,11 @@ impl Prober {
                 EventType::Normal,
                 "ClusterReady",
                 format!("cluster {} is ready", self.cluster),
+            ),
+            (false, Probe::CredentialsRejected(m)) => (
+                EventType::Warning,
+                probe.reason(),
+                format!("cluster {} is not ready: {m}", self.cluster),
             ),
             (false, Probe::Unreachable(m) | Probe::Unhealthy(m)) => (
                 EventType::Warning,
