@@ -323,16 +323,12 @@ fn attributes(access: &Access) -> (Option<ResourceAttributes>, Option<NonResourc
 impl AccessReviewer for KubeReviewer {
     fn review<'a>(&'a self, subject: &'a Subject, access: &'a Access) -> ReviewFuture<'a> {
         Box::pin(async move {
-            let api: Api<SubjectAccessReview> = Api::all(self.client.clone());
             let review = SubjectAccessReview {
                 metadata: Default::default(),
                 spec: review_spec(subject, access),
                 status: None,
             };
-            let answer = tokio::time::timeout(self.timeout, api.create(&PostParams::default(), &review))
-                .await
-                .map_err(|_| format!("SubjectAccessReview timed out after {:?}", self.timeout))?
-                .map_err(|e| format!("SubjectAccessReview failed: {e}"))?;
+            let answer = create_review(&self.client, self.timeout, &review).await?;
             let status = answer
                 .status
                 .ok_or_else(|| "SubjectAccessReview came back without a status".to_string())?;
@@ -365,7 +361,6 @@ impl SelfReviewer {
 impl AccessReviewer for SelfReviewer {
     fn review<'a>(&'a self, _subject: &'a Subject, access: &'a Access) -> ReviewFuture<'a> {
         Box::pin(async move {
-            let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
             let (resource_attributes, non_resource_attributes) = attributes(access);
             let review = SelfSubjectAccessReview {
                 metadata: Default::default(),
@@ -375,10 +370,7 @@ impl AccessReviewer for SelfReviewer {
                 },
                 status: None,
             };
-            let answer = tokio::time::timeout(self.timeout, api.create(&PostParams::default(), &review))
-                .await
-                .map_err(|_| format!("SelfSubjectAccessReview timed out after {:?}", self.timeout))?
-                .map_err(|e| format!("SelfSubjectAccessReview failed: {e}"))?;
+            let answer = create_review(&self.client, self.timeout, &review).await?;
             let status = answer
                 .status
                 .ok_or_else(|| "SelfSubjectAccessReview came back without a status".to_string())?;
@@ -387,14 +379,27 @@ impl AccessReviewer for SelfReviewer {
     }
 }
 
+/// Creates one review object (the API server answers in its `status`), giving up after `timeout`; errors name
+/// the review's kind.
+async fn create_review<K>(client: &kube::Client, timeout: Duration, review: &K) -> Result<K, String>
+where
+    K: kube::Resource<Scope = k8s_openapi::ClusterResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
+{
+    let kind = K::kind(&());
+    let api: Api<K> = Api::all(client.clone());
+    tokio::time::timeout(timeout, api.create(&PostParams::default(), review))
+        .await
+        .map_err(|_| format!("{kind} timed out after {timeout:?}"))?
+        .map_err(|e| format!("{kind} failed: {e}"))
+}
+
 /// Who `client` authenticates as, from a SelfSubjectReview (authentication.k8s.io/v1).
 pub async fn whoami(client: &kube::Client, timeout: Duration) -> Result<Subject, String> {
-    let api: Api<SelfSubjectReview> = Api::all(client.clone());
-    let review = SelfSubjectReview::default();
-    let answer = tokio::time::timeout(timeout, api.create(&PostParams::default(), &review))
-        .await
-        .map_err(|_| format!("SelfSubjectReview timed out after {timeout:?}"))?
-        .map_err(|e| format!("SelfSubjectReview failed: {e}"))?;
+    let answer = create_review(client, timeout, &SelfSubjectReview::default()).await?;
     answer
         .status
         .and_then(|s| s.user_info)
