@@ -1249,11 +1249,12 @@ pub fn delete_params(options: Option<&Value>, uid: &str) -> DeleteParams {
 
 /// Whether a member object has `managedFields` entries of managers other than us (it was not made by us).
 fn has_other_managers(obj: &DynamicObject) -> bool {
-    obj.metadata
-        .managed_fields
-        .iter()
-        .flatten()
-        .any(|e| e.manager.as_deref() != Some(CONTROLLER_FIELD_MANAGER))
+    obj.metadata.managed_fields.iter().flatten().any(|e| {
+        !matches!(
+            e.manager.as_deref(),
+            Some(CONTROLLER_FIELD_MANAGER | RETAINED_REPLICAS_FIELD_MANAGER)
+        )
+    })
 }
 
 /// The API server's message for an API error, else the error.

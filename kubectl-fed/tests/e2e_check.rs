@@ -196,11 +196,15 @@ async fn check_gives_the_running_webhooks_decisions() -> TestResult {
         ("by label eu", &["--cluster-selector", "region=eu"]),
         ("every cluster", &[]),
     ];
-    // The webhook's informers see new policies within moments: wait until the Deny one acts.
+    // The webhook's informers see the FederatedNamespace and the policies within moments: wait until member-1
+    // alone is admitted (the namespace is known: before, every placement is denied as not federated) with the
+    // `-ha` warning. Each case below is also compared again for a while until both agree, as the informers
+    // may still be catching up with the last policies.
     let started = Instant::now();
     loop {
-        let federated = fed(&["federate", "-f", "-", "--offline", "--clusters", M2], &app)?;
-        if !through_webhook(&federated.stdout, 0)?.0 {
+        let federated = fed(&["federate", "-f", "-", "--offline", "--clusters", M1], &app)?;
+        let (allowed, _, warnings) = through_webhook(&federated.stdout, 0)?;
+        if allowed && warnings.iter().any(|w| w.contains(&format!("{ns}-ha"))) {
             break;
         }
         if started.elapsed() > Duration::from_secs(30) {
@@ -215,12 +219,19 @@ async fn check_gives_the_running_webhooks_decisions() -> TestResult {
         args.extend(flags.iter());
         let federated = fed(&args, &app)?;
         assert!(federated.ok(), "case {name}: {}", federated.stderr);
-        let webhook = through_webhook(&federated.stdout, i + 1)?;
         let mut args = vec!["check", "-f", "-", "--from-host"];
         args.extend(flags.iter());
-        let run = fed(&args, &app)?;
-        eprintln!("case {name}:\n{}{}", run.stdout, run.stderr);
-        let check = through_check(&run.stdout, run.ok());
+        let compared = Instant::now();
+        let (webhook, check) = loop {
+            let webhook = through_webhook(&federated.stdout, i + 1)?;
+            let run = fed(&args, &app)?;
+            eprintln!("case {name}:\n{}{}", run.stdout, run.stderr);
+            let check = through_check(&run.stdout, run.ok());
+            if check == webhook || compared.elapsed() > Duration::from_secs(20) {
+                break (webhook, check);
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        };
         assert_eq!(
             check, webhook,
             "case {name}: check (left) and the webhook (right) disagree"

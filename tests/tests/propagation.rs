@@ -754,6 +754,13 @@ async fn retain_replicas_keeps_member_scale_and_drops_removed_fields() -> TestRe
         replicas(o) == Some(3) && env(o) == ["A", "B"]
     })
     .await?;
+    // Created, not adopted: the replicas pin is ours, not another manager's.
+    wait_for_event(&host, &ns, "kept", "CreateInCluster").await?;
+    let reasons = event_reasons(&host, &ns, "kept").await?;
+    assert!(
+        !reasons.iter().any(|r| r == "AdoptInCluster"),
+        "a new member object is reported created, not adopted: {reasons:?}"
+    );
     m1.patch(
         "kept",
         &PatchParams {
